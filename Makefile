@@ -1,0 +1,57 @@
+# AptLab: `make demo` runs the main job, `make test` runs the tests. Both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+CONFIG      ?= Release
+BUILD_DIR   ?= build/native
+NPROC       := $(shell nproc)
+# Point the native build at another libtorch (e.g. a CUDA build on a GPU host):
+#   make native Torch_DIR=/opt/libtorch/share/cmake/Torch
+Torch_DIR   ?=
+
+APT_PACKAGES := libtorch-dev libopenblas0-pthread libsentencepiece-dev libgloo-dev ffmpeg cmake g++ \
+                gnuplot-nox librsvg2-bin fonts-dejavu-core
+DOTNET := DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet
+
+.PHONY: deps native build test demo bench clean
+
+# Installs the Debian packages that are missing (needs root; otherwise says what to run).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "error: missing Debian packages:$$missing"; \
+	    echo "       install them as root: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# The C++ shim (CMake, out of tree, incremental).
+native: deps
+	@if [ ! -f $(BUILD_DIR)/CMakeCache.txt ]; then \
+	  cmake -S src/AptLab.Torch/native -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(if $(Torch_DIR),-DTorch_DIR=$(Torch_DIR)) >/dev/null; \
+	fi
+	@cmake --build $(BUILD_DIR) -j $(NPROC) | grep -v "^\[" || true
+	@test -f $(BUILD_DIR)/libaptlab_native.so
+
+build: native
+	$(DOTNET) build AptLab.sln -c $(CONFIG) -v quiet -nologo -clp:NoSummary
+
+test: build
+	$(DOTNET) test tests/AptLab.Tests -c $(CONFIG) --no-build -nologo -v quiet --logger "console;verbosity=minimal"
+
+demo: build
+	$(DOTNET) run --project src/AptLab.Cli -c $(CONFIG) --no-build -- demo
+
+# Benchmarks print JSON; python3-torch (optional) adds the same measurements through PyTorch for comparison.
+bench: build
+	@dpkg-query -W -f='$${Status}' python3-torch 2>/dev/null | grep -q "ok installed" || \
+	  { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch >/dev/null || true; }
+	$(DOTNET) run --project bench/AptLab.Bench -c $(CONFIG) --no-build -- $(BENCH_ARGS)
+
+clean:
+	rm -rf build
+	$(DOTNET) clean AptLab.sln -v quiet -nologo

@@ -1,0 +1,73 @@
+using System.Runtime.InteropServices;
+
+namespace AptLab.Torch;
+
+// Declarations of the shim's macro-generated unary, binary and tensor-scalar functions (native/src/ops.cpp).
+internal static partial class Native
+{
+    [LibraryImport(Lib)] internal static partial IntPtr apt_neg(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_abs(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_exp(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_log(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_log1p(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_expm1(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_sqrt(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_rsqrt(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_sin(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_cos(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_tanh(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_sigmoid(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_relu(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_silu(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_erf(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_floor(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_ceil(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_round(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_sign(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_reciprocal(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_square(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_logical_not(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_isnan(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_isfinite(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_log_sigmoid(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_real(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_imag(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_view_as_real(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_view_as_complex(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_conj(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_all(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_any(IntPtr a);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_mul(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_div(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_pow(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_maximum(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_minimum(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_eq(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_ne(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_lt(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_le(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_gt(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_ge(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_logical_and(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_logical_or(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_atan2(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_remainder(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_floor_divide(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_matmul(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_mm(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_bmm(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_outer(IntPtr a, IntPtr b);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_add_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_sub_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_rsub_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_mul_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_div_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_pow_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_eq_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_ne_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_lt_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_le_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_gt_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_ge_s(IntPtr a, double v, int isInt);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_remainder_s(IntPtr a, double v, int isInt);
+}
