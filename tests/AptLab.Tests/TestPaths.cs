@@ -1,0 +1,39 @@
+namespace AptLab.Tests;
+
+/// <summary>Where tests find the repository, the shared reference cases and scratch space.</summary>
+public static class TestPaths
+{
+    /// <summary>The repository root (the folder holding AptLab.sln).</summary>
+    public static string Repo { get; } = FindRepo();
+
+    /// <summary>../shared/reference beside the clone (numerical reference cases from the official code).</summary>
+    public static string Reference => Path.GetFullPath(Path.Combine(Repo, "..", "shared", "reference"));
+
+    public static string ReferenceFile(string name)
+    {
+        var p = Path.Combine(Reference, name);
+        if (!File.Exists(p)) throw new FileNotFoundException($"reference case file not found: {p} (shared/ must sit beside the clone)");
+        return p;
+    }
+
+    /// <summary>Small fixtures committed with the tests (tests/AptLab.Tests/Fixtures).</summary>
+    public static string Fixture(string name) => Path.Combine(Repo, "tests", "AptLab.Tests", "Fixtures", name);
+
+    /// <summary>A fresh temporary directory, deleted by the caller's using.</summary>
+    public static TempDir Temp() => new();
+
+    private static string FindRepo()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "AptLab.sln"))) return d.FullName;
+        throw new DirectoryNotFoundException("AptLab.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+public sealed class TempDir : IDisposable
+{
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "aptlab-test-" + Guid.NewGuid().ToString("N")[..12]);
+    public TempDir() => Directory.CreateDirectory(Path);
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+    public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
+}
