@@ -1,7 +1,7 @@
 namespace AptLab.Torch;
 
 /// <summary>torch.nn.functional.</summary>
-public static unsafe class F
+public static unsafe partial class F
 {
     public enum Reduction { None = 0, Mean = 1, Sum = 2 }
     public enum PadMode { Constant = 0, Reflect = 1, Replicate = 2, Circular = 3 }
