@@ -1,0 +1,12 @@
+using System.Text.Json.Nodes;
+
+namespace AptLab.Bench;
+
+/// <summary>The registered benchmarks, in the order they run.</summary>
+public static class Benchmarks
+{
+    public static readonly List<(string name, Func<int, JsonNode> run)> All = new()
+    {
+        ("engine", EngineBench.Run),
+    };
+}

@@ -1,0 +1,15 @@
+using System.CommandLine;
+
+namespace AptLab.Cli;
+
+/// <summary>The `aptlab` command: one subcommand per research procedure.</summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("AptLab: Wan 2.1 video diffusion, OmniAvatar and Adversarial Post-Training on libtorch");
+        root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
+        return root.Parse(args).Invoke();
+    }
+}
