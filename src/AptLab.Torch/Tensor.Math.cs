@@ -125,11 +125,11 @@ public partial class Tensor
 
     // ---- reductions ----
     private static int Dt(ScalarType? t) => t.HasValue ? (int)t.Value : -1;
-    public unsafe Tensor sum(ScalarType? dtype = null) => Wrap(Native.apt_sum(H, null, 0, 0, Dt(dtype)), this);
+    public unsafe Tensor sum() => Wrap(Native.apt_sum(H, null, 0, 0, -1), this);
     public unsafe Tensor sum(long[] dims, bool keepdim = false, ScalarType? dtype = null)
     { fixed (long* p = dims) return Wrap(Native.apt_sum(H, p, dims.Length, keepdim ? 1 : 0, Dt(dtype)), this); }
     public Tensor sum(long dim, bool keepdim = false) => sum(new[] { dim }, keepdim);
-    public unsafe Tensor mean(ScalarType? dtype = null) => Wrap(Native.apt_mean(H, null, 0, 0, Dt(dtype)), this);
+    public unsafe Tensor mean() => Wrap(Native.apt_mean(H, null, 0, 0, -1), this);
     public unsafe Tensor mean(long[] dims, bool keepdim = false, ScalarType? dtype = null)
     { fixed (long* p = dims) return Wrap(Native.apt_mean(H, p, dims.Length, keepdim ? 1 : 0, Dt(dtype)), this); }
     public Tensor mean(long dim, bool keepdim = false) => mean(new[] { dim }, keepdim);
