@@ -1,0 +1,36 @@
+using AptLab.Torch.nn;
+
+namespace AptLab.Apt;
+
+/// <summary>The heads after the chosen backbone layers, their tokens concatenated [B, n C] -> LayerNorm -> Linear
+/// -> one logit per sample [B] (apt.md 5.3).</summary>
+public sealed class DiscriminatorReadout : Module
+{
+    public readonly ModuleList<DiscriminatorHead> heads;
+    public readonly LayerNorm norm;
+    public readonly Linear proj;
+
+    public DiscriminatorReadout(int dim, int numHeads, int count)
+    {
+        heads = RegisterModule("heads", new ModuleList<DiscriminatorHead>(Enumerable.Range(0, count).Select(_ => new DiscriminatorHead(dim, numHeads))));
+        norm = RegisterModule("norm", new LayerNorm(count * dim));
+        proj = RegisterModule("proj", new Linear(count * dim, 1));
+    }
+
+    /// <param name="hidden">one [B, L, C] per head, in head order</param>
+    /// <param name="keyMask">[B, L] (true = real token) or null</param>
+    public Tensor forward(IReadOnlyList<Tensor> hidden, Tensor? keyMask)
+    {
+        if (hidden.Count != heads.Count) throw new ArgumentException($"{heads.Count} heads but {hidden.Count} hidden states");
+        using var scope = torch.NewScope();
+        var tokens = hidden.Select((h, i) => heads[i].forward(h, keyMask)).ToArray();   // n x [B, C]
+        var logit = proj.forward(norm.forward(torch.cat(tokens, 1)));                    // [B, 1]
+        return scope.Keep(logit.squeeze(1));
+    }
+
+    /// <summary>Head layers proportional to APT's 16/26/36 of 36 (apt.md 11.2): the 0-indexed blocks whose outputs
+    /// the heads read, for a backbone of <paramref name="numLayers"/> blocks. 30 -> 12, 21, 29; 40 -> 17, 28, 39.</summary>
+    public static int[] DefaultLayers(int numLayers) =>
+        new[] { 16, 26, 36 }.Select(m => (int)Math.Round(numLayers * m / 36.0, MidpointRounding.AwayFromZero) - 1)
+            .Select(i => Math.Clamp(i, 0, numLayers - 1)).Distinct().ToArray();
+}
