@@ -9,6 +9,18 @@ namespace AptLab.Tests.Wan.Vae;
 /// </summary>
 internal static class TempSafetensorsReader
 {
+    /// <summary>The tensor names in header order, without reading the data.</summary>
+    public static List<string> ReadHeaderKeys(string path)
+    {
+        using var f = File.OpenRead(path);
+        var lenBytes = new byte[8];
+        f.ReadExactly(lenBytes);
+        var header = new byte[BinaryPrimitives.ReadInt64LittleEndian(lenBytes)];
+        f.ReadExactly(header);
+        using var doc = JsonDocument.Parse(header);
+        return doc.RootElement.EnumerateObject().Select(p => p.Name).Where(n => n != "__metadata__").ToList();
+    }
+
     /// <summary>Tensors in header order (the order of the writer's state dict).</summary>
     public static List<(string name, Tensor tensor)> Read(string path)
     {

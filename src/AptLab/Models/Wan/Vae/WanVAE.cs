@@ -119,20 +119,27 @@ public sealed class WanVAE : Module
         CheckLatent(z);
         using var scope = torch.NewScope();
         var x = conv2.forward(denormalize(z));                                  // [B, z, t, h, w]
-        long t = x.size(2);
-        var frames = new List<Tensor>();
+        long t = x.size(2), total = 1 + config.TemporalFactor * (t - 1), written = 0;
+        Tensor? video = null;                                                   // [B, 3, total, H, W], filled per frame
         using (var cache = new FeatureCache())
         {
             for (long i = 0; i < t; i++)
             {
                 using var frameScope = torch.NewScope();
                 cache.BeginChunk();
-                frames.Add(frameScope.Keep(decoder.forward(x.slice(2, i, i + 1), cache)));   // [B, 3, 1 or 4, H, W]
+                var y = decoder.forward(x.slice(2, i, i + 1), cache);           // [B, 3, 1 (first) or 4, H, W]
+                if (video is null)
+                {
+                    var s = y.shape;
+                    video = frameScope.Keep(torch.empty([s[0], s[1], total, s[3], s[4]], y.dtype, y.device));
+                }
+                video.narrow(2, written, y.size(2)).copy_(y);
+                written += y.size(2);
             }
         }
-        var video = torch.cat(frames, 2);
-        foreach (var f in frames) f.Dispose();
-        return scope.Keep(clamp ? video.clamp(-1, 1) : video);
+        if (written != total) throw new InvalidOperationException($"WanVAE.decode: wrote {written} frames, expected {total}");
+        if (clamp) video!.clamp_(-1, 1);
+        return scope.Keep(video!);
     }
 
     // ---- whole-sequence oracle ----
