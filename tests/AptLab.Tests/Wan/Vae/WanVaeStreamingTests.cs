@@ -85,6 +85,29 @@ public sealed class WanVaeStreamingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Attention_scales_add_stage_attention_and_keep_streaming_exact()
+    {
+        // Not used by Wan 2.1 (the official streaming code would not even accept it), but part of the config.
+        using var vae = new WanVAE(WanVaeConfig.Tiny with { attn_scales = [0.5] });
+        Randomize(vae, 5);
+        vae.eval();
+        var keys = vae.state_dict().Keys.ToList();
+        // Encoder stage 1 (scale 0.5): Res, Attn, Res, Attn, then the downsample.
+        Assert.Contains("encoder.downsamples.4.to_qkv.weight", keys);
+        Assert.Contains("encoder.downsamples.6.to_qkv.weight", keys);
+        Assert.Contains("encoder.downsamples.7.time_conv.weight", keys);
+        // Decoder stage 1 (scale 0.5): three (Res, Attn) pairs after the first stage's 3 Res + upsample.
+        Assert.Contains("decoder.upsamples.5.to_qkv.weight", keys);
+        using var scope = torch.NewScope();
+        using var ng = torch.no_grad();
+        var video = Video(5);
+        double e = RelErr(vae.encode_moments(video).mu, vae.encode_whole_sequence(video).mu);
+        var z = vae.encode(video);
+        double d = RelErr(vae.decode(z, clamp: false), vae.decode_whole_sequence(z));
+        Assert.True(e < 1e-5 && d < 1e-5, $"{e:E3} {d:E3}");
+    }
+
+    [Fact]
     public void Batch_of_two_equals_each_clip_alone()
     {
         using var vae = Tiny();

@@ -68,7 +68,7 @@ public sealed class Decoder3d : Module<Tensor, Tensor>
         x = middle0.forward(x, cache);
         x = middle1.forward(x);
         x = middle2.forward(x, cache);
-        foreach (var layer in upsamples) x = Layers.Apply(layer, x, cache);
+        foreach (var layer in upsamples) x = StageLayers.Apply(layer, x, cache);
         x = head0.forward(x).silu();
         x = cache is null ? head2.forward(x) : head2.forward(x, cache.Next());
         return scope.Keep(x);

@@ -63,7 +63,7 @@ public sealed class Encoder3d : Module<Tensor, Tensor>
     {
         using var scope = torch.NewScope();
         x = cache is null ? conv1.forward(x) : conv1.forward(x, cache.Next());
-        foreach (var layer in downsamples) x = Layers.Apply(layer, x, cache);
+        foreach (var layer in downsamples) x = StageLayers.Apply(layer, x, cache);
         x = middle0.forward(x, cache);
         x = middle1.forward(x);
         x = middle2.forward(x, cache);
@@ -71,16 +71,4 @@ public sealed class Encoder3d : Module<Tensor, Tensor>
         x = cache is null ? head2.forward(x) : head2.forward(x, cache.Next());
         return scope.Keep(x);
     }
-}
-
-/// <summary>Dispatch of the stage layers of the encoder and decoder to their streaming forms.</summary>
-internal static class Layers
-{
-    public static Tensor Apply(Module<Tensor, Tensor> layer, Tensor x, FeatureCache? cache) => layer switch
-    {
-        ResidualBlock r => r.forward(x, cache),
-        Resample s => s.forward(x, cache),
-        AttentionBlock a => a.forward(x),
-        _ => throw new InvalidOperationException($"unexpected VAE layer {layer.GetType().Name}"),
-    };
 }

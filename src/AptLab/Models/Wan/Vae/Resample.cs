@@ -147,14 +147,3 @@ public sealed class Resample : Module<Tensor, Tensor>
         return y.view(b, 2, c, t, h, w).permute(0, 2, 3, 1, 4, 5).reshape(b, c, t * 2, h, w);
     }
 }
-
-/// <summary>A parameter-holding container whose children have explicit (possibly gapped) index names, as the
-/// official <c>nn.Sequential</c>s whose activations, pads and dropouts have no keys (<c>residual.1</c>,
-/// <c>head.1</c>, <c>resample.0</c>).</summary>
-public sealed class IndexedModules : Module
-{
-    public IndexedModules(params (string name, Module module)[] children)
-    {
-        foreach (var (n, m) in children) RegisterModule(n, m);
-    }
-}
