@@ -1,4 +1,5 @@
 using AptLab.Models.Wan.Vae;
+using AptLab.Torch.IO;
 using Xunit.Abstractions;
 using static AptLab.Tests.Wan.Vae.VaeTestUtil;
 
@@ -9,15 +10,14 @@ public sealed class WanVaeReferenceTests(ITestOutputHelper output)
 {
     private const double Tol = 1e-4;
 
-    private static (WanVAE vae, List<string> keys, Dictionary<string, Tensor> io) Load()
+    private static (WanVAE vae, List<string> keys, StateDict io) Load()
     {
-        var weights = TempSafetensorsReader.Read(TestPaths.ReferenceFile("wan_vae.weights.safetensors"));
-        var vae = new WanVAE(WanVaeConfig.Tiny);
-        vae.load_state_dict(weights.ToDictionary(w => w.name, w => w.tensor), strict: true, source: "wan_vae.weights.safetensors");
-        foreach (var (_, t) in weights) t.Dispose();
+        var path = TestPaths.ReferenceFile("wan_vae.weights.safetensors");
+        var vae = WanVAE.FromCheckpoint(path, WanVaeConfig.Tiny);
         vae.eval();
-        var io = TempSafetensorsReader.Read(TestPaths.ReferenceFile("wan_vae.io.safetensors")).ToDictionary(w => w.name, w => w.tensor);
-        return (vae, weights.Select(w => w.name).ToList(), io);
+        List<string> keys;
+        using (var weights = Checkpoint.Load(path)) keys = weights.Keys.ToList();
+        return (vae, keys, Checkpoint.Load(TestPaths.ReferenceFile("wan_vae.io.safetensors")));
     }
 
     [Fact]
@@ -28,7 +28,7 @@ public sealed class WanVaeReferenceTests(ITestOutputHelper output)
         Assert.Equal(fileKeys, vae.state_dict().Keys.ToList());
         Assert.Equal(194, fileKeys.Count);
         Assert.Equal(924_491, vae.num_parameters());
-        foreach (var t in io.Values) t.Dispose();
+        io.Dispose();
     }
 
     [Fact]
@@ -64,7 +64,7 @@ public sealed class WanVaeReferenceTests(ITestOutputHelper output)
         foreach (var (k, e) in errs) output.WriteLine($"{k,-24} rel err {e:E3}");
         foreach (var (k, e) in errs) Assert.True(e < Tol, $"{k}: relative error {e:E3} ≥ {Tol}");
         Assert.Equal(1.0, clamped.abs().max().item<double>(), 6);  // the reference decode exceeds 1 (max 2.76)
-        foreach (var t in io.Values) t.Dispose();
+        io.Dispose();
     }
 
     [Fact]
@@ -79,6 +79,30 @@ public sealed class WanVaeReferenceTests(ITestOutputHelper output)
         double eDec = RelErr(vae.decode_whole_sequence(io["mu_scaled"].unsqueeze(0))[0], io["decoded_raw"]);
         output.WriteLine($"whole-sequence: mu_raw {eMu:E3}, log_var {eLv:E3}, decoded_raw {eDec:E3}");
         Assert.True(eMu < Tol && eLv < Tol && eDec < Tol, $"{eMu:E3} {eLv:E3} {eDec:E3}");
-        foreach (var t in io.Values) t.Dispose();
+        io.Dispose();
+    }
+
+    [Fact]
+    public void Loads_the_pth_format_and_DiffSynth_prefixed_names_identically()
+    {
+        using var tmp = TestPaths.Temp();
+        var path = TestPaths.ReferenceFile("wan_vae.weights.safetensors");
+        using var reference = WanVAE.FromCheckpoint(path, WanVaeConfig.Tiny);
+        using (var sd = Checkpoint.Load(path))
+        {
+            Checkpoint.Save(tmp.File("Wan2.1_VAE.pth"), sd);                           // the released format
+            Safetensors.Save(tmp.File("prefixed.safetensors"), sd.ToDictionary(kv => "model." + kv.Key, kv => kv.Value));
+            var partial = sd.Where(kv => kv.Key != "decoder.head.2.bias").ToDictionary(kv => kv.Key, kv => kv.Value);
+            Safetensors.Save(tmp.File("partial.safetensors"), partial);
+        }
+        using var fromPth = WanVAE.FromCheckpoint(tmp.File("Wan2.1_VAE.pth"), WanVaeConfig.Tiny);
+        using var fromPrefixed = WanVAE.FromCheckpoint(tmp.File("prefixed.safetensors"), WanVaeConfig.Tiny);
+        using var scope = torch.NewScope();
+        var want = reference.state_dict();
+        foreach (var m in new[] { fromPth, fromPrefixed })
+            foreach (var (k, t) in m.state_dict()) Assert.True(t.eq(want[k]).all().item<bool>(), k);
+        var e = Assert.Throws<InvalidDataException>(() => WanVAE.FromCheckpoint(tmp.File("partial.safetensors"), WanVaeConfig.Tiny));
+        Assert.Contains("decoder.head.2.bias", e.Message);
+        Assert.Contains("partial.safetensors", e.Message);
     }
 }

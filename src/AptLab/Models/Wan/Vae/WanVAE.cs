@@ -15,7 +15,7 @@ namespace AptLab.Models.Wan.Vae;
 /// far more memory at real sizes. Run under <c>torch.no_grad()</c> for inference.
 /// </para>
 /// </summary>
-public sealed class WanVAE : Module
+public sealed partial class WanVAE : Module
 {
     public readonly WanVaeConfig config;
     public readonly Encoder3d encoder;
