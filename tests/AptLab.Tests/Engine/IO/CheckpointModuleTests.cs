@@ -80,6 +80,42 @@ public class CheckpointModuleTests
     }
 
     [Fact]
+    public void Sharded_checkpoint_streams_into_a_module_one_tensor_at_a_time()
+    {
+        using var _ = torch.NewScope();
+        using var dir = TestPaths.Temp();
+        using var a = new Tiny();
+        using var b = new Tiny();
+        a.load_checkpoint(PthFixtureTests.Fixture("plain.pt"));
+        var index = Safetensors.SaveSharded(dir.Path, "tiny", a.state_dict(), maxShardBytes: 24);
+        Assert.True(Directory.GetFiles(dir.Path, "tiny-*-of-*.safetensors").Length > 3);
+
+        long before = torch.live_tensors();
+        var (missing, unexpected) = b.load_checkpoint(index);
+        Assert.Equal(before, torch.live_tensors());           // every streamed tensor was freed after its copy
+        Assert.Empty(missing);
+        Assert.Empty(unexpected);
+        foreach (var (k, t) in a.state_dict()) Assert.Equal(t.bytes(), b.state_dict()[k].bytes());
+    }
+
+    [Fact]
+    public void Non_strict_load_reports_missing_and_unexpected_keys()
+    {
+        using var _ = torch.NewScope();
+        using var dir = TestPaths.Temp();
+        using var m = new Tiny();
+        var path = dir.File("partial.safetensors");
+        Checkpoint.Save(path, new Dictionary<string, Tensor> { ["proj.bias"] = torch.full([2], 4.0), ["audio.extra"] = torch.ones(3) });
+        var e = Assert.Throws<InvalidDataException>(() => m.load_checkpoint(path));
+        Assert.Contains("missing keys (12)", e.Message);
+        Assert.Contains("unexpected keys (1): audio.extra [3]", e.Message);
+        var (missing, unexpected) = m.load_checkpoint(path, strict: false);
+        Assert.Equal(12, missing.Count);
+        Assert.Equal(["audio.extra"], unexpected);
+        Assert.Equal(new float[] { 4, 4 }, m.proj.bias!.data<float>());
+    }
+
+    [Fact]
     public void Format_is_chosen_by_extension_then_magic()
     {
         using var _ = torch.NewScope();
