@@ -1,5 +1,3 @@
-using AptLab.Torch.nn;
-
 namespace AptLab.Torch.IO;
 
 /// <summary>
@@ -30,6 +28,20 @@ public static class Checkpoint
             Format.SafetensorsIndex => Safetensors.LoadSharded(full),
             Format.Safetensors => Safetensors.Load(full),
             _ => LoadPth(full),
+        };
+    }
+
+    /// <summary>Opens a safetensors checkpoint (file, index or folder) lazily; null for other formats.</summary>
+    public static ITensorSource? OpenLazy(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) full = FindInFolder(full);
+        if (!File.Exists(full)) throw new FileNotFoundException($"checkpoint not found: {full}", full);
+        return DetectFormat(full) switch
+        {
+            Format.SafetensorsIndex => ShardedSafetensors.Open(full),
+            Format.Safetensors => SafetensorsFile.Open(full),
+            _ => null,
         };
     }
 
@@ -113,16 +125,4 @@ public static class Checkpoint
     }
 
     private static string Describe(object? o) => o switch { null => "None", object?[] => "tuple", List<object?> => "list", _ => o.GetType().Name };
-
-    /// <summary>Loads <paramref name="path"/> into <paramref name="module"/> (all or nothing; key and shape errors
-    /// name the file). Returns the missing and unexpected keys (non-empty only when not strict).</summary>
-    public static (List<string> missing, List<string> unexpected) load_checkpoint(this Module module, string path, bool strict = true)
-    {
-        using var sd = Load(path);
-        return module.load_state_dict(sd, strict, source: Path.GetFullPath(path));
-    }
-
-    /// <summary>Saves <paramref name="module"/>'s state dict to <paramref name="path"/> (format by extension), atomically.</summary>
-    public static void save_checkpoint(this Module module, string path, IReadOnlyDictionary<string, string>? metadata = null) =>
-        Save(path, module.state_dict(), metadata);
 }

@@ -5,13 +5,14 @@ namespace AptLab.Torch.IO;
 /// memory map of the data. Tensors are materialised one at a time by copying from the map, so a multi-GB shard
 /// never needs a managed buffer of its size. The file is fully validated on open (see <see cref="SafetensorsHeader"/>).
 /// </summary>
-public sealed class SafetensorsFile : IDisposable
+public sealed class SafetensorsFile : ITensorSource
 {
     private readonly MappedFile file;
     private readonly Dictionary<string, SafetensorsTensorInfo> byName;
     private readonly long dataStart;
 
     public string Path => file.Path;
+    string ITensorSource.Source => Path;
     /// <summary>Tensor entries in header order.</summary>
     public IReadOnlyList<SafetensorsTensorInfo> Tensors { get; }
     /// <summary>The header's <c>__metadata__</c> (empty if absent).</summary>

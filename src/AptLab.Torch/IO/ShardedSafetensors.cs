@@ -7,12 +7,13 @@ namespace AptLab.Torch.IO;
 /// name to a shard file in the same folder. Opening validates the index, opens (maps) and validates every shard
 /// header and checks that each tensor is in its shard; data is read only by <see cref="Load"/> / <see cref="LoadAll"/>.
 /// </summary>
-public sealed class ShardedSafetensors : IDisposable
+public sealed class ShardedSafetensors : ITensorSource
 {
     private readonly Dictionary<string, SafetensorsFile> shards;
     private readonly OrderedDictionary<string, string> weightMap;
 
     public string IndexPath { get; }
+    string ITensorSource.Source => IndexPath;
     /// <summary>The index's <c>metadata</c> object, values as JSON text (e.g. total_size).</summary>
     public IReadOnlyDictionary<string, string> IndexMetadata { get; }
     public IEnumerable<string> Names => weightMap.Keys;

@@ -146,7 +146,7 @@ public static class TorchPickle
         {
             if (b.Length == 0) return 0L;
             var v = new BigInteger(b, isUnsigned: false, isBigEndian: false);
-            return v >= long.MinValue && v <= long.MaxValue ? (long)v : v;
+            return v >= long.MinValue && v <= long.MaxValue ? (object)(long)v : v;
         }
 
         private object? Pop()

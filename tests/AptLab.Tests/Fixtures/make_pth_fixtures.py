@@ -7,6 +7,8 @@ Needs Debian's python3-torch (1.13.1); CI never runs this script, the generated 
     /usr/bin/python3 make_pth_fixtures.py verify F.pt F.expected.json
                                                        # torch.load a file (e.g. one written by AptLab) and
                                                        # compare it with an expected-values JSON
+    /usr/bin/python3 make_pth_fixtures.py expect F.pt NAME
+                                                       # torch.load F.pt and write Fixtures/pth/NAME.expected.json
 
 Each expected JSON maps tensor names to {dtype, shape, stride, storage_offset, requires_grad, is_parameter,
 values (flat, row-major, exact: every fixture value is representable in float64)}.
@@ -130,5 +132,9 @@ def verify(path, expected_path):
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "verify":
         verify(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "expect":
+        loaded = torch.load(sys.argv[2])
+        print(f"{sys.argv[2]}: torch.load OK ({type(loaded).__name__}, {len(loaded)} tensors)")
+        write_expected(sys.argv[3], loaded)
     else:
         make()
