@@ -170,9 +170,16 @@ public abstract class Module : IDisposable
     public Dictionary<string, Tensor> state_dict()
     {
         var d = new Dictionary<string, Tensor>();
-        foreach (var (n, p) in named_parameters()) d[n] = p;
-        foreach (var (n, b) in named_buffers(persistentOnly: true)) d[n] = b;
+        AddState(d, "");
         return d;
+    }
+
+    // PyTorch's order: a module's own parameters, then its own persistent buffers, then each child's state.
+    private void AddState(Dictionary<string, Tensor> d, string prefix)
+    {
+        foreach (var (n, p) in ownParameters) if (p is not null) d[Join(prefix, n)] = p;
+        foreach (var (n, b, persistent) in buffers) if (b is not null && persistent) d[Join(prefix, n)] = b;
+        foreach (var (n, m) in modules) m.AddState(d, Join(prefix, n));
     }
 
     /// <summary>

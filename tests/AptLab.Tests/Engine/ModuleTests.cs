@@ -44,9 +44,9 @@ public class ModuleTests
         var keys = net.state_dict().Keys.ToArray();
         Assert.Equal(new[]
         {
-            "blocks.0.scale", "blocks.0.q.weight", "blocks.0.q.bias", "blocks.0.norm.weight", "blocks.0.norm.bias",
-            "blocks.1.scale", "blocks.1.q.weight", "blocks.1.q.bias", "blocks.1.norm.weight", "blocks.1.norm.bias",
-            "head.weight", "blocks.0.freqs", "blocks.1.freqs",
+            "blocks.0.scale", "blocks.0.freqs", "blocks.0.q.weight", "blocks.0.q.bias", "blocks.0.norm.weight", "blocks.0.norm.bias",
+            "blocks.1.scale", "blocks.1.freqs", "blocks.1.q.weight", "blocks.1.q.bias", "blocks.1.norm.weight", "blocks.1.norm.bias",
+            "head.weight",
         }, keys);
         Assert.Equal(2 * (4 + 16 + 4 + 8) + 8, net.num_parameters());
         Assert.Contains("blocks.0.cache", net.named_buffers().Select(b => b.name));
