@@ -44,17 +44,9 @@ public static class HistogramBuilder
         if (values.IsEmpty) throw new ArgumentException($"histogram '{tag}' has no values");
         if (edges.IsEmpty) edges = TensorFlowEdges;
         if (edges.Length < 2) throw new ArgumentException($"histogram '{tag}' needs at least two bin edges");
+        var counts = Count(values, edges, tag);
         double min = double.PositiveInfinity, max = double.NegativeInfinity, sum = 0, sumSq = 0;
-        int nonFinite = 0;
-        var counts = new double[edges.Length - 1];
-        foreach (var v in values)
-        {
-            if (!double.IsFinite(v)) { nonFinite++; continue; }
-            min = Math.Min(min, v); max = Math.Max(max, v); sum += v; sumSq += v * v;
-            int bin = BinOf(edges, v);
-            if (bin >= 0) counts[bin]++;
-        }
-        if (nonFinite > 0) throw new ArgumentException($"histogram '{tag}' has {nonFinite} NaN/Inf values of {values.Length}");
+        foreach (var v in values) { min = Math.Min(min, v); max = Math.Max(max, v); sum += v; sumSq += v * v; }
 
         int first = Array.FindIndex(counts, c => c > 0), last = Array.FindLastIndex(counts, c => c > 0);
         if (first < 0) throw new ArgumentException($"histogram '{tag}': all values fall outside the bin edges [{edges[0]}, {edges[^1]}]");
@@ -70,6 +62,25 @@ public static class HistogramBuilder
             limits[k] = edges[b + 1];
         }
         return new TbHistogram(min, max, values.Length, sum, sumSq, limits, bucket);
+    }
+
+    /// <summary>
+    /// Counts per bin, numpy.histogram's rule: bin i holds edge[i] &lt;= v &lt; edge[i+1], the last bin is closed,
+    /// values outside the edges are dropped. NaN/Inf values are an error naming <paramref name="tag"/>.
+    /// </summary>
+    public static double[] Count(ReadOnlySpan<double> values, ReadOnlySpan<double> edges, string tag = "histogram")
+    {
+        if (edges.Length < 2) throw new ArgumentException($"histogram '{tag}' needs at least two bin edges");
+        var counts = new double[edges.Length - 1];
+        int nonFinite = 0;
+        foreach (var v in values)
+        {
+            if (!double.IsFinite(v)) { nonFinite++; continue; }
+            int bin = BinOf(edges, v);
+            if (bin >= 0) counts[bin]++;
+        }
+        if (nonFinite > 0) throw new ArgumentException($"histogram '{tag}' has {nonFinite} NaN/Inf values of {values.Length}");
+        return counts;
     }
 
     // numpy.histogram's rule: [e_i, e_{i+1}) with the last bin closed; -1 outside.
