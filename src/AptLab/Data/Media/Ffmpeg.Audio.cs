@@ -11,12 +11,15 @@ public static partial class Ffmpeg
     /// </summary>
     public static float[] ReadAudio(string path, int sampleRate = SpeechSampleRate, TimeSpan? timeout = null)
     {
-        if (Probe(path, timeout).Audio is null) throw new MediaException(path, "has no audio stream");
-        var r = RunFfmpeg(["-i", path, "-map", "0:a:0", "-ac", "1", "-ar", sampleRate.ToString(), "-f", "f32le", "-"], path, timeout: timeout);
-        var samples = new float[r.Stdout.Length / 4];
-        Buffer.BlockCopy(r.Stdout, 0, samples, 0, samples.Length * 4);
+        var audio = Probe(path, timeout).Audio ?? throw new MediaException(path, "has no audio stream");
+        // Keep the channels and average them here: ffmpeg's own "-ac 1" mixes stereo as (L + R) / sqrt(2),
+        // not as the mean that librosa-style loaders (and wav2vec2 recipes) use.
+        int channels = Math.Max(1, audio.Channels);
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("f32le decoding assumes a little-endian host");
-        return samples;
+        var r = RunFfmpeg(["-i", path, "-map", "0:a:0", "-ac", channels.ToString(), "-ar", sampleRate.ToString(), "-f", "f32le", "-"], path, timeout: timeout);
+        var interleaved = new float[r.Stdout.Length / 4];
+        Buffer.BlockCopy(r.Stdout, 0, interleaved, 0, interleaved.Length * 4);
+        return new AudioClip(sampleRate, channels, interleaved[..(interleaved.Length / channels * channels)]).ToMono();
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ public sealed record AudioClip(int SampleRate, int Channels, float[] Samples)
 }
 
 /// <summary>
-/// RIFF/WAVE by hand: writes PCM16 or float32; reads PCM 8/16/24/32-bit and float 32/64, plain or
+/// RIFF/WAVE by hand: writes PCM16 (x * 32768 rounded and clipped, ffmpeg's convention; read back as s / 32768) or float32; reads PCM 8/16/24/32-bit and float 32/64, plain or
 /// WAVE_FORMAT_EXTENSIBLE, skipping unknown chunks.
 /// </summary>
 public static class Wav
@@ -56,7 +56,7 @@ public static class Wav
         for (int i = 0; i < interleaved.Length; i++)
         {
             if (format == WavSampleFormat.Pcm16)
-                BinaryPrimitives.WriteInt16LittleEndian(data[(2 * i)..], (short)Math.Clamp(MathF.Round(interleaved[i] * 32767f), -32768f, 32767f));
+                BinaryPrimitives.WriteInt16LittleEndian(data[(2 * i)..], (short)Math.Clamp(MathF.Round(interleaved[i] * 32768f), -32768f, 32767f));
             else
                 BinaryPrimitives.WriteSingleLittleEndian(data[(4 * i)..], interleaved[i]);
         }
