@@ -55,19 +55,37 @@ public class PngTests
         Assert.Contains("not a PNG", Assert.Throws<MediaException>(() => Png.Decode(new byte[20], "x.png")).Message);
     }
 
-    [Fact]
-    public void DecodesFfmpegPngWithAllFilterTypes()
+    [Theory]
+    [InlineData("sub")]
+    [InlineData("up")]
+    [InlineData("avg")]
+    [InlineData("paeth")]
+    [InlineData("mixed")]
+    public void DecodesFfmpegPngForEachScanlineFilter(string pred)
     {
         Assert.True(Ffmpeg.IsAvailable, "ffmpeg not found: install the Debian package ffmpeg (make deps)");
         using var tmp = TestPaths.Temp();
-        var img = new RgbImage(40, 30);                                            // smooth gradients make ffmpeg pick varied filters
+        var img = new RgbImage(40, 30);
         for (int y = 0; y < 30; y++)
-            for (int x = 0; x < 40; x++) img.SetPixel(x, y, (byte)(x * 6), (byte)(y * 8), (byte)((x * y) % 256));
-        Ffmpeg.WriteImage(tmp.File("ff.png"), img);
-        var back = Png.Read(tmp.File("ff.png"));
-        Assert.Equal(img.Pixels, back.Pixels);
-        Assert.Equal(img.Pixels, Ffmpeg.ReadImage(tmp.File("ff.png")).Pixels);
+            for (int x = 0; x < 40; x++) img.SetPixel(x, y, (byte)(x * 6), (byte)(y * 8), (byte)((x * y * 7) % 256));
+        var path = tmp.File($"{pred}.png");
+        ToolProcess.Run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "40x30", "-i", "-",
+                                   "-pred", pred, "-frames:v", "1", path], path, writeStdin: s => s.Write(img.Pixels));
+        Assert.Equal(img.Pixels, Png.Read(path).Pixels);
+    }
+
+    [Fact]
+    public void FfmpegReadsOurPngAndWritesPngs()
+    {
+        Assert.True(Ffmpeg.IsAvailable, "ffmpeg not found: install the Debian package ffmpeg (make deps)");
+        using var tmp = TestPaths.Temp();
+        var img = Noise(23, 17, 3, 5);
         Png.Write(tmp.File("ours.png"), img);
-        Assert.Equal(img.Pixels, Ffmpeg.ReadImage(tmp.File("ours.png")).Pixels);       // ffmpeg accepts our PNG
+        Assert.Equal(img.Pixels, Ffmpeg.ReadImage(tmp.File("ours.png")).Pixels);
+        Ffmpeg.WriteImage(tmp.File("theirs.png"), img);
+        Assert.Equal(img.Pixels, Png.Read(tmp.File("theirs.png")).Pixels);
+        Ffmpeg.WriteImage(tmp.File("lossy.jpg"), RgbImage.Solid(32, 32, 30, 140, 220));
+        var jpg = Ffmpeg.ReadImage(tmp.File("lossy.jpg")).MeanColor();
+        Assert.True(Math.Abs(jpg[0] - 30) < 4 && Math.Abs(jpg[1] - 140) < 4 && Math.Abs(jpg[2] - 220) < 4, string.Join(",", jpg));
     }
 }
