@@ -1,0 +1,76 @@
+namespace AptLab.Apt;
+
+/// <summary>Settings of discrete-time consistency distillation (apt.md 4.3; Wan defaults of 11.4).</summary>
+public sealed record CdSettings
+{
+    /// <summary>Discretisation steps N: t_k = shift(k / N, Shift), k = 0..N.</summary>
+    public int Steps { get; init; } = 32;
+    public double Shift { get; init; } = 5;
+    /// <summary>Teacher CFG scale (APT: 7.5; Wan's default: 5).</summary>
+    public double Guidance { get; init; } = 5;
+}
+
+/// <summary>
+/// One consistency-distillation loss with the flow-matching consistency function f(x, t) = x - t v(x, t, c):
+/// <code>
+/// n ~ U{0..N-1};  x_{n+1} = (1 - t_{n+1}) x0 + t_{n+1} eps
+/// v_T = v_teacher(x_{n+1}, t_{n+1}, c_neg) + w (v_teacher(., c) - v_teacher(., c_neg))      (no grad)
+/// x^_n = x_{n+1} + (t_n - t_{n+1}) v_T                                                   (teacher Euler step)
+/// y = f_student(x^_n, t_n)   (stop-gradient: the current student, no EMA target)
+/// loss = mean((f_student(x_{n+1}, t_{n+1}) - y)^2)
+/// </code>
+/// </summary>
+public static class ConsistencyDistillation
+{
+    /// <summary>t_0 = 0 ... t_N = 1 through the shift: [N + 1].</summary>
+    public static Tensor Discretisation(int steps, double shift)
+    {
+        using var scope = torch.NewScope();
+        return scope.Keep(TimestepShift.Apply(torch.linspace(0, 1, steps + 1, ScalarType.Float64), shift).to(ScalarType.Float32));
+    }
+
+    /// <summary>The teacher's guided Euler step x^_n from x_{n+1} (the ODE target that may be cached).</summary>
+    public static Tensor TeacherStep(FlowModel teacher, Tensor x, Tensor tFrom, Tensor tTo, Conditioning c, Conditioning neg, double guidance)
+    {
+        using var scope = torch.NewScope();
+        using var _ = torch.no_grad();
+        var v = CfgVelocity(teacher, x, tFrom, c, neg, guidance);
+        return scope.Keep(x + v * Bcast(tTo - tFrom, x));
+    }
+
+    /// <summary>v_neg + w (v_pos - v_neg), with negative and positive in one batched forward.</summary>
+    public static Tensor CfgVelocity(FlowModel model, Tensor x, Tensor sigma, Conditioning c, Conditioning neg, double guidance)
+    {
+        using var scope = torch.NewScope();
+        long b = x.size(0);
+        var both = model.Velocity(torch.cat(new[] { x, x }), torch.cat(new[] { sigma, sigma }), Conditioning.Cat(neg, c));
+        var vNeg = both.narrow(0, 0, b);
+        var vPos = both.narrow(0, b, b);
+        return scope.Keep(vNeg + (vPos - vNeg) * guidance);
+    }
+
+    /// <summary>The loss for a batch of clean latents x0 [B, C, F, H, W].</summary>
+    public static (Tensor loss, Tensor steps) Loss(FlowModel student, FlowModel teacher, Tensor x0, Conditioning c, Conditioning neg,
+        CdSettings s, Generator g, Tensor? cachedTarget = null)
+    {
+        using var scope = torch.NewScope();
+        long b = x0.size(0);
+        var tk = Discretisation(s.Steps, s.Shift).to(x0.device);                        // [N + 1]
+        var n = torch.randint(0, s.Steps, [b], generator: g, device: x0.device);          // [B]
+        var tn = tk.index_select(0, n);
+        var tn1 = tk.index_select(0, n + 1L);
+        var eps = torch.randn(x0.shape, x0.dtype, x0.device, g);
+        var xn1 = x0 * Bcast(1.0 - tn1, x0) + eps * Bcast(tn1, x0);                      // x_{n+1}
+        var xhat = cachedTarget ?? TeacherStep(teacher, xn1, tn1, tn, c, neg, s.Guidance);
+        Tensor y;
+        using (torch.no_grad())
+            y = xhat - student.Velocity(xhat, tn, c) * Bcast(tn, x0);                     // f(x^_n, t_n), stop-gradient
+        var p = xn1 - student.Velocity(xn1, tn1, c) * Bcast(tn1, x0);                     // f(x_{n+1}, t_{n+1})
+        var loss = F.mse_loss(p, y);
+        return (scope.Keep(loss), scope.Keep(n));
+    }
+
+    /// <summary>[B] -> [B, 1, 1, 1, 1] for broadcasting against x.</summary>
+    internal static Tensor Bcast(Tensor perSample, Tensor like) =>
+        perSample.to(like.dtype).view([perSample.size(0), .. Enumerable.Repeat(1L, like.dim() - 1)]);
+}

@@ -1,0 +1,73 @@
+using AptLab.Models.Wan;
+using AptLab.Torch.nn;
+
+namespace AptLab.Apt;
+
+/// <summary>The conditioning of a batch: text context [B, Lt, text_dim], and for I2V the CLIP features
+/// [B, 257, clip_dim] and the mask + image latent y [B, 20, F, H, W].</summary>
+public sealed record Conditioning(Tensor Context, Tensor? ClipFeatures = null, Tensor? Y = null)
+{
+    /// <summary>Two conditionings stacked along the batch (for one CFG forward of negative and positive).</summary>
+    public static Conditioning Cat(Conditioning a, Conditioning b) => new(
+        torch.cat(new[] { a.Context, b.Context }),
+        a.ClipFeatures is null ? null : torch.cat(new[] { a.ClipFeatures, b.ClipFeatures! }),
+        a.Y is null ? null : torch.cat(new[] { a.Y, b.Y! }));
+}
+
+/// <summary>
+/// A flow-matching network in AptLab's convention: x_sigma = (1 - sigma) x0 + sigma eps, sigma in [0, 1], the network
+/// predicts the velocity v = eps - x0 (Wan's timestep input is 1000 sigma). The teacher, the APT generator and the
+/// discriminator's backbone are all flow models.
+/// </summary>
+public abstract class FlowModel : IDisposable
+{
+    /// <summary>The network whose parameters train.</summary>
+    public abstract Module Module { get; }
+    public abstract int NumLayers { get; }
+    public abstract int Dim { get; }
+    public abstract int NumHeads { get; }
+
+    /// <summary>Velocity [B, C, F, H, W] and the hidden states [B, L, dim] after the listed blocks.</summary>
+    /// <param name="x">[B, C, F, H, W]</param>
+    /// <param name="sigma">[B] in [0, 1]</param>
+    public abstract WanDiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null);
+
+    public Tensor Velocity(Tensor x, Tensor sigma, Conditioning c) => Forward(x, sigma, c).Output;
+
+    /// <summary>A new, independent network with the same weights (for the student, D and EMA copies).</summary>
+    public abstract FlowModel Copy();
+
+    public void Dispose()
+    {
+        Module.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>A Wan 2.1 DiT (T2V or I2V) as a flow model.</summary>
+public sealed class WanFlowModel(WanModel net) : FlowModel
+{
+    public WanModel Net { get; } = net;
+    public override Module Module => Net;
+    public override int NumLayers => Net.config.NumLayers;
+    public override int Dim => Net.config.Dim;
+    public override int NumHeads => Net.config.NumHeads;
+
+    public override WanDiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
+    {
+        using var scope = torch.NewScope();
+        var t = sigma.to(x.device, ScalarType.Float32) * 1000.0;                       // [B] Wan timesteps
+        var o = Net.forward(x, t, c.Context, c.ClipFeatures, c.Y, hiddenAfter);
+        scope.Keep(o.Output);
+        scope.KeepAll(o.Hidden.ToArray());
+        return o;
+    }
+
+    public override FlowModel Copy()
+    {
+        var p = Net.patch_embedding.weight;
+        var copy = new WanModel(Net.config, p.dtype, p.device) { GradientCheckpointing = Net.GradientCheckpointing };
+        copy.load_state_dict(Net.state_dict());
+        return new WanFlowModel(copy);
+    }
+}
