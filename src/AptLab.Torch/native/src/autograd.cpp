@@ -68,6 +68,13 @@ static variable_list run_callback(int64_t fn_id, const variable_list& inputs) {
   return result;
 }
 
+// Restores the default CPU generator's state when it goes out of scope (also if the recomputation throws).
+struct RngStateGuard {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  at::Tensor saved = gen.get_state();
+  ~RngStateGuard() { gen.set_state(saved); }
+};
+
 struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
   // `inputs` must be a TensorList: autograd only records list elements as inputs for that type (a
   // std::vector argument is treated as a non-tensor, which left the outputs without a grad_fn).
@@ -91,19 +98,17 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
     }
     variable_list outputs;
     {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      auto current = gen.get_state();
-      gen.set_state(ctx->saved_data["rng"].toTensor());
+      RngStateGuard restore_after;  // the RNG stream continues as if the block had run once
+      restore_after.gen.set_state(ctx->saved_data["rng"].toTensor());
       at::AutoGradMode enable(true);
       outputs = run_callback(fn_id, inputs);
-      gen.set_state(current);
     }
     variable_list outs, gos;
     for (size_t i = 0; i < outputs.size(); i++)
       if (outputs[i].requires_grad() && grad_outputs[i].defined()) { outs.push_back(outputs[i]); gos.push_back(grad_outputs[i]); }
     if (!outs.empty()) torch::autograd::backward(outs, gos);  // accumulates into parameters' .grad
     variable_list result;
-    result.push_back(at::Tensor());  // fn_id
+    result.push_back(at::Tensor());  // fn_id (not a tensor: must stay undefined)
     result.push_back(at::Tensor());  // owner
     for (auto& t : inputs) result.push_back(t.requires_grad() ? t.grad() : at::Tensor());
     return result;
@@ -112,13 +117,17 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
 
 API int apt_checkpoint(int64_t fn_id, TH* inputs, int n_in, TH* outputs, int capacity) {
   APT_TRY
+  if (!g_checkpoint_callback || !g_release_callback) throw std::runtime_error("checkpoint callbacks not registered");
   // A zero-element tensor whose deleter hands fn_id back to the managed side: the managed delegate then
   // lives exactly as long as something (this call, or the autograd node) may still run it.
   auto owner = at::from_blob(reinterpret_cast<void*>(fn_id), {0},
                              [](void* p) { g_release_callback(reinterpret_cast<int64_t>(p)); },
-                             at::TensorOptions().dtype(at::kByte));
-  if (!g_checkpoint_callback) throw std::runtime_error("checkpoint callback not registered");
-  auto ins = tensors(inputs, n_in);
+                             at::TensorOptions().dtype(at::kFloat));
+  // The owner requires grad whenever grad mode is on, so the node joins the graph even when no input requires
+  // grad: the block's parameters, captured by the managed function, must still receive gradients (a block fed
+  // with data, or the first block of a frozen trunk). Its own gradient is always undefined.
+  if (at::GradMode::is_enabled()) owner.set_requires_grad(true);
+  std::vector<at::Tensor> ins = tensors(inputs, n_in);
   auto outs = CheckpointFunction::apply(fn_id, owner, at::TensorList(ins));
   return write_list(outs, outputs, capacity);
   APT_CATCH(-1)

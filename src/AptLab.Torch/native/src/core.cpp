@@ -1,5 +1,6 @@
 // Handles, errors, dtypes, creation, conversion, RNG and threads.
 #include "common.h"
+#include <torch/csrc/autograd/generated/variable_factories.h>
 #include <ATen/Parallel.h>
 #include <cstring>
 
@@ -56,40 +57,41 @@ API int apt_same_storage(TH a, TH b) {
 }
 
 // ---- creation ----
+// torch:: factories (not at::) so that requires_grad in the options is honoured.
 #define OPTS options(dtype, dev, dev_index, requires_grad != 0)
 API TH apt_empty(const int64_t* s, int n, int dtype, int dev, int dev_index, int requires_grad) {
-  RET_T(at::empty(ints(s, n), OPTS))
+  RET_T(torch::empty(ints(s, n), OPTS))
 }
 API TH apt_zeros(const int64_t* s, int n, int dtype, int dev, int dev_index, int requires_grad) {
-  RET_T(at::zeros(ints(s, n), OPTS))
+  RET_T(torch::zeros(ints(s, n), OPTS))
 }
 API TH apt_ones(const int64_t* s, int n, int dtype, int dev, int dev_index, int requires_grad) {
-  RET_T(at::ones(ints(s, n), OPTS))
+  RET_T(torch::ones(ints(s, n), OPTS))
 }
 API TH apt_full(const int64_t* s, int n, double value, int is_int, int dtype, int dev, int dev_index,
                 int requires_grad) {
-  RET_T(at::full(ints(s, n), scalar(value, is_int), OPTS))
+  RET_T(torch::full(ints(s, n), scalar(value, is_int), OPTS))
 }
 API TH apt_arange(double start, double end, double step, int dtype, int dev, int dev_index, int requires_grad) {
-  RET_T(at::arange(start, end, step, OPTS))
+  RET_T(torch::arange(start, end, step, OPTS))
 }
 API TH apt_linspace(double start, double end, int64_t steps, int dtype, int dev, int dev_index,
                     int requires_grad) {
-  RET_T(at::linspace(start, end, steps, OPTS))
+  RET_T(torch::linspace(start, end, steps, OPTS))
 }
 API TH apt_eye(int64_t n, int64_t m, int dtype, int dev, int dev_index, int requires_grad) {
-  RET_T(at::eye(n, m, OPTS))
+  RET_T(torch::eye(n, m, OPTS))
 }
 static c10::optional<at::Generator> gen(at::Generator* g) {
   return g ? c10::optional<at::Generator>(*g) : c10::nullopt;
 }
 API TH apt_randn(const int64_t* s, int n, at::Generator* g, int dtype, int dev, int dev_index,
                  int requires_grad) {
-  RET_T(at::randn(ints(s, n), gen(g), OPTS))
+  RET_T(torch::randn(ints(s, n), gen(g), OPTS))
 }
 API TH apt_rand(const int64_t* s, int n, at::Generator* g, int dtype, int dev, int dev_index,
                 int requires_grad) {
-  RET_T(at::rand(ints(s, n), gen(g), OPTS))
+  RET_T(torch::rand(ints(s, n), gen(g), OPTS))
 }
 API TH apt_randint(int64_t low, int64_t high, const int64_t* s, int n, at::Generator* g, int dtype, int dev,
                    int dev_index) {
