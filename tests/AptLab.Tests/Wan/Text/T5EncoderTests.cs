@@ -1,4 +1,5 @@
 using AptLab.Models.Wan.Text;
+using AptLab.Torch.IO;
 using Xunit.Abstractions;
 
 namespace AptLab.Tests.Wan.Text;
@@ -12,10 +13,9 @@ public class T5EncoderTests(ITestOutputHelper log)
     public void Reproduces_the_t5_encoder_reference_case()
     {
         using var _ = torch.NewScope();
-        var weights = TemporarySafetensors.Load(TestPaths.ReferenceFile("t5_encoder.weights.safetensors"));
-        var io = TemporarySafetensors.Load(TestPaths.ReferenceFile("t5_encoder.io.safetensors"));
-        using var enc = new T5Encoder(RefConfig);
-        enc.load_state_dict(weights, strict: true, source: "t5_encoder.weights.safetensors");
+        using var weights = Checkpoint.Load(TestPaths.ReferenceFile("t5_encoder.weights.safetensors"));
+        using var io = Checkpoint.Load(TestPaths.ReferenceFile("t5_encoder.io.safetensors"));
+        using var enc = T5Encoder.FromCheckpoint(TestPaths.ReferenceFile("t5_encoder.weights.safetensors"), RefConfig);
         Assert.Equal(142912, enc.num_parameters());
         Assert.Equal(weights.Keys, enc.state_dict().Keys);   // same keys in the same order as the official module
 
@@ -113,7 +113,7 @@ public class T5EncoderTests(ITestOutputHelper log)
     public void Wrong_checkpoint_shape_is_reported_with_the_key()
     {
         using var _ = torch.NewScope();
-        var weights = TemporarySafetensors.Load(TestPaths.ReferenceFile("t5_encoder.weights.safetensors"));
+        using var weights = Checkpoint.Load(TestPaths.ReferenceFile("t5_encoder.weights.safetensors"));
         using var enc = new T5Encoder(RefConfig with { NumBuckets = 16 });
         var e = Assert.Throws<InvalidDataException>(() => enc.load_state_dict(weights));
         Assert.Contains("blocks.0.pos_embedding.embedding.weight", e.Message);

@@ -1,3 +1,4 @@
+using AptLab.Torch.IO;
 using AptLab.Torch.nn;
 
 namespace AptLab.Models.Wan.Text;
@@ -29,6 +30,24 @@ public sealed class T5Encoder : Module
             Enumerable.Range(0, c.NumLayers).Select(_ => new T5SelfAttention(c, dtype, device))));
         norm = RegisterModule("norm", new T5LayerNorm(c.Dim, c.Eps, dtype, device));
         if ((device ?? Device.CPU).Type != DeviceType.Meta) InitWeights(generator);
+    }
+
+    /// <summary>Builds the encoder and strictly loads a checkpoint with the official keys (e.g. a safetensors
+    /// conversion of <c>models_t5_umt5-xxl-enc-bf16.pth</c>, or the .pth itself), converting to <paramref name="dtype"/>.</summary>
+    public static T5Encoder FromCheckpoint(string path, T5EncoderConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        var enc = new T5Encoder(config, dtype, device);
+        try
+        {
+            using var sd = Checkpoint.Load(path);
+            enc.load_state_dict(sd, strict: true, source: path);
+            return enc;
+        }
+        catch
+        {
+            enc.Dispose();
+            throw;
+        }
     }
 
     /// <param name="ids">[B, L] int64 token ids</param>
