@@ -69,14 +69,16 @@ static variable_list run_callback(int64_t fn_id, const variable_list& inputs) {
 }
 
 struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
+  // `inputs` must be a TensorList: autograd only records list elements as inputs for that type (a
+  // std::vector argument is treated as a non-tensor, which left the outputs without a grad_fn).
   static variable_list forward(torch::autograd::AutogradContext* ctx, int64_t fn_id, at::Tensor owner,
-                               variable_list inputs) {
+                               at::TensorList inputs) {
     ctx->saved_data["fn_id"] = fn_id;
     ctx->saved_data["owner"] = owner;  // releases the managed function when this node is destroyed
     // Keep the CPU RNG state so that dropout inside the block draws the same numbers when recomputed.
     ctx->saved_data["rng"] = at::detail::getDefaultCPUGenerator().get_state();
-    ctx->save_for_backward(inputs);
-    return run_callback(fn_id, inputs);  // grad mode is off here: no activations are kept
+    ctx->save_for_backward(inputs.vec());
+    return run_callback(fn_id, inputs.vec());  // grad mode is off here: no activations are kept
   }
   static variable_list backward(torch::autograd::AutogradContext* ctx, variable_list grad_outputs) {
     int64_t fn_id = ctx->saved_data["fn_id"].toInt();
@@ -116,7 +118,8 @@ API int apt_checkpoint(int64_t fn_id, TH* inputs, int n_in, TH* outputs, int cap
                              [](void* p) { g_release_callback(reinterpret_cast<int64_t>(p)); },
                              at::TensorOptions().dtype(at::kByte));
   if (!g_checkpoint_callback) throw std::runtime_error("checkpoint callback not registered");
-  auto outs = CheckpointFunction::apply(fn_id, owner, tensors(inputs, n_in));
+  auto ins = tensors(inputs, n_in);
+  auto outs = CheckpointFunction::apply(fn_id, owner, at::TensorList(ins));
   return write_list(outs, outputs, capacity);
   APT_CATCH(-1)
 }

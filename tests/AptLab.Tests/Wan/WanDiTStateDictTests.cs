@@ -1,0 +1,125 @@
+using AptLab.Models.Wan;
+using static AptLab.Tests.Wan.WanTestUtil;
+
+namespace AptLab.Tests.Wan;
+
+/// <summary>State-dict names and shapes of the released configs (built on the meta device, no weights
+/// allocated) against spec §3.1, and strict-loading errors.</summary>
+public class WanDiTStateDictTests
+{
+    /// <summary>Spec §3.1, written out from the table (not from the model).</summary>
+    private static List<(string key, long[] shape)> SpecKeys(WanConfig c)
+    {
+        long D = c.Dim, Fd = c.FfnDim, Cin = c.InDim;
+        var k = new List<(string, long[])>
+        {
+            ("patch_embedding.weight", [D, Cin, 1, 2, 2]), ("patch_embedding.bias", [D]),
+            ("text_embedding.0.weight", [D, 4096]), ("text_embedding.0.bias", [D]),
+            ("text_embedding.2.weight", [D, D]), ("text_embedding.2.bias", [D]),
+            ("time_embedding.0.weight", [D, 256]), ("time_embedding.0.bias", [D]),
+            ("time_embedding.2.weight", [D, D]), ("time_embedding.2.bias", [D]),
+            ("time_projection.1.weight", [6 * D, D]), ("time_projection.1.bias", [6 * D]),
+        };
+        for (int i = 0; i < c.NumLayers; i++)
+        {
+            string b = $"blocks.{i}.";
+            k.Add((b + "modulation", [1, 6, D]));
+            foreach (var p in new[] { "q", "k", "v", "o" }) { k.Add((b + $"self_attn.{p}.weight", [D, D])); k.Add((b + $"self_attn.{p}.bias", [D])); }
+            k.Add((b + "self_attn.norm_q.weight", [D])); k.Add((b + "self_attn.norm_k.weight", [D]));
+            k.Add((b + "norm3.weight", [D])); k.Add((b + "norm3.bias", [D]));
+            foreach (var p in new[] { "q", "k", "v", "o" }) { k.Add((b + $"cross_attn.{p}.weight", [D, D])); k.Add((b + $"cross_attn.{p}.bias", [D])); }
+            k.Add((b + "cross_attn.norm_q.weight", [D])); k.Add((b + "cross_attn.norm_k.weight", [D]));
+            if (c.IsI2V)
+            {
+                k.Add((b + "cross_attn.k_img.weight", [D, D])); k.Add((b + "cross_attn.k_img.bias", [D]));
+                k.Add((b + "cross_attn.v_img.weight", [D, D])); k.Add((b + "cross_attn.v_img.bias", [D]));
+                k.Add((b + "cross_attn.norm_k_img.weight", [D]));
+            }
+            k.Add((b + "ffn.0.weight", [Fd, D])); k.Add((b + "ffn.0.bias", [Fd]));
+            k.Add((b + "ffn.2.weight", [D, Fd])); k.Add((b + "ffn.2.bias", [D]));
+        }
+        k.Add(("head.modulation", [1, 2, D])); k.Add(("head.head.weight", [64, D])); k.Add(("head.head.bias", [64]));
+        if (c.IsI2V)
+        {
+            k.Add(("img_emb.proj.0.weight", [1280])); k.Add(("img_emb.proj.0.bias", [1280]));
+            k.Add(("img_emb.proj.1.weight", [1280, 1280])); k.Add(("img_emb.proj.1.bias", [1280]));
+            k.Add(("img_emb.proj.3.weight", [D, 1280])); k.Add(("img_emb.proj.3.bias", [D]));
+            k.Add(("img_emb.proj.4.weight", [D])); k.Add(("img_emb.proj.4.bias", [D]));
+        }
+        return k;
+    }
+
+    public static IEnumerable<object[]> Released() =>
+    [
+        ["T2V_1_3B", 825, 1_418_996_800L],
+        ["T2V_14B", 1095, 14_288_491_584L],
+        ["I2V_14B", 1303, 16_394_878_784L],
+    ];
+
+    private static WanConfig Preset(string name) => name switch
+    {
+        "T2V_1_3B" => WanConfig.T2V_1_3B, "T2V_14B" => WanConfig.T2V_14B, "I2V_14B" => WanConfig.I2V_14B,
+        _ => throw new ArgumentException(name),
+    };
+
+    [Theory]
+    [MemberData(nameof(Released))]
+    public void Released_config_on_meta_device_has_the_official_keys_and_shapes(string preset, int tensors, long parameters)
+    {
+        var cfg = Preset(preset);
+        using var model = new WanModel(cfg, device: Device.Meta);
+        var sd = model.state_dict();
+        var spec = SpecKeys(cfg);
+        Assert.Equal(tensors, spec.Count);                 // the spec's own count
+        Assert.Equal(tensors, sd.Count);
+        Assert.Equal(spec.Select(s => s.key).OrderBy(s => s, StringComparer.Ordinal), sd.Keys.OrderBy(s => s, StringComparer.Ordinal));
+        foreach (var (key, shape) in spec)
+        {
+            Assert.Equal(shape, sd[key].shape);
+            Assert.Equal(DeviceType.Meta, sd[key].device.Type);
+        }
+        Assert.Equal(parameters, model.num_parameters());
+    }
+
+    [Fact]
+    public void One_layer_T2V_1_3B_keys_come_in_appendix_B_order()
+    {
+        using var model = new WanModel(WanConfig.T2V_1_3B with { NumLayers = 1 }, device: Device.Meta);
+        var spec = SpecKeys(WanConfig.T2V_1_3B with { NumLayers = 1 });   // the table is in Appendix B's order
+        Assert.Equal(spec.Select(s => s.key), model.state_dict().Keys);
+    }
+
+    [Fact]
+    public void Strict_loading_names_every_missing_unexpected_and_mismatched_key_with_shapes()
+    {
+        using var _ = torch.NewScope();
+        using var model = new WanModel(CaseConfig("wan_dit_t2v"));
+        var weights = TempSafetensors.Load(TestPaths.ReferenceFile("wan_dit_t2v.weights.safetensors"));
+        weights.Remove("blocks.1.cross_attn.norm_k.weight");
+        weights["blocks.0.extra.weight"] = torch.zeros(3, 5);
+        weights["blocks.0.ffn.0.weight"] = torch.zeros(191, 96);
+        weights["head.head.bias"] = torch.zeros(65);
+        var before = model.blocks[0].ffn.parameters().First().data<float>();
+        var e = Assert.Throws<InvalidDataException>(() => model.load_state_dict(weights, strict: true, source: "wan_dit_t2v"));
+        Assert.Contains("blocks.1.cross_attn.norm_k.weight [96]", e.Message);
+        Assert.Contains("blocks.0.extra.weight [3, 5]", e.Message);
+        Assert.Contains("size mismatch for blocks.0.ffn.0.weight: checkpoint has [191, 96], model expects [192, 96]", e.Message);
+        Assert.Contains("size mismatch for head.head.bias: checkpoint has [65], model expects [64]", e.Message);
+        Assert.Contains("wan_dit_t2v", e.Message);
+        Assert.Equal(before, model.blocks[0].ffn.parameters().First().data<float>());   // nothing copied
+        foreach (var t in weights.Values) t.Dispose();
+    }
+
+    [Fact]
+    public void I2V_weights_do_not_load_into_a_T2V_model()
+    {
+        using var _ = torch.NewScope();
+        using var model = new WanModel(CaseConfig("wan_dit_i2v") with { ModelType = "t2v", InDim = 36 });
+        var weights = TempSafetensors.Load(TestPaths.ReferenceFile("wan_dit_i2v.weights.safetensors"));
+        var e = Assert.Throws<InvalidDataException>(() => model.load_state_dict(weights));
+        Assert.Contains("unexpected keys (18)", e.Message);    // 2 blocks × 5 image-branch keys + 8 img_emb keys
+        Assert.Contains("img_emb.proj.1.weight [1280, 1280]", e.Message);
+        Assert.Contains("blocks.1.cross_attn.norm_k_img.weight [96]", e.Message);
+        foreach (var t in weights.Values) t.Dispose();
+    }
+}

@@ -1,0 +1,48 @@
+using System.Text.Json;
+using AptLab.Models.Wan;
+
+namespace AptLab.Tests.Wan;
+
+internal static class WanTestUtil
+{
+    /// <summary>||a − b|| / ||b|| over the full tensors, in float64.</summary>
+    public static double RelErr(Tensor a, Tensor b)
+    {
+        using var _ = torch.NewScope();
+        Assert.Equal(b.shape, a.shape);
+        var a64 = a.detach().to(ScalarType.Float64);
+        var b64 = b.detach().to(ScalarType.Float64);
+        return (a64 - b64).norm().item<double>() / b64.norm().item<double>();
+    }
+
+    /// <summary>The config object of a reference case JSON.</summary>
+    public static WanConfig CaseConfig(string caseName)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.ReferenceFile(caseName + ".json")));
+        return WanConfig.FromJson(doc.RootElement.GetProperty("config"), caseName + ".json");
+    }
+
+    /// <summary>A model of the case's config with the case's weights loaded strictly.</summary>
+    public static WanModel LoadCaseModel(string caseName)
+    {
+        var model = new WanModel(CaseConfig(caseName));
+        var weights = TempSafetensors.Load(TestPaths.ReferenceFile(caseName + ".weights.safetensors"));
+        try { model.load_state_dict(weights, strict: true, source: caseName); }
+        finally { foreach (var t in weights.Values) t.Dispose(); }
+        return model;
+    }
+
+    /// <summary>Every parameter drawn afresh (norm weights around 1), so every path contributes.</summary>
+    public static void Randomize(WanModel model, ulong seed)
+    {
+        using var _ = torch.no_grad();
+        using var g = new Generator(seed);
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (name.EndsWith("modulation")) p.normal_(0, 1 / Math.Sqrt(model.config.Dim), g);
+            else if (p.dim() >= 2) p.normal_(0, 1 / Math.Sqrt(p.numel() / p.size(0)), g);
+            else if (name.EndsWith("weight")) p.uniform_(0.75, 1.25, g);   // 1-D weights are norm weights
+            else p.uniform_(-0.1, 0.1, g);
+        }
+    }
+}
