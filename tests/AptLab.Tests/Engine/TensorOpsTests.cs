@@ -88,6 +88,8 @@ public class TensorOpsTests
         Assert.Equal(new[] { 4L, 4, 2 }, chunks.Select(c => c.numel()));
         var parts = torch.arange(10).split(new long[] { 3, 7 });
         Assert.Equal(new long[] { 3, 4, 5, 6, 7, 8, 9 }, parts[1].data<long>());
+        Assert.Equal(new long[] { 0, 2, 4 }, (torch.arange(3) + torch.arange(3)).data<long>());     // integer + integer stays integer
+        Assert.Equal(new long[] { 0, 0, 0 }, (torch.arange(3) - torch.arange(3)).data<long>());
         Assert.Equal(new long[] { 0, 1, 2, 0, 1, 2 }, torch.cat(new[] { torch.arange(3), torch.arange(3) }).data<long>());
         Assert.Equal(new long[] { 2, 3 }, torch.stack(new[] { torch.arange(3), torch.arange(3) }).shape);
         Assert.Equal(new long[] { 9, 9, 0, 1, 2, 9 }, F.pad(torch.arange(3), [2, 1], value: 9).data<long>());

@@ -74,8 +74,12 @@ BINARY(matmul, at::matmul(*a, *b))
 BINARY(mm, at::mm(*a, *b))
 BINARY(bmm, at::bmm(*a, *b))
 BINARY(outer, at::outer(*a, *b))
-API TH apt_add(TH a, TH b, double alpha) { RET_T(at::add(*a, *b, alpha)) }
-API TH apt_sub(TH a, TH b, double alpha) { RET_T(at::sub(*a, *b, alpha)) }
+// alpha as an integer when whole-valued: libtorch refuses a floating alpha for integer tensors.
+static at::Scalar alpha_scalar(double alpha) {
+  return alpha == std::floor(alpha) ? at::Scalar((int64_t)alpha) : at::Scalar(alpha);
+}
+API TH apt_add(TH a, TH b, double alpha) { RET_T(at::add(*a, *b, alpha_scalar(alpha))) }
+API TH apt_sub(TH a, TH b, double alpha) { RET_T(at::sub(*a, *b, alpha_scalar(alpha))) }
 API TH apt_baddbmm(TH self, TH a, TH b, double beta, double alpha) { RET_T(at::baddbmm(*self, *a, *b, beta, alpha)) }
 API TH apt_addmm(TH self, TH a, TH b, double beta, double alpha) { RET_T(at::addmm(*self, *a, *b, beta, alpha)) }
 API TH apt_lerp(TH a, TH b, double w) { RET_T(at::lerp(*a, *b, w)) }
@@ -103,8 +107,8 @@ API TH apt_rdiv_s(TH a, double v) { RET_T(at::mul(at::reciprocal(*a), v)) }
 API TH apt_where_s(TH cond, TH a, double v) { RET_T(at::where(*cond, *a, at::Scalar(v))) }
 
 // ---- in place ----
-API int apt_add_(TH a, TH b, double alpha) { RET_OK(a->add_(*b, alpha)) }
-API int apt_sub_(TH a, TH b, double alpha) { RET_OK(a->sub_(*b, alpha)) }
+API int apt_add_(TH a, TH b, double alpha) { RET_OK(a->add_(*b, alpha_scalar(alpha))) }
+API int apt_sub_(TH a, TH b, double alpha) { RET_OK(a->sub_(*b, alpha_scalar(alpha))) }
 API int apt_mul_(TH a, TH b) { RET_OK(a->mul_(*b)) }
 API int apt_div_(TH a, TH b) { RET_OK(a->div_(*b)) }
 API int apt_add_s_(TH a, double v) { RET_OK(a->add_(v)) }
