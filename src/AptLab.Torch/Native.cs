@@ -58,7 +58,7 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int apt_bernoulli_(IntPtr t, double p, IntPtr gen);
     [LibraryImport(Lib)] internal static partial IntPtr apt_from_data(void* data, long* s, int n, int dtype);
     [LibraryImport(Lib)] internal static partial int apt_copy_to(IntPtr t, void* data, long nbytes);
-    [LibraryImport(Lib)] internal static partial double apt_item_double(IntPtr t);
+    [LibraryImport(Lib)] internal static partial int apt_item_double(IntPtr t, double* o);
     [LibraryImport(Lib)] internal static partial int apt_item_int64(IntPtr t, long* o);
     [LibraryImport(Lib)] internal static partial IntPtr apt_to_dtype(IntPtr t, int dtype);
     [LibraryImport(Lib)] internal static partial IntPtr apt_to_device(IntPtr t, int dev, int idx);

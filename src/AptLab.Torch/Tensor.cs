@@ -161,9 +161,8 @@ public partial class Tensor : SafeHandle
             if (typeof(T) == typeof(bool)) return (T)(object)(v != 0);
             return typeof(T) == typeof(int) ? (T)(object)checked((int)v) : (T)(object)v;
         }
-        double d = Native.apt_item_double(H);
-        GC.KeepAlive(this);
-        if (double.IsNaN(d)) { var err = Native.LastError(); Native.apt_clear_error(); if (err.Length > 0) throw new TorchException(err); }
+        double d;
+        unsafe { Check(Native.apt_item_double(H, &d), this); }
         if (typeof(T) == typeof(double)) return (T)(object)d;
         if (typeof(T) == typeof(float)) return (T)(object)(float)d;
         throw new NotSupportedException($"item<{typeof(T).Name}>");

@@ -137,9 +137,7 @@ API int apt_copy_to(TH t, void* data, int64_t nbytes) {
   return 0;
   APT_CATCH(-1)
 }
-API double apt_item_double(TH t) {
-  APT_TRY return t->item<double>(); APT_CATCH(std::nan(""))
-}
+API int apt_item_double(TH t, double* out) { RET_OK(*out = t->item<double>()) }
 API int apt_item_int64(TH t, int64_t* out) { RET_OK(*out = t->item<int64_t>()) }
 
 // ---- conversion ----

@@ -1,0 +1,175 @@
+using AptLab.Torch.optim;
+
+namespace AptLab.Apt;
+
+/// <summary>A micro-batch of real data: clean latents [B, C, F, H, W] and their conditioning.</summary>
+public sealed record RealBatch(Tensor Latents, Conditioning Condition);
+
+/// <summary>
+/// One adversarial phase of APT (apt.md 5.7): per update a discriminator step then a generator step, each
+/// accumulated over micro-batches; RMSprop for both, an EMA of the generator. Randomness of update k comes
+/// from a generator seeded by (seed, k), so a resumed run draws exactly what an uninterrupted one would.
+/// <para>D step: r = D(x, t_r), f = D(G(z), t_f) with G under no-grad, r~ = D(x + n, t_r) with the SAME t_r;
+/// L_D = softplus(-r) + softplus(f) + lambda (r - r~)^2. G step: D frozen (requires_grad off) but differentiated
+/// through, L_G = softplus(-D(G(z), t)).</para>
+/// </summary>
+public sealed class AptTrainer : IDisposable
+{
+    public FlowModel Generator { get; }
+    public Discriminator Discriminator { get; }
+    public EMA Ema { get; }
+    public RMSprop OptG { get; }
+    public RMSprop OptD { get; }
+    public AptPhaseSettings Settings { get; }
+    /// <summary>Completed generator updates.</summary>
+    public int Step { get; private set; }
+
+    private readonly ulong seed;
+    private readonly Func<long, int, Generator, RealBatch> data;
+
+    /// <param name="data">(update, micro-batch index, rng) -> a real micro-batch</param>
+    public AptTrainer(FlowModel generator, Discriminator discriminator, AptPhaseSettings settings, ulong seed,
+        Func<long, int, Generator, RealBatch> data)
+    {
+        settings.Validate();
+        (Generator, Discriminator, Settings, this.seed, this.data) = (generator, discriminator, settings, seed, data);
+        OptG = new RMSprop(generator.Module.parameters(), lr: settings.LrGenerator, alpha: settings.RmsAlpha, eps: settings.RmsEps);
+        OptD = new RMSprop(discriminator.parameters(), lr: settings.LrDiscriminator, alpha: settings.RmsAlpha, eps: settings.RmsEps);
+        Ema = new EMA(generator.Module, settings.EmaDecay);
+    }
+
+    /// <summary>Scalars of one update.</summary>
+    public sealed record UpdateStats(double LossD, double LossG, double R1, double R2, double RealLogit, double FakeLogit,
+        double GradNormD, double GradNormG, Tensor RealLogits, Tensor FakeLogits) : IDisposable
+    {
+        public Dictionary<string, double> Scalars(string prefix) => new()
+        {
+            [$"{prefix}/loss_d"] = LossD, [$"{prefix}/loss_g"] = LossG, [$"{prefix}/r1"] = R1, [$"{prefix}/r2"] = R2,
+            [$"{prefix}/logit_real"] = RealLogit, [$"{prefix}/logit_fake"] = FakeLogit,
+            [$"{prefix}/grad_norm_d"] = GradNormD, [$"{prefix}/grad_norm_g"] = GradNormG,
+        };
+        public void Dispose() { RealLogits.Dispose(); FakeLogits.Dispose(); }
+    }
+
+    /// <summary>Runs one discriminator update and one generator update.</summary>
+    public UpdateStats Update()
+    {
+        using var rng = new Generator(unchecked(seed * 0x9E3779B97F4A7C15UL + (ulong)Step));
+        var s = Settings;
+        double r1Std = AdversarialLoss.NoiseStd(s.R1Sigma, s.R1Reading), r2Std = AdversarialLoss.NoiseStd(s.R2Sigma, s.R1Reading);
+        int acc = s.Accumulation;
+        double lossD = 0, lossG = 0, r1Sum = 0, r2Sum = 0;
+        var realLogits = new List<Tensor>();
+        var fakeLogits = new List<Tensor>();
+
+        // ---- discriminator step ----
+        Discriminator.requires_grad_(true);
+        OptD.zero_grad();
+        for (int m = 0; m < acc; m++)
+        {
+            using var scope = torch.NewScope();
+            var (x, c) = data(Step, m, rng);
+            long b = x.size(0);
+            var z = torch.randn(x.shape, x.dtype, x.device, rng);
+            Tensor fake;
+            using (torch.no_grad()) fake = OneStepGenerator.Generate(Generator, z, c);
+            var tr = TimestepShift.Sample(b, s.DiscriminatorShift, rng, x.device);
+            var tf = TimestepShift.Sample(b, s.DiscriminatorShift, rng, x.device);
+            var r = Discriminator.forward(x, tr, c);
+            var f = Discriminator.forward(fake, tf, c);
+            var loss = AdversarialLoss.Discriminator(r, f);
+            if (s.R1Lambda > 0)
+            {
+                var rn = Discriminator.forward(x + torch.randn(x.shape, x.dtype, x.device, rng) * r1Std, tr, c);   // same t_r
+                var r1 = AdversarialLoss.ApproximatedPenalty(r, rn);
+                loss = loss + r1 * s.R1Lambda;
+                r1Sum += r1.item<double>();
+            }
+            if (s.R2Lambda > 0)
+            {
+                var fn = Discriminator.forward(fake + torch.randn(fake.shape, fake.dtype, fake.device, rng) * r2Std, tf, c);
+                var r2 = AdversarialLoss.ApproximatedPenalty(f, fn);
+                loss = loss + r2 * s.R2Lambda;
+                r2Sum += r2.item<double>();
+            }
+            (loss / acc).backward();
+            lossD += loss.item<double>();
+            realLogits.Add(r.detach().DetachFromScope());
+            fakeLogits.Add(f.detach().DetachFromScope());
+        }
+        double gradNormD = GradNorm(Discriminator.parameters());
+        OptD.step();
+        OptD.zero_grad();
+
+        // ---- generator step: D frozen but differentiated through ----
+        Discriminator.requires_grad_(false);
+        OptG.zero_grad();
+        for (int m = 0; m < acc; m++)
+        {
+            using var scope = torch.NewScope();
+            var (x, c) = data(Step, m, rng);
+            var z = torch.randn(x.shape, x.dtype, x.device, rng);
+            var fake = OneStepGenerator.Generate(Generator, z, c);
+            var t = TimestepShift.Sample(x.size(0), s.DiscriminatorShift, rng, x.device);
+            var loss = AdversarialLoss.Generator(Discriminator.forward(fake, t, c));
+            (loss / acc).backward();
+            lossG += loss.item<double>();
+        }
+        double gradNormG = GradNorm(Generator.Module.parameters());
+        OptG.step();
+        OptG.zero_grad();
+        Discriminator.requires_grad_(true);
+        Ema.update(Generator.Module);
+        Step++;
+
+        using var scope2 = torch.NewScope();
+        var rl = scope2.Keep(torch.cat(realLogits));
+        var fl = scope2.Keep(torch.cat(fakeLogits));
+        foreach (var t in realLogits.Concat(fakeLogits)) t.Dispose();
+        rl.DetachFromScope(); fl.DetachFromScope();
+        return new UpdateStats(lossD / acc, lossG / acc, r1Sum / acc, r2Sum / acc, rl.mean().item<double>(), fl.mean().item<double>(),
+            gradNormD, gradNormG, rl, fl);
+    }
+
+    /// <summary>Global L2 norm of the gradients (0 when none): a zero generator norm means D was run without autograd
+    /// (bug E1 of apt.md 11.6).</summary>
+    public static double GradNorm(IEnumerable<Tensor> parameters)
+    {
+        using var scope = torch.NewScope();
+        double sq = 0;
+        foreach (var p in parameters)
+            if (p.grad is { } g) sq += g.to(ScalarType.Float64).square().sum().item<double>();
+        return Math.Sqrt(sq);
+    }
+
+    /// <summary>Everything needed to resume: G, D, EMA, both optimizers and the step, under prefixed names.</summary>
+    public Dictionary<string, Tensor> StateDict()
+    {
+        var d = new Dictionary<string, Tensor>();
+        foreach (var (k, v) in Generator.Module.state_dict()) d["generator." + k] = v;
+        foreach (var (k, v) in Discriminator.state_dict()) d["discriminator." + k] = v;
+        foreach (var (k, v) in Ema.state_dict()) d["ema." + k] = v;
+        foreach (var (k, v) in OptG.state_dict()) d["opt_g." + k] = v;
+        foreach (var (k, v) in OptD.state_dict()) d["opt_d." + k] = v;
+        return d;
+    }
+
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, int step, string? source = null)
+    {
+        Dictionary<string, Tensor> Part(string prefix) =>
+            state.Where(kv => kv.Key.StartsWith(prefix)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
+        Generator.Module.load_state_dict(Part("generator."), source: source);
+        Discriminator.load_state_dict(Part("discriminator."), source: source);
+        Ema.load_state_dict(Part("ema."), num_updates: step, source: source);
+        OptG.load_state_dict(Part("opt_g."), source);
+        OptD.load_state_dict(Part("opt_d."), source);
+        Step = step;
+    }
+
+    public void Dispose()
+    {
+        OptG.Dispose();
+        OptD.Dispose();
+        Ema.Dispose();
+    }
+}
