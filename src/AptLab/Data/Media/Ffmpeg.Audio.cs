@@ -1,0 +1,39 @@
+namespace AptLab.Data.Media;
+
+public static partial class Ffmpeg
+{
+    /// <summary>wav2vec2's input rate.</summary>
+    public const int SpeechSampleRate = 16000;
+
+    /// <summary>
+    /// Decodes the first audio stream of any file ffmpeg reads (wav, mp3, m4a, the audio of an mp4) to mono
+    /// float32 at <paramref name="sampleRate"/> (channels averaged, resampled by ffmpeg).
+    /// </summary>
+    public static float[] ReadAudio(string path, int sampleRate = SpeechSampleRate, TimeSpan? timeout = null)
+    {
+        var audio = Probe(path, timeout).Audio ?? throw new MediaException(path, "has no audio stream");
+        // Keep the channels and average them here: ffmpeg's own "-ac 1" mixes stereo as (L + R) / sqrt(2),
+        // not as the mean that librosa-style loaders (and wav2vec2 recipes) use.
+        int channels = Math.Max(1, audio.Channels);
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("f32le decoding assumes a little-endian host");
+        var r = RunFfmpeg(["-i", path, "-map", "0:a:0", "-ac", channels.ToString(), "-ar", sampleRate.ToString(), "-f", "f32le", "-"], path, timeout: timeout);
+        var interleaved = new float[r.Stdout.Length / 4];
+        Buffer.BlockCopy(r.Stdout, 0, interleaved, 0, interleaved.Length * 4);
+        return new AudioClip(sampleRate, channels, interleaved[..(interleaved.Length / channels * channels)]).ToMono();
+    }
+
+    /// <summary>
+    /// Encodes interleaved float samples with ffmpeg, the container and codec chosen by the extension
+    /// (.wav gives PCM16, .m4a AAC, .mp3 MP3, .flac FLAC).
+    /// </summary>
+    public static void WriteAudio(string path, ReadOnlySpan<float> interleaved, int sampleRate, int channels = 1, TimeSpan? timeout = null)
+    {
+        if (interleaved.Length == 0 || interleaved.Length % channels != 0)
+            throw new ArgumentException($"{path}: {interleaved.Length} samples do not make whole frames of {channels} channels");
+        var bytes = new byte[interleaved.Length * 4];
+        Buffer.BlockCopy(interleaved.ToArray(), 0, bytes, 0, bytes.Length);
+        EnsureDirectory(path);
+        RunFfmpeg(["-f", "f32le", "-ar", sampleRate.ToString(), "-ac", channels.ToString(), "-i", "-", path],
+                  path, writeStdin: s => s.Write(bytes), timeout: timeout, deleteOutputOnFailure: path);
+    }
+}

@@ -1,0 +1,55 @@
+namespace AptLab.Logging;
+
+/// <summary>A scalar series of one tag: steps, values and wall times, in file order.</summary>
+public sealed record ScalarSeries(string Tag, long[] Steps, double[] Values, double[] WallTimes);
+
+/// <summary>
+/// Reads TensorBoard event files back: TFRecord framing with both CRCs checked, each record parsed as an
+/// Event. A corrupt record throws <see cref="InvalidDataException"/> naming the file and byte offset; an
+/// incomplete last record (a writer still running) is skipped.
+/// </summary>
+public static class EventFileReader
+{
+    public static IEnumerable<TbEvent> Read(string path, bool tolerateTruncatedTail = true)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"event file not found: {path}", path);
+        using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        foreach (var record in TfRecord.Read(s, path, tolerateTruncatedTail))
+        {
+            TbEvent e;
+            try { e = EventCodec.Decode(record); }
+            catch (Google.Protobuf.InvalidProtocolBufferException ex) { throw new InvalidDataException($"{path}: a record is not an Event message: {ex.Message}", ex); }
+            yield return e;
+        }
+    }
+
+    /// <summary>The event files of one run directory (base name contains "tfevents"), in TensorBoard's order.</summary>
+    public static IReadOnlyList<string> FindEventFiles(string runDir)
+    {
+        if (!Directory.Exists(runDir)) throw new DirectoryNotFoundException($"run directory not found: {runDir}");
+        return Directory.GetFiles(runDir).Where(f => Path.GetFileName(f).Contains("tfevents"))
+                        .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>All events of all event files in <paramref name="runDir"/>.</summary>
+    public static List<TbEvent> ReadRun(string runDir) => FindEventFiles(runDir).SelectMany(f => Read(f)).ToList();
+
+    /// <summary>The simple_value scalars of <paramref name="tag"/> (also single-float tensor scalars).</summary>
+    public static ScalarSeries Scalars(IEnumerable<TbEvent> events, string tag)
+    {
+        var steps = new List<long>(); var values = new List<double>(); var times = new List<double>();
+        foreach (var e in events)
+            foreach (var v in e.Values)
+            {
+                if (v.Tag != tag) continue;
+                double? x = v.SimpleValue is float f ? f : (v.Tensor is { FloatVal.Length: 1 } t ? t.FloatVal[0] : v.Tensor is { DoubleVal.Length: 1 } d ? d.DoubleVal[0] : (double?)null);
+                if (x is null) continue;
+                steps.Add(e.Step); values.Add(x.Value); times.Add(e.WallTime);
+            }
+        return new ScalarSeries(tag, steps.ToArray(), values.ToArray(), times.ToArray());
+    }
+
+    /// <summary>Every tag that carries a value in <paramref name="events"/>, in first-seen order.</summary>
+    public static IReadOnlyList<string> Tags(IEnumerable<TbEvent> events) =>
+        events.SelectMany(e => e.Values).Select(v => v.Tag).Distinct().ToList();
+}
