@@ -34,7 +34,10 @@ public sealed class OmniAvatarAudioEncoder
     }
 
     /// <summary>Width of one embedding row: (num_hidden_layers + 2) · hidden_size (10752 for wav2vec2-base).</summary>
-    public int EmbeddingDim => (Model.config.num_hidden_layers + 2) * Model.config.hidden_size;
+    public int EmbeddingDim => EmbeddingWidth(Model.config);
+
+    /// <summary>(num_hidden_layers + 2) · hidden_size: 14 × 768 = 10752 for wav2vec2-base.</summary>
+    public static int EmbeddingWidth(Wav2Vec2Config config) => (config.num_hidden_layers + 2) * config.hidden_size;
 
     /// <summary>OmniAvatar's <c>linear_interpolation</c>: features [B, T, C] -> [B, seq_len, C], linear over time with
     /// align_corners (output i samples input position i·(T − 1)/(seq_len − 1)).</summary>

@@ -14,7 +14,7 @@ public static class Wav2Vec2Preprocessor
     /// <summary>
     /// Normalises <paramref name="samples"/> (mono, float). The mean and variance are accumulated in float64 (two
     /// passes) and each output rounded once to float32; transformers does the same in float32 numpy, which differs by
-    /// float32 rounding only (measured 3e-8 relative on the reference case).
+    /// float32 rounding only (measured 4.7e-8 relative on the reference case).
     /// </summary>
     public static float[] zero_mean_unit_var_norm(ReadOnlySpan<float> samples, double eps = Eps)
     {
