@@ -1,0 +1,189 @@
+using AptLab.Apt;
+using AptLab.Config;
+
+namespace AptLab.Experiments;
+
+/// <summary>
+/// The YAML of an experiment (configs/*.yaml). <c>experiment</c> picks the procedure: <c>demo</c> runs the whole
+/// study (VAE + text + teacher, consistency distillation, APT image and video phases, comparison) in one run folder;
+/// <c>teacher</c>, <c>distill</c>, <c>apt</c> and <c>compare</c> run one stage from the checkpoints named in the config.
+/// </summary>
+public sealed class ExperimentConfig : IValidatable
+{
+    public string Experiment { get; set; } = "demo";
+    public string Name { get; set; } = "demo";
+    public ulong Seed { get; set; } = 0;
+    public string Device { get; set; } = "cpu";
+    /// <summary>Intra-op threads (0 = the machine's cores).</summary>
+    public int Threads { get; set; } = 0;
+    public string Results { get; set; } = "results";
+    public DataConfig Data { get; set; } = new();
+    public VaeStageConfig Vae { get; set; } = new();
+    public TextStageConfig Text { get; set; } = new();
+    public TeacherStageConfig Teacher { get; set; } = new();
+    public DistillStageConfig Distill { get; set; } = new();
+    public AptStagesConfig Apt { get; set; } = new();
+    public CompareStageConfig Compare { get; set; } = new();
+
+    public void Validate(string key, string? file)
+    {
+        string[] kinds = ["demo", "teacher", "distill", "apt", "compare"];
+        if (!kinds.Contains(Experiment)) throw ConfigException.For(file, "experiment", $"'{Experiment}' is not one of {string.Join(", ", kinds)}");
+        if (string.IsNullOrWhiteSpace(Name)) throw ConfigException.For(file, "name", "must not be empty");
+        try { AptLab.Torch.Device.Parse(Device); }
+        catch (ArgumentException e) { throw ConfigException.For(file, "device", e.Message); }
+        if (Threads < 0) throw ConfigException.For(file, "threads", "must be >= 0");
+    }
+}
+
+/// <summary>The built-in synthetic data (Data/Synthetic/MovingShapes).</summary>
+public sealed class DataConfig : IValidatable
+{
+    public int Size { get; set; } = 32;
+    /// <summary>Frames of a video clip: 1 + 4k (the VAE's temporal compression).</summary>
+    public int VideoFrames { get; set; } = 5;
+    public int TrainImages { get; set; } = 2048;
+    public int TrainVideos { get; set; } = 1024;
+    public int HeldoutSamples { get; set; } = 256;
+
+    public void Validate(string key, string? file)
+    {
+        if (Size % 8 != 0 || Size < 16) throw ConfigException.For(file, key + ".size", $"{Size} must be a multiple of 8 and >= 16 (the VAE downsamples 8x)");
+        if (VideoFrames < 1 || (VideoFrames - 1) % 4 != 0) throw ConfigException.For(file, key + ".video_frames", $"{VideoFrames} is not 1 + 4k");
+        if (TrainImages < 1 || TrainVideos < 0 || HeldoutSamples < 2) throw ConfigException.For(file, key, "sample counts must be positive (held-out >= 2)");
+    }
+}
+
+public sealed class VaeStageConfig : IValidatable
+{
+    public int Dim { get; set; } = 8;
+    public int ZDim { get; set; } = 16;
+    public List<int> DimMult { get; set; } = [1, 2, 2, 2];
+    public int NumResBlocks { get; set; } = 1;
+    public int Steps { get; set; } = 200;
+    public int Batch { get; set; } = 16;
+    public double Lr { get; set; } = 2e-3;
+    public double KlWeight { get; set; } = 1e-4;
+
+    public void Validate(string key, string? file)
+    {
+        if (DimMult.Count != 4) throw ConfigException.For(file, key + ".dim_mult", "needs 4 entries (Wan's VAE has 4 levels, 8x spatial compression)");
+        if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1 and lr > 0 required");
+    }
+}
+
+public sealed class TextStageConfig : IValidatable
+{
+    public string Tokenizer { get; set; } = "configs/demo/spiece.model";
+    public int TextLen { get; set; } = 32;
+    public int Dim { get; set; } = 32;
+    public int FfnDim { get; set; } = 64;
+    public int NumHeads { get; set; } = 2;
+    public int NumLayers { get; set; } = 2;
+
+    public void Validate(string key, string? file)
+    {
+        if (Dim % NumHeads != 0) throw ConfigException.For(file, key + ".dim", $"{Dim} is not divisible by num_heads {NumHeads}");
+        if (TextLen < 2) throw ConfigException.For(file, key + ".text_len", "must be >= 2");
+    }
+}
+
+public sealed class TeacherStageConfig : IValidatable
+{
+    public int Dim { get; set; } = 64;
+    public int FfnDim { get; set; } = 128;
+    public int NumHeads { get; set; } = 2;
+    public int NumLayers { get; set; } = 4;
+    public int Steps { get; set; } = 1500;
+    public int Batch { get; set; } = 32;
+    public double Lr { get; set; } = 1e-3;
+    /// <summary>Probability of training on the empty prompt (needed for classifier-free guidance).</summary>
+    public double CaptionDropout { get; set; } = 0.1;
+    /// <summary>Shift of the training timesteps sigma = shift(u, s) and of the sampling schedule.</summary>
+    public double Shift { get; set; } = 3;
+    public int SampleSteps { get; set; } = 25;
+    public double Guidance { get; set; } = 4;
+    /// <summary>The negative prompt of CFG (the empty prompt for the demo, Wan's standard one for Wan).</summary>
+    public string NegativePrompt { get; set; } = "";
+
+    public void Validate(string key, string? file)
+    {
+        if (Dim % NumHeads != 0 || (Dim / NumHeads) % 2 != 0) throw ConfigException.For(file, key + ".num_heads", $"must divide dim {Dim} into an even head dim");
+        if (CaptionDropout < 0 || CaptionDropout >= 1) throw ConfigException.For(file, key + ".caption_dropout", "must be in [0, 1)");
+        if (Steps < 0 || Batch < 1 || Lr <= 0 || SampleSteps < 1) throw ConfigException.For(file, key, "steps >= 0, batch >= 1, lr > 0, sample_steps >= 1 required");
+    }
+}
+
+public sealed class DistillStageConfig : IValidatable
+{
+    public int Steps { get; set; } = 300;
+    public int Batch { get; set; } = 16;
+    public double Lr { get; set; } = 1e-4;
+    public double WeightDecay { get; set; } = 0.01;
+    /// <summary>Discretisation steps N.</summary>
+    public int N { get; set; } = 16;
+    public double Shift { get; set; } = 3;
+    public double Guidance { get; set; } = 4;
+
+    public CdSettings Settings => new() { Steps = N, Shift = Shift, Guidance = Guidance };
+
+    public void Validate(string key, string? file)
+    {
+        if (N < 1) throw ConfigException.For(file, key + ".n", "must be >= 1");
+        if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1 and lr > 0 required");
+    }
+}
+
+/// <summary>Settings of the two adversarial phases (field names as <see cref="AptPhaseSettings"/>).</summary>
+public sealed class AptStagesConfig : IValidatable
+{
+    public AptPhaseConfig Image { get; set; } = new();
+    public AptPhaseConfig Video { get; set; } = new() { DiscriminatorShift = 12, R1Sigma = 0.1, Lr = 3e-6, Updates = 300 };
+    /// <summary>0-indexed discriminator head blocks; empty = proportional to 16/26/36 of 36.</summary>
+    public List<int> HeadLayers { get; set; } = [];
+    public void Validate(string key, string? file) { }
+}
+
+public sealed class AptPhaseConfig : IValidatable
+{
+    public int Updates { get; set; } = 350;
+    public int MicroBatch { get; set; } = 16;
+    public int Accumulation { get; set; } = 1;
+    public double Lr { get; set; } = 5e-6;
+    public double EmaDecay { get; set; } = 0.995;
+    public double DiscriminatorShift { get; set; } = 1;
+    public double R1Lambda { get; set; } = 100;
+    public double R1Sigma { get; set; } = 0.01;
+    /// <summary>"variance" (std = sqrt sigma, the paper's literal wording) or "std".</summary>
+    public string R1Reading { get; set; } = "variance";
+    public double R2Lambda { get; set; } = 0;
+    public int CheckpointEvery { get; set; } = 50;
+
+    public AptPhaseSettings Settings(string name) => new()
+    {
+        Name = name, Updates = Updates, MicroBatch = MicroBatch, Accumulation = Accumulation, LrGenerator = Lr,
+        LrDiscriminator = Lr, EmaDecay = EmaDecay, DiscriminatorShift = DiscriminatorShift, R1Lambda = R1Lambda,
+        R1Sigma = R1Sigma, R1Reading = R1Reading == "std" ? R1NoiseReading.Std : R1NoiseReading.Variance,
+        R2Lambda = R2Lambda, CheckpointEvery = CheckpointEvery,
+    };
+
+    public void Validate(string key, string? file)
+    {
+        if (R1Reading is not ("variance" or "std")) throw ConfigException.For(file, key + ".r1_reading", $"'{R1Reading}' must be variance or std");
+        try { Settings(key).Validate(); }
+        catch (ArgumentException e) { throw ConfigException.For(file, key, e.Message); }
+    }
+}
+
+public sealed class CompareStageConfig : IValidatable
+{
+    /// <summary>Generated samples per method for the metrics.</summary>
+    public int Samples { get; set; } = 256;
+    /// <summary>Prompts (columns) in the comparison sheets.</summary>
+    public int SheetPrompts { get; set; } = 8;
+    public List<int> TeacherSteps { get; set; } = [25];
+    public void Validate(string key, string? file)
+    {
+        if (Samples < 2 || SheetPrompts < 1) throw ConfigException.For(file, key, "samples >= 2 and sheet_prompts >= 1 required");
+    }
+}

@@ -1,0 +1,66 @@
+using AptLab.Apt;
+using AptLab.Torch.optim;
+using AptLab.Training;
+
+namespace AptLab.Experiments;
+
+/// <summary>
+/// Stage 2 of the demo: the teacher, a tiny Wan DiT, and the text encoder trained together with the flow-matching
+/// objective: x_sigma = (1 - sigma) x0 + sigma eps, target v = eps - x0, sigma = shift(u, s), u ~ U(0, 1); captions are
+/// dropped to the empty prompt with probability caption_dropout so that classifier-free guidance works.
+/// Images and clips alternate step by step.
+/// </summary>
+public static class TeacherStage
+{
+    public static void Run(StudyContext ctx)
+    {
+        var cfg = ctx.Config.Teacher;
+        var parameters = ctx.Teacher.Module.parameters().Concat(ctx.TextEncoder.parameters()).ToList();
+        using var opt = new AdamW(parameters, lr: cfg.Lr, weight_decay: 0.01);
+        var schedule = new LRScheduler(opt, new LRSchedule.Cosine(Math.Min(100, cfg.Steps / 10), Math.Max(1, cfg.Steps), MinLr: cfg.Lr * 0.1));
+        var progress = new ProgressReporter("teacher", cfg.Steps, ctx.Out, every: 100);
+        using var rng = new Generator(ctx.Config.Seed + 22);
+        var random = new Random((int)ctx.Config.Seed + 22);
+        ctx.Teacher.Module.train();
+        ctx.TextEncoder.train();
+        for (int step = 1; step <= cfg.Steps; step++)
+        {
+            using var scope = torch.NewScope();
+            var (x0, captions) = Batches.Sample(ctx, video: ctx.VideoLatents is not null && step % 2 == 0, cfg.Batch, rng);
+            var dropped = captions.Select(c => random.NextDouble() < cfg.CaptionDropout ? cfg.NegativePrompt : c).ToArray();
+            var cond = new Conditioning(ctx.Encode(dropped, grad: true));
+            long b = x0.size(0);
+            var sigma = TimestepShift.Apply(torch.rand([b], generator: rng, device: ctx.Device), cfg.Shift);
+            var eps = torch.randn(x0.shape, generator: rng, device: ctx.Device);
+            var s = sigma.view(b, 1, 1, 1, 1);
+            var xt = x0 * (1.0 - s) + eps * s;
+            var loss = F.mse_loss(ctx.Teacher.Velocity(xt, sigma, cond), eps - x0);
+            loss.backward();
+            opt.step();
+            opt.zero_grad();
+            schedule.step();
+            double l = loss.item<double>();
+            ctx.Log.Scalars(step, new Dictionary<string, double> { ["teacher/loss"] = l, ["teacher/lr"] = opt.param_groups[0].lr });
+            progress.Report(step, new Dictionary<string, double> { ["loss"] = l }, (int)b);
+        }
+        ctx.Teacher.Module.eval();
+        ctx.TextEncoder.eval();
+        ctx.TextEncoder.requires_grad_(false);
+    }
+}
+
+/// <summary>Random training batches of the latent cache.</summary>
+public static class Batches
+{
+    /// <summary>A batch of normalised latents and their captions, drawn with <paramref name="rng"/>.</summary>
+    public static (Tensor latents, string[] captions) Sample(StudyContext ctx, bool video, int batch, Generator rng)
+    {
+        var latents = video ? ctx.VideoLatents! : ctx.ImageLatents!;
+        var captions = video ? ctx.VideoCaptions : ctx.ImageCaptions;
+        using var scope = torch.NewScope();
+        var idx = torch.randint(0, latents.size(0), [batch], generator: rng);
+        var x = latents.index_select(0, idx.to(latents.device));
+        var ids = idx.data<long>();
+        return (scope.Keep(x), ids.Select(i => captions[i]).ToArray());
+    }
+}

@@ -1,0 +1,86 @@
+using AptLab.Torch.optim;
+using AptLab.Training;
+
+namespace AptLab.Experiments;
+
+/// <summary>
+/// Stage 1 of the demo: train the tiny Wan VAE on the synthetic images and clips (reconstruction MSE plus a small
+/// KL term, through the whole-sequence formulation, which equals the streaming one), then encode the training set
+/// once (the latent cache) and fit the per-channel latent mean/std the diffusion models see.
+/// </summary>
+public static class VaeStage
+{
+    public static void Run(StudyContext ctx)
+    {
+        var cfg = ctx.Config.Vae;
+        var vae = ctx.Vae;
+        using var opt = new AdamW(vae.parameters(), lr: cfg.Lr, weight_decay: 0);
+        var progress = new ProgressReporter("vae", cfg.Steps, ctx.Out, every: 25);
+        using var rng = new Generator(ctx.Config.Seed + 11);
+        vae.train();
+        for (int step = 1; step <= cfg.Steps; step++)
+        {
+            using var scope = torch.NewScope();
+            bool video = ctx.Config.Data.TrainVideos > 0 && step % 2 == 0;
+            var src = video ? ctx.Videos : ctx.Images;
+            int n = video ? ctx.Config.Data.TrainVideos : ctx.Config.Data.TrainImages;
+            int batch = video ? Math.Max(1, cfg.Batch / 2) : cfg.Batch;
+            var (x, _) = src.Batch(torch.randint(0, n - batch + 1, [1], generator: rng).item<long>(), batch);
+            x = x.to(ctx.Device);
+            var (mu, logVar) = vae.encode_whole_sequence(x);
+            var z = mu + torch.randn(mu.shape, generator: rng, device: ctx.Device) * (logVar * 0.5).exp();
+            var rec = vae.decode_whole_sequence(z);
+            var recon = F.mse_loss(rec, x);
+            var kl = ((mu.square() + logVar.exp() - logVar - 1.0) * 0.5).mean();
+            var loss = recon + kl * cfg.KlWeight;
+            loss.backward();
+            opt.step();
+            opt.zero_grad();
+            double l = recon.item<double>();
+            ctx.Log.Scalars(step, new Dictionary<string, double> { ["vae/recon_mse"] = l, ["vae/kl"] = kl.item<double>() });
+            progress.Report(step, new Dictionary<string, double> { ["mse"] = l }, batch);
+        }
+        vae.eval();
+        EncodeTrainingSet(ctx);
+    }
+
+    /// <summary>Encodes every training sample (no grad), sets the VAE's latent mean/std from the image latents and
+    /// stores the normalised latents in the context.</summary>
+    public static void EncodeTrainingSet(StudyContext ctx)
+    {
+        using var _ = torch.no_grad();
+        var vae = ctx.Vae;
+        Tensor EncodeAll(Data.Synthetic.MovingShapes src, int count)
+        {
+            var parts = new List<Tensor>();
+            for (int i = 0; i < count; i += 64)
+            {
+                using var scope = torch.NewScope();
+                var (x, _) = src.Batch(i, Math.Min(64, count - i));
+                parts.Add(scope.Keep(vae.encode_moments(x.to(ctx.Device)).mu));
+            }
+            var all = torch.cat(parts);
+            foreach (var p in parts) p.Dispose();
+            return all;
+        }
+        var images = EncodeAll(ctx.Images, ctx.Config.Data.TrainImages);             // [N, z, 1, h, w]
+        var videos = ctx.Config.Data.TrainVideos > 0 ? EncodeAll(ctx.Videos, ctx.Config.Data.TrainVideos) : null;
+        using (var scope = torch.NewScope())
+        {
+            var mean = images.mean([0, 2, 3, 4], keepdim: true);                          // [1, z, 1, 1, 1]
+            var std = images.std([0, 2, 3, 4], keepdim: true);
+            vae.latent_mean.copy_(mean);
+            vae.latent_inv_std.copy_(std.reciprocal());
+        }
+        ctx.ImageLatents = Normalize(vae, images);
+        ctx.VideoLatents = videos is null ? null : Normalize(vae, videos);
+        images.Dispose();
+        videos?.Dispose();
+    }
+
+    private static Tensor Normalize(Models.Wan.Vae.WanVAE vae, Tensor mu)
+    {
+        using var scope = torch.NewScope();
+        return scope.Keep(vae.normalize(mu)).DetachFromScope();
+    }
+}

@@ -1,0 +1,31 @@
+using System.Globalization;
+using AptLab.Torch.IO;
+
+namespace AptLab.Training;
+
+/// <summary>
+/// Periodic training checkpoints <c>checkpoints/&lt;prefix&gt;-step-000123.safetensors</c>, written atomically (temp file
+/// + rename, so a run killed at any moment leaves the previous checkpoint intact) with the step in the metadata.
+/// </summary>
+public static class Checkpoints
+{
+    public static string PathFor(string dir, string prefix, int step) =>
+        Path.Combine(dir, $"{prefix}-step-{step.ToString("D6", CultureInfo.InvariantCulture)}.safetensors");
+
+    public static string Save(string dir, string prefix, int step, IReadOnlyDictionary<string, Tensor> state,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["step"] = step.ToString(CultureInfo.InvariantCulture), ["prefix"] = prefix };
+        var path = PathFor(dir, prefix, step);
+        Safetensors.Save(path, state, meta);
+        return path;
+    }
+
+    /// <summary>The newest complete checkpoint of <paramref name="prefix"/>, or null.</summary>
+    public static string? Latest(string dir, string prefix)
+    {
+        if (!Directory.Exists(dir)) return null;
+        return Directory.EnumerateFiles(dir, prefix + "-step-*.safetensors")
+            .OrderBy(p => p, StringComparer.Ordinal).LastOrDefault();
+    }
+}
