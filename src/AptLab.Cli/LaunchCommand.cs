@@ -20,7 +20,7 @@ public static class LaunchCommand
         var addr = new Option<string>("--master-addr") { Description = "rank 0's address", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--master-port") { Description = "rendezvous port (default: a free one; required with --nnodes > 1)" };
         var timeout = new Option<double>("--timeout") { Description = "seconds before a silent peer is an error (APTLAB_DIST_TIMEOUT)" };
-        var command = new Argument<string[]>("command") { Description = "the aptlab command each rank runs, with its arguments", Arity = ArgumentArity.OneOrMore };
+        var command = new Argument<string[]>("command") { Description = "the aptlab command each rank runs, with its arguments", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("launch", "Start N local ranks of a command for data-parallel training (torchrun conventions)")
         {
             TreatUnmatchedTokensAsErrors = false,
@@ -31,8 +31,10 @@ public static class LaunchCommand
         cmd.SetAction(parse =>
         {
             // The rank command is everything after launch's own options, in order (its options are not launch's).
-            var child = ChildArguments(parse, own);
+            var (ownTokens, child) = Split(parse, own);
             if (child.Count == 0) { Console.Error.WriteLine("error: launch needs a command to run, e.g. aptlab launch --nproc 2 demo"); return 2; }
+            parse = cmd.Parse(ownTokens);   // launch's options from its own tokens only (the command may reuse names)
+            if (parse.Errors.Count > 0) { Console.Error.WriteLine($"error: {parse.Errors[0].Message}"); return 2; }
             var spec = new RankLauncher.Spec
             {
                 NProc = parse.GetValue(nproc),
@@ -49,12 +51,14 @@ public static class LaunchCommand
         return cmd;
     }
 
-    private static List<string> ChildArguments(ParseResult parse, Option[] own)
+    // (launch's own tokens, the rank command): the command starts at the first token that is not a launch option.
+    private static (List<string> own, List<string> child) Split(ParseResult parse, Option[] own)
     {
         var tokens = parse.Tokens;
         int i = 0;
         while (i < tokens.Count && !(tokens[i].Type == TokenType.Command && tokens[i].Value == "launch")) i++;
-        for (i++; i < tokens.Count; i++)
+        int start = ++i;
+        for (; i < tokens.Count; i++)
         {
             var t = tokens[i];
             if (t.Type == TokenType.DoubleDash) { i++; break; }
@@ -63,6 +67,8 @@ public static class LaunchCommand
             if (o is null) break;
             if (!t.Value.Contains('=')) i++;   // skip the option's value
         }
-        return tokens.Skip(i).Select(t => t.Value).ToList();
+        var ownTokens = tokens.Skip(start).Take(Math.Min(i, tokens.Count) - start).Where(t => t.Type != TokenType.DoubleDash)
+            .Select(t => t.Value).ToList();
+        return (ownTokens, tokens.Skip(i).Select(t => t.Value).ToList());
     }
 }

@@ -71,6 +71,15 @@ public class ProcessGroupTests
         for (int i = 0; i < parameters.Length; i++)
             Assert.True((parameters[i].grad! - expected[i] * 2.0).abs().max().item<double>() < 1e-6);
 
+        // synchronised steps leave no native tensors behind (the buckets are allocated once)
+        long live = torch.live_tensors();
+        for (int step = 0; step < 3; step++)
+        {
+            using var stepScope = torch.NewScope();
+            ddp.backward(F.mse_loss(model.forward(x), torch.zeros(5, 4)));
+        }
+        Assert.Equal(live, torch.live_tensors());
+
         // all_reduce etc. on one rank are the identity; all_gather returns one tensor
         var t = torch.arange(4).to(torch.float32);
         group.all_reduce(t, ReduceOp.Avg);
