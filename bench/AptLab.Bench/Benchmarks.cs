@@ -8,5 +8,6 @@ public static class Benchmarks
     public static readonly List<(string name, Func<int, JsonNode> run)> All = new()
     {
         ("engine", EngineBench.Run),
+        ("dist", DistBench.Run),
     };
 }

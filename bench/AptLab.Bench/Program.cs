@@ -10,6 +10,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args is [DistBench.WorkerArg]) return DistBench.Worker();   // a rank started by DistBench
         int threads = 2;
         string? only = null, outFile = null;
         for (int i = 0; i < args.Length; i++)
