@@ -46,7 +46,7 @@ public static class VaeStage
 
     /// <summary>Encodes every training sample (no grad), sets the VAE's latent mean/std from the image latents and
     /// stores the normalised latents in the context.</summary>
-    public static void EncodeTrainingSet(StudyContext ctx)
+    public static void EncodeTrainingSet(StudyContext ctx, bool refitStats = true)
     {
         using var _ = torch.no_grad();
         var vae = ctx.Vae;
@@ -65,6 +65,7 @@ public static class VaeStage
         }
         var images = EncodeAll(ctx.Images, ctx.Config.Data.TrainImages);             // [N, z, 1, h, w]
         var videos = ctx.Config.Data.TrainVideos > 0 ? EncodeAll(ctx.Videos, ctx.Config.Data.TrainVideos) : null;
+        if (refitStats)
         using (var scope = torch.NewScope())
         {
             var mean = images.mean([0, 2, 3, 4], keepdim: true);                          // [1, z, 1, 1, 1]
