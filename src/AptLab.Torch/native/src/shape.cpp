@@ -72,3 +72,8 @@ API TH apt_pad(TH a, const int64_t* pad, int n, int mode, double value) {
                       mode == 0 ? c10::optional<double>(value) : c10::nullopt));
   APT_CATCH(nullptr)
 }
+// A view of a's storage with explicit sizes, strides and storage offset (elements); used by the checkpoint
+// reader to rebuild torch.save views that share one storage.
+API TH apt_as_strided(TH a, const int64_t* size, const int64_t* stride, int n, int64_t storage_offset) {
+  RET_T(a->as_strided(ints(size, n), ints(stride, n), storage_offset))
+}
