@@ -72,4 +72,19 @@ public class WanDiTReferenceTests(ITestOutputHelper log)
         // README: the variant only approximates the GPU kernel; compare loosely (1e-2).
         Check("out vs out_attn_bf16qkv", outs[0], io["out_attn_bf16qkv"], 1e-2);
     }
+
+    [Fact]
+    public void Bf16_weights_keep_float32_islands_and_stay_close()
+    {
+        // Big linears, patch and text embedding in bfloat16; time path, modulation, norms, residual stream and
+        // head in float32 (spec §2.8). bf16 rounding of the weights and activations costs ~1e-2.
+        using var _ = torch.NewScope();
+        using var model = LoadCaseModel("wan_dit_t2v");
+        model.to(ScalarType.BFloat16);
+        using var io = Checkpoint.Load(TestPaths.ReferenceFile("wan_dit_t2v.io.safetensors"));
+        var r = model.forward([io["x"]], io["t"], [io["context"]], 45, returnHiddenAfter: [0]);
+        Assert.Equal(ScalarType.Float32, r.Outputs[0].dtype);
+        Assert.Equal(ScalarType.Float32, r.Hidden[0].dtype);
+        Check("bf16 weights: out", r.Outputs[0], io["out"], 3e-2);
+    }
 }
