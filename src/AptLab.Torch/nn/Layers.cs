@@ -95,7 +95,8 @@ public sealed class LayerNorm : Module<Tensor, Tensor>
             bias = RegisterParameter("bias", torch.zeros(normalized_shape, dtype, device));
         }
     }
-    public LayerNorm(long dim, double eps = 1e-5, bool elementwise_affine = true) : this([dim], eps, elementwise_affine) { }
+    public LayerNorm(long dim, double eps = 1e-5, bool elementwise_affine = true, ScalarType dtype = ScalarType.Float32, Device? device = null)
+        : this([dim], eps, elementwise_affine, dtype, device) { }
 
     public override Tensor forward(Tensor x) => F.layer_norm(x, normalized_shape, weight, bias, eps);
 }
@@ -107,15 +108,15 @@ public sealed class GroupNorm : Module<Tensor, Tensor>
     public readonly long num_groups;
     public readonly double eps;
 
-    public GroupNorm(long num_groups, long num_channels, double eps = 1e-5, bool affine = true)
+    public GroupNorm(long num_groups, long num_channels, double eps = 1e-5, bool affine = true, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         if (num_channels % num_groups != 0) throw new ArgumentException($"num_channels {num_channels} not divisible by num_groups {num_groups}");
         this.num_groups = num_groups;
         this.eps = eps;
         if (affine)
         {
-            weight = RegisterParameter("weight", torch.ones(num_channels));
-            bias = RegisterParameter("bias", torch.zeros(num_channels));
+            weight = RegisterParameter("weight", torch.ones([num_channels], dtype, device));
+            bias = RegisterParameter("bias", torch.zeros([num_channels], dtype, device));
         }
     }
 
@@ -129,11 +130,11 @@ public sealed class RMSNorm : Module<Tensor, Tensor>
     public readonly long dim;
     public readonly double eps;
 
-    public RMSNorm(long dim, double eps = 1e-6, bool elementwise_affine = true)
+    public RMSNorm(long dim, double eps = 1e-6, bool elementwise_affine = true, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         this.dim = dim;
         this.eps = eps;
-        if (elementwise_affine) weight = RegisterParameter("weight", torch.ones(dim));
+        if (elementwise_affine) weight = RegisterParameter("weight", torch.ones([dim], dtype, device));
     }
 
     public override Tensor forward(Tensor x) => F.rms_norm(x, [dim], weight, eps);
@@ -144,9 +145,9 @@ public sealed class Embedding : Module<Tensor, Tensor>
 {
     public readonly Parameter weight;
 
-    public Embedding(long num_embeddings, long embedding_dim)
+    public Embedding(long num_embeddings, long embedding_dim, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        weight = RegisterParameter("weight", torch.randn([num_embeddings, embedding_dim]));
+        weight = RegisterParameter("weight", torch.randn([num_embeddings, embedding_dim], dtype, device));
     }
 
     public override Tensor forward(Tensor indices) => F.embedding(indices, weight);  // [...] -> [..., dim]

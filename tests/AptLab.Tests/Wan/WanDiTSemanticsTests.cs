@@ -69,6 +69,9 @@ public class WanDiTSemanticsTests
         Assert.True(RelErr(batched.Output[0], list.Outputs[0]) < 1e-6);
         Assert.True(RelErr(batched.Output[1], list.Outputs[1]) < 1e-6);
         Assert.True(RelErr(batched.Hidden[0], list.Hidden[0]) < 1e-6);
+        // hidden_states stops after the requested block and returns the same features.
+        var only = model.hidden_states(x, t, ctx, [0]);
+        Assert.Equal(0.0, RelErr(only[0], batched.Hidden[0]));
         // The batch does not mix samples: sample 1 alone gives the same result.
         var alone = model.forward(x.narrow(0, 1, 1), t.narrow(0, 1, 1), ctx.narrow(0, 1, 1));
         Assert.True(RelErr(alone[0], batched.Output[1]) < 1e-6);

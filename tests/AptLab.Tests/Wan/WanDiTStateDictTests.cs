@@ -1,4 +1,5 @@
 using AptLab.Models.Wan;
+using AptLab.Torch.IO;
 using static AptLab.Tests.Wan.WanTestUtil;
 
 namespace AptLab.Tests.Wan;
@@ -94,7 +95,8 @@ public class WanDiTStateDictTests
     {
         using var _ = torch.NewScope();
         using var model = new WanModel(CaseConfig("wan_dit_t2v"));
-        var weights = TempSafetensors.Load(TestPaths.ReferenceFile("wan_dit_t2v.weights.safetensors"));
+        using var file = Checkpoint.Load(TestPaths.ReferenceFile("wan_dit_t2v.weights.safetensors"));
+        var weights = file.ToDictionary();
         weights.Remove("blocks.1.cross_attn.norm_k.weight");
         weights["blocks.0.extra.weight"] = torch.zeros(3, 5);
         weights["blocks.0.ffn.0.weight"] = torch.zeros(191, 96);
@@ -107,7 +109,6 @@ public class WanDiTStateDictTests
         Assert.Contains("size mismatch for head.head.bias: checkpoint has [65], model expects [64]", e.Message);
         Assert.Contains("wan_dit_t2v", e.Message);
         Assert.Equal(before, model.blocks[0].ffn.parameters().First().data<float>());   // nothing copied
-        foreach (var t in weights.Values) t.Dispose();
     }
 
     [Fact]
@@ -115,11 +116,25 @@ public class WanDiTStateDictTests
     {
         using var _ = torch.NewScope();
         using var model = new WanModel(CaseConfig("wan_dit_i2v") with { ModelType = "t2v", InDim = 36 });
-        var weights = TempSafetensors.Load(TestPaths.ReferenceFile("wan_dit_i2v.weights.safetensors"));
+        using var weights = Checkpoint.Load(TestPaths.ReferenceFile("wan_dit_i2v.weights.safetensors"));
         var e = Assert.Throws<InvalidDataException>(() => model.load_state_dict(weights));
         Assert.Contains("unexpected keys (18)", e.Message);    // 2 blocks × 5 image-branch keys + 8 img_emb keys
         Assert.Contains("img_emb.proj.1.weight [1280, 1280]", e.Message);
         Assert.Contains("blocks.1.cross_attn.norm_k_img.weight [96]", e.Message);
-        foreach (var t in weights.Values) t.Dispose();
+    }
+
+    [Theory]
+    [InlineData("wan_dit_t2v")]
+    [InlineData("wan_dit_i2v")]
+    public void Config_is_detected_from_checkpoint_keys(string caseName)
+    {
+        using var src = Checkpoint.OpenLazy(TestPaths.ReferenceFile(caseName + ".weights.safetensors"))!;
+        var expected = CaseConfig(caseName);
+        var detected = WanCheckpoint.DetectConfig(src.Names.ToDictionary(n => n, n => src.Info(n).Shape),
+            headDim: expected.HeadDim, textLen: expected.TextLen, source: src.Source);
+        Assert.Equal(expected, detected);
+        using var _ = torch.NewScope();
+        using var meta = new WanModel(WanConfig.I2V_14B, device: Device.Meta);
+        Assert.Equal(WanConfig.I2V_14B, WanCheckpoint.DetectConfig(meta.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape)));
     }
 }

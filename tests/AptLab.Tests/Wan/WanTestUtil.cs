@@ -25,11 +25,7 @@ internal static class WanTestUtil
     /// <summary>A model of the case's config with the case's weights loaded strictly.</summary>
     public static WanModel LoadCaseModel(string caseName)
     {
-        var model = new WanModel(CaseConfig(caseName));
-        var weights = TempSafetensors.Load(TestPaths.ReferenceFile(caseName + ".weights.safetensors"));
-        try { model.load_state_dict(weights, strict: true, source: caseName); }
-        finally { foreach (var t in weights.Values) t.Dispose(); }
-        return model;
+        return WanCheckpoint.Load(TestPaths.ReferenceFile(caseName + ".weights.safetensors"), CaseConfig(caseName));
     }
 
     /// <summary>Every parameter drawn afresh (norm weights around 1), so every path contributes.</summary>

@@ -67,8 +67,10 @@ public sealed partial class WanModel
     /// tokens: [B, S, dim] (zero rows past each sample's f·h·w); paddedContext: [B, text_len, text_dim].
     /// Returns the head output [B, S, out_dim·pt·ph·pw] and the hidden states after the requested blocks.
     /// </summary>
-    private (Tensor output, List<Tensor> hidden) ForwardTokens(Tensor tokens, (int F, int H, int W)[] grids, long seqLen,
-        Tensor t, Tensor paddedContext, Tensor? clip_fea, int[]? returnHiddenAfter)
+    /// With <paramref name="hiddenOnly"/> the blocks after the last requested one and the head are skipped
+    /// (output null).
+    private (Tensor? output, List<Tensor> hidden) ForwardTokens(Tensor tokens, (int F, int H, int W)[] grids, long seqLen,
+        Tensor t, Tensor paddedContext, Tensor? clip_fea, int[]? returnHiddenAfter, bool hiddenOnly = false)
     {
         using var scope = torch.NewScope();
         long b = tokens.size(0);
@@ -84,7 +86,8 @@ public sealed partial class WanModel
         var hidden = new List<Tensor>();
         var x = tokens;
         bool checkpoint = GradientCheckpointing && torch.is_grad_enabled();
-        for (int i = 0; i < blocks.Count; i++)
+        int last = hiddenOnly ? returnHiddenAfter!.Max() : blocks.Count - 1;
+        for (int i = 0; i <= last; i++)
         {
             var block = blocks[i];
             if (checkpoint)
@@ -99,8 +102,9 @@ public sealed partial class WanModel
             if (returnHiddenAfter is not null)
                 foreach (var j in returnHiddenAfter) if (j == i) hidden.Add(x.alias());
         }
-        var output = head.forward(x, e);                                        // [B, S, out_dim·pt·ph·pw]
         scope.KeepAll(hidden.ToArray());
+        if (hiddenOnly) return (null, hidden);
+        var output = head.forward(x, e);                                        // [B, S, out_dim·pt·ph·pw]
         return (scope.Keep(output), hidden);
     }
 

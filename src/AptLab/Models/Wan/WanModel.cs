@@ -102,7 +102,18 @@ public sealed partial class WanModel : Module
 
     /// <summary>Batched forward returning the hidden states after the blocks listed in
     /// <paramref name="returnHiddenAfter"/> (block indices, e.g. for the APT discriminator).</summary>
-    public WanDiTOutput forward(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter)
+    public WanDiTOutput forward(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter) =>
+        ForwardBatched(x, t, context, clip_fea, y, returnHiddenAfter, hiddenOnly: false);
+
+    /// <summary>Only the hidden states [B, S, dim] after the listed blocks (e.g. the APT discriminator's
+    /// features): the later blocks and the head are not run. Inputs as in the batched forward.</summary>
+    public IReadOnlyList<Tensor> hidden_states(Tensor x, Tensor t, Tensor context, int[] blocks, Tensor? clip_fea = null, Tensor? y = null)
+    {
+        if (blocks.Length == 0) throw new ArgumentException("WanModel.hidden_states: no block index given");
+        return ForwardBatched(x, t, context, clip_fea, y, blocks, hiddenOnly: true).Hidden;
+    }
+
+    private WanDiTOutput ForwardBatched(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter, bool hiddenOnly)
     {
         using var scope = torch.NewScope();
         if (x.dim() != 5) throw new ArgumentException($"WanModel: x must be [B, C, F, H, W], got [{string.Join(", ", x.shape)}]");
@@ -118,9 +129,10 @@ public sealed partial class WanModel : Module
         long b = x.size(0), seqLen = tokens.size(1);
         var ctx = PadContext(context, b);                                       // [B, text_len, text_dim]
         var grids = Enumerable.Repeat(grid, (int)b).ToArray();
-        var (outTokens, hidden) = ForwardTokens(tokens, grids, seqLen, t, ctx, clip_fea, returnHiddenAfter);
-        var output = Unpatchify(outTokens, grid);                               // [B, out_dim, F, H, W]
+        var (outTokens, hidden) = ForwardTokens(tokens, grids, seqLen, t, ctx, clip_fea, returnHiddenAfter, hiddenOnly);
         scope.KeepAll(hidden.ToArray());
+        if (outTokens is null) return new WanDiTOutput(null!, hidden);
+        var output = Unpatchify(outTokens, grid);                               // [B, out_dim, F, H, W]
         return new WanDiTOutput(scope.Keep(output), hidden);
     }
 
@@ -160,7 +172,7 @@ public sealed partial class WanModel : Module
         var (outTokens, hidden) = ForwardTokens(tokens, grids, seq_len, t, ctx, clip_fea, returnHiddenAfter);
         var outputs = new Tensor[b];
         for (int i = 0; i < b; i++)
-            outputs[i] = scope.Keep(Unpatchify(outTokens.narrow(0, i, 1).narrow(1, 0, lens[i]), grids[i]).squeeze(0));
+            outputs[i] = scope.Keep(Unpatchify(outTokens!.narrow(0, i, 1).narrow(1, 0, lens[i]), grids[i]).squeeze(0));
         scope.KeepAll(hidden.ToArray());
         return new WanDiTListOutput(outputs, hidden);
     }
