@@ -161,6 +161,7 @@ public partial class Tensor : SafeHandle
             if (typeof(T) == typeof(bool)) return (T)(object)(v != 0);
             return typeof(T) == typeof(int) ? (T)(object)checked((int)v) : (T)(object)v;
         }
+        Native.apt_clear_error();                // NaN is also the failure value: only a fresh error counts
         double d = Native.apt_item_double(H);
         GC.KeepAlive(this);
         if (double.IsNaN(d)) { var err = Native.LastError(); Native.apt_clear_error(); if (err.Length > 0) throw new TorchException(err); }
