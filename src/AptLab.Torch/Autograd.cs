@@ -58,7 +58,10 @@ public static unsafe class Autograd
     /// Runs <paramref name="function"/> on <paramref name="inputs"/> without keeping its activations; backward
     /// runs it again with grad enabled (the CPU RNG state restored, so dropout repeats) and backpropagates
     /// through the recomputation. Gradients equal those of a plain call; peak memory is lower.
-    /// The function must be deterministic given its inputs and the RNG state.
+    /// The function must be deterministic given its inputs and the RNG state. Parameters the function captures
+    /// get gradients even when no input requires grad. As PyTorch's reentrant checkpoint, the recomputation's
+    /// backward accumulates into the captured parameters' .grad, so use it with backward(), not with
+    /// Autograd.grad over those parameters.
     /// </summary>
     public static Tensor[] checkpoint(Func<Tensor[], Tensor[]> function, params Tensor[] inputs)
     {

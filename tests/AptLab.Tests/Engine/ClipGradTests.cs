@@ -48,6 +48,7 @@ public sealed class ClipGradTests : IDisposable
         var (c, d, _) = Params([3, 0, -4], [12]);
         Assert.Equal(19.0, ClipGrad.clip_grad_norm_([c, d], 1, 1).item<double>(), 12);
         Assert.Equal(12 / (19 + 1e-6), d.grad!.item<double>(), 12);
+        Assert.Throws<TorchException>(() => torch.ones(2).matmul(torch.ones(3)));   // leaves an error message behind
         var (e, f, _) = Params([double.NaN], [1]);
         Assert.Throws<InvalidOperationException>(() => ClipGrad.clip_grad_norm_([e, f], 1, error_if_nonfinite: true));
         Assert.Equal(0.0, ClipGrad.clip_grad_norm_([Make(torch.ones(1))], 1).item<double>());
