@@ -43,8 +43,9 @@ build: native
 test: build
 	$(DOTNET) test tests/AptLab.Tests -c $(CONFIG) --no-build -nologo -v quiet --logger "console;verbosity=minimal"
 
+# The APT study on the built-in data (configs/demo.yaml); prints where its results are.
 demo: build
-	$(DOTNET) run --project src/AptLab.Cli -c $(CONFIG) --no-build -- demo
+	$(DOTNET) run --project src/AptLab.Cli -c $(CONFIG) --no-build -- run configs/demo.yaml
 
 # Benchmarks print JSON; python3-torch (optional) adds the same measurements through PyTorch for comparison.
 bench: build

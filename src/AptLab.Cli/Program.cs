@@ -9,9 +9,9 @@ public static class Program
     {
         var root = new RootCommand("AptLab: Wan 2.1 video diffusion, OmniAvatar and Adversarial Post-Training on libtorch");
         root.Subcommands.Add(InfoCommand.Create());
-        root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
-        root.Subcommands.Add(LaunchCommand.Create()); root.Subcommands.Add(DistSelftestCommand.Create());
+        root.Subcommands.Add(LaunchCommand.Create());
+        root.Subcommands.Add(DistSelftestCommand.Create());
         return root.Parse(args).Invoke();
     }
 }
