@@ -41,4 +41,17 @@ public class TensorBasicsTests
         kept.Dispose();
         Assert.Equal(before, torch.live_tensors());
     }
+
+    [Fact]
+    public void Threads_default_to_the_cores_and_can_be_set()
+    {
+        int before = torch.get_num_threads();
+        try
+        {
+            torch.set_num_threads(1);
+            Assert.Equal(1, torch.get_num_threads());
+        }
+        finally { torch.set_num_threads(before); }
+        Assert.Equal(Environment.ProcessorCount, before);
+    }
 }
