@@ -10,6 +10,7 @@ public static class Program
         var root = new RootCommand("AptLab: Wan 2.1 video diffusion, OmniAvatar and Adversarial Post-Training on libtorch");
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(NotebookCommand.Create());
         return root.Parse(args).Invoke();
     }
 }
