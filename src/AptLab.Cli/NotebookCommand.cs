@@ -40,6 +40,13 @@ public static class NotebookCommand
                 ResultsRoot = parse.GetValue(results),
                 Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
             };
+            if (options.Runs.Count == 0)                       // fail before the build, not inside the notebook
+            {
+                var root = Path.GetFullPath(options.ResultsRoot ?? Path.Combine(options.RepoRoot, "results"));
+                if (RunFolders.All(root).Count == 0)
+                    throw new DirectoryNotFoundException($"no run under {root} (a run folder is <results>/<experiment>/<run-id>/ with a metrics.csv): " +
+                                                         "run './aptlab demo' first or pass --run DIR");
+            }
             var result = NotebookRunner.Run(nb.FullName, options, Console.Out.WriteLine, Console.Error.WriteLine);
             if (!result.Succeeded) Console.Error.WriteLine($"notebook {nb.Name} failed with exit code {result.ExitCode} (app: {result.AppPath})");
             return result.ExitCode;

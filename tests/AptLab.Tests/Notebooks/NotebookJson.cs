@@ -40,7 +40,8 @@ public sealed class NotebookJson
 
     public string Save(string path)
     {
-        File.WriteAllText(path, ToJson());
+        var json = ToJson();
+        if (!File.Exists(path) || File.ReadAllText(path) != json) File.WriteAllText(path, json);     // unchanged: keep the mtime
         return path;
     }
 

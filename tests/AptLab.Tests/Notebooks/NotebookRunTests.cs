@@ -232,12 +232,14 @@ public class NotebookRunTests(NotebookRunFixture fx) : IClassFixture<NotebookRun
     public void ExitCodesCompileErrorsAndTimeoutsPropagate()
     {
         using var tmp = TestPaths.Temp();
+        var probeDir = Path.Combine(AppDir, "probes");                        // a stable path keeps the probe's build cached
+        Directory.CreateDirectory(probeDir);
         var probe = new NotebookJson()
             .Markdown("# probe")
             .Code("using System.Diagnostics;\n\nvar mode = Environment.GetEnvironmentVariable(\"PROBE_MODE\");\nConsole.WriteLine($\"probe {mode}\");")
             .Code("if (mode == \"exit\") Environment.Exit(3);\nif (mode == \"throw\") throw new InvalidOperationException(\"probe failed\");")
             .Code("if (mode == \"sleep\")\n{\n    File.WriteAllText(Environment.GetEnvironmentVariable(\"PROBE_PID\")!, Environment.ProcessId.ToString());\n    Thread.Sleep(600_000);\n}")
-            .Save(tmp.File("runner-probe.ipynb"));
+            .Save(Path.Combine(probeDir, "runner-probe.ipynb"));
 
         var (exit, output, all) = Run(probe, [], new Dictionary<string, string> { ["PROBE_MODE"] = "exit" });
         Assert.Equal(3, exit.ExitCode);
@@ -250,12 +252,12 @@ public class NotebookRunTests(NotebookRunFixture fx) : IClassFixture<NotebookRun
 
         var pidFile = tmp.File("pid");
         var (slept, _, sleptAll) = Run(probe, [], new Dictionary<string, string> { ["PROBE_MODE"] = "sleep", ["PROBE_PID"] = pidFile },
-                                       timeout: TimeSpan.FromSeconds(40));
+                                       timeout: TimeSpan.FromSeconds(15));
         Assert.True(slept.TimedOut, sleptAll);
         Assert.Equal(NotebookRunner.TimeoutExitCode, slept.ExitCode);
         Assert.True(Gone(int.Parse(File.ReadAllText(pidFile))), "the notebook process outlived the timeout");
 
-        var broken = new NotebookJson().Code("var n = 1;\nConsole.WriteLine(n.Lenght);").Save(tmp.File("runner-broken.ipynb"));
+        var broken = new NotebookJson().Code("var n = 1;\nConsole.WriteLine(n.Lenght);").Save(Path.Combine(probeDir, "runner-broken.ipynb"));
         var (failed, _, failedAll) = Run(broken, []);
         Assert.Equal(1, failed.ExitCode);
         Assert.Contains($"{broken}({LineOf(broken, "n.Lenght")},", failedAll);                           // CS1061 at the line of the .ipynb file
