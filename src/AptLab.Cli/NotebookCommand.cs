@@ -40,9 +40,13 @@ public static class NotebookCommand
                 ResultsRoot = parse.GetValue(results),
                 Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
             };
-            if (options.Runs.Count == 0)                       // fail before the build, not inside the notebook
+            bool runsFromEnvironment = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(NotebookRunner.RunVariable))
+                                       || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(NotebookRunner.RunsVariable));
+            if (options.Runs.Count == 0 && !runsFromEnvironment)   // fail before the build, not inside the notebook
             {
-                var root = Path.GetFullPath(options.ResultsRoot ?? Path.Combine(options.RepoRoot, "results"));
+                var fromEnvironment = Environment.GetEnvironmentVariable(NotebookRunner.ResultsVariable);
+                var root = Path.GetFullPath(options.ResultsRoot
+                    ?? (string.IsNullOrEmpty(fromEnvironment) ? Path.Combine(options.RepoRoot, "results") : fromEnvironment));
                 if (RunFolders.All(root).Count == 0)
                     throw new DirectoryNotFoundException($"no run under {root} (a run folder is <results>/<experiment>/<run-id>/ with a metrics.csv): " +
                                                          "run './aptlab demo' first or pass --run DIR");

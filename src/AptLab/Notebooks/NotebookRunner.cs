@@ -71,9 +71,7 @@ public static class NotebookRunner
         env["MSBUILDDISABLENODEREUSE"] = "1";                  // no MSBuild worker nodes left behind
         env["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
         env["UseSharedCompilation"] = "false";                 // MSBuild reads it as a property: no VBCSCompiler server
-        env.Remove(RunVariable);
-        env.Remove(RunsVariable);
-        if (options.Runs.Count > 0)
+        if (options.Runs.Count > 0)                            // else an APTLAB_RUN(S) of the caller's environment applies
         {
             var runs = options.Runs.Select(r => Path.GetFullPath(r)).ToList();
             foreach (var r in runs)
