@@ -30,6 +30,9 @@ public sealed class SvgPlot
     public int Width { get; set; } = 800;
     public int Height { get; set; } = 480;
 
+    /// <summary>Labelled x ticks replacing the numeric ones (a bar chart's categories); the x range still follows the data.</summary>
+    public IReadOnlyList<(double X, string Label)>? XTicks { get; set; }
+
     public SvgPlot AddLine(string name, IReadOnlyList<double> x, IReadOnlyList<double> y, string? color = null)
     {
         if (x.Count != y.Count) throw new ArgumentException($"plot series '{name}' has {x.Count} x values and {y.Count} y values");
@@ -57,6 +60,7 @@ public sealed class SvgPlot
         const double left = 78, right = 24, top = 44, bottom = 58;
         double pw = Width - left - right, ph = Height - top - bottom;
         var (xt, yt) = Axes();
+        if (XTicks is { } cat) xt = xt with { Values = cat.Select(c => c.X).ToArray(), Labels = cat.Select(c => c.Label).ToArray() };
         double Sx(double x) => left + (x - xt.Min) / (xt.Max - xt.Min) * pw;
         double Sy(double y) => LogY ? top + ph - (Math.Log10(y) - Math.Log10(yt.Min)) / (Math.Log10(yt.Max) - Math.Log10(yt.Min)) * ph
                                     : top + ph - (y - yt.Min) / (yt.Max - yt.Min) * ph;
