@@ -31,7 +31,7 @@ public sealed class Discriminator : Module
     public Tensor forward(Tensor x, Tensor sigma, Conditioning c)
     {
         using var scope = torch.NewScope();
-        var o = Backbone.Forward(x, sigma, c, Layers);
-        return scope.Keep(readout.forward(o.Hidden, keyMask: null));
+        var hidden = Backbone.Hidden(x, sigma, c, Layers);
+        return scope.Keep(readout.forward(hidden, keyMask: null));
     }
 }

@@ -34,6 +34,15 @@ public abstract class FlowModel : IDisposable
 
     public Tensor Velocity(Tensor x, Tensor sigma, Conditioning c) => Forward(x, sigma, c).Output;
 
+    /// <summary>Only the hidden states [B, L, dim] after the listed blocks (what the discriminator reads); a network
+    /// may stop after the last of them.</summary>
+    public virtual IReadOnlyList<Tensor> Hidden(Tensor x, Tensor sigma, Conditioning c, int[] blocks)
+    {
+        var o = Forward(x, sigma, c, blocks);
+        o.Output.Dispose();
+        return o.Hidden;
+    }
+
     /// <summary>A new, independent network with the same weights (for the student, D and EMA copies).</summary>
     public abstract FlowModel Copy();
 
@@ -61,6 +70,15 @@ public sealed class WanFlowModel(WanModel net) : FlowModel
         scope.Keep(o.Output);
         scope.KeepAll(o.Hidden.ToArray());
         return o;
+    }
+
+    public override IReadOnlyList<Tensor> Hidden(Tensor x, Tensor sigma, Conditioning c, int[] blocks)
+    {
+        using var scope = torch.NewScope();
+        var t = sigma.to(x.device, ScalarType.Float32) * 1000.0;
+        var hidden = Net.hidden_states(x, t, c.Context, blocks, c.ClipFeatures, c.Y);
+        scope.KeepAll(hidden.ToArray());
+        return hidden;
     }
 
     public override FlowModel Copy()

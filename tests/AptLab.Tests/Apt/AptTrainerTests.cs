@@ -30,6 +30,11 @@ public class AptTrainerTests
             Sigmas.Add(sigma.to(ScalarType.Float64).data<double>());
             return inner.Forward(x, sigma, c, hiddenAfter);
         }
+        public override IReadOnlyList<Tensor> Hidden(Tensor x, Tensor sigma, Conditioning c, int[] blocks)
+        {
+            Sigmas.Add(sigma.to(ScalarType.Float64).data<double>());
+            return inner.Hidden(x, sigma, c, blocks);
+        }
         public override FlowModel Copy() => inner.Copy();
     }
 
