@@ -32,16 +32,31 @@ public static class CompareStage
                 return OneStepGenerator.GenerateTwoStep(aptVideo, z, c, torch.randn(z.shape, generator: g, device: z.device), cfg.Apt.Video.DiscriminatorShift);
             }));
         }
-        var report = new List<ComparisonResult>();
-        report.AddRange(Evaluate(ctx, methods, video: false));
-        if (ctx.VideoLatents is not null) report.AddRange(Evaluate(ctx, methods, video: true));
-        ComparisonWriter.Write(ctx, report);
+        var reports = new List<(string kind, Evaluation.ComparisonOutputs outputs)>();
+        reports.Add(("image", Report(ctx, Evaluate(ctx, methods, video: false), video: false)));
+        if (ctx.VideoLatents is not null) reports.Add(("video", Report(ctx, Evaluate(ctx, methods, video: true), video: true)));
+        ComparisonWriter.Write(ctx, reports);
     }
 
     public sealed record ComparisonResult(string Kind, Method Method, Tensor Pixels, double WallSeconds);
 
+    /// <summary>Scores the methods against held-out real samples and writes the sheets, mp4 grid, CSV and table
+    /// into samples/&lt;kind&gt;/.</summary>
+    private static Evaluation.ComparisonOutputs Report(StudyContext ctx, List<ComparisonResult> results, bool video)
+    {
+        int n = ctx.Config.Compare.Samples;
+        var (real, _) = ctx.Heldout(video, ctx.Config.Data.HeldoutSamples);
+        var (_, prompts) = ctx.Heldout(video, n);
+        var methods = results.Select(r => new Evaluation.ComparisonMethod(r.Method.Name, r.Method.Steps, r.Method.Nfe, r.WallSeconds, r.Pixels)).ToList();
+        var outputs = Evaluation.ComparisonReport.Write(Path.Combine(ctx.Run.Samples, video ? "video" : "image"), methods, prompts, real,
+            new Evaluation.ComparisonOptions(MaxPrompts: ctx.Config.Compare.SheetPrompts));
+        real.Dispose();
+        foreach (var r in results) r.Pixels.Dispose();
+        return outputs;
+    }
+
     /// <summary>Generates <c>compare.samples</c> samples per method (same noise, same prompts), decoded to pixels.</summary>
-    private static IEnumerable<ComparisonResult> Evaluate(StudyContext ctx, List<Method> methods, bool video)
+    private static List<ComparisonResult> Evaluate(StudyContext ctx, List<Method> methods, bool video)
     {
         var cfg = ctx.Config;
         int n = cfg.Compare.Samples;

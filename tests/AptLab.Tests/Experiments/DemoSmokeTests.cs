@@ -40,8 +40,11 @@ public class DemoSmokeTests
         var rows = File.ReadAllLines(run.File("comparison.csv"));
         Assert.Contains(rows, r => r.StartsWith("image,CD 1 step,1,1,"));
         Assert.Contains(rows, r => r.StartsWith("video,APT 1 step,1,1,"));
-        var sheet = AptLab.Data.Media.Png.Read(Path.Combine(run.Samples, "comparison_image.png"));
+        var sheet = AptLab.Data.Media.Png.Read(Path.Combine(run.Samples, "image", "comparison.png"));
         Assert.True(sheet.Width > 4 * cfg.Data.Size);
+        Assert.Equal(ComparisonWriter.CsvHeader, rows[0]);
+        Assert.True(AptLab.Data.Media.Ffmpeg.Probe(Path.Combine(run.Samples, "video", "comparison.mp4")).Streams.Count > 0);
+        Assert.Contains("## APT vs consistency distillation", File.ReadAllText(run.File("README.md")));
 
         // Resuming a finished run skips every stage and gives the same comparison rows (methods, NFE).
         var log2 = new StringWriter();
