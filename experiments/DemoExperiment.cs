@@ -8,6 +8,10 @@ namespace AptLab.Experiments;
 /// distillation, (4) APT image phase then video phase, (5) the comparison of teacher (multi-step, CFG), CD student
 /// and APT student (one step) with Fréchet distance and sharpness. Every stage checkpoints; a resumed run skips the
 /// finished stages and continues an interrupted APT phase from its newest checkpoint.
+/// <para>Under `aptlab launch --nproc N` the APT phases run data-parallel (effective batch micro_batch x accumulation
+/// x N); the VAE, teacher and distillation stages are computed alike on every rank (seeded, deterministic) and then
+/// overwritten with rank 0's weights so that all ranks continue from identical models; the comparison runs on rank 0
+/// while the others wait.</para>
 /// </summary>
 public static class DemoExperiment
 {
@@ -27,6 +31,8 @@ public static class DemoExperiment
             Timed(ctx, "teacher", () => TeacherStage.Run(ctx));
             StudyCheckpoints.SaveFoundation(ctx);
         }
+        ctx.SyncFromMain(ctx.Vae, ctx.TextEncoder, ctx.Teacher.Module);
+        ctx.SyncFromMain(ctx.ImageLatents, ctx.VideoLatents);
 
         WanFlowModel cd;
         if (StudyCheckpoints.Has(ctx, "cd")) cd = StudyCheckpoints.LoadModel(ctx, "cd");
@@ -35,6 +41,7 @@ public static class DemoExperiment
             cd = Timed(ctx, "distill", () => DistillStage.Run(ctx));
             StudyCheckpoints.SaveModel(ctx, "cd", cd);
         }
+        ctx.SyncFromMain(cd.Module);
 
         WanFlowModel aptImage;
         if (StudyCheckpoints.Has(ctx, "apt_image_ema")) aptImage = StudyCheckpoints.LoadModel(ctx, "apt_image_ema");
@@ -55,7 +62,7 @@ public static class DemoExperiment
             }
         }
 
-        Timed(ctx, "compare", () => CompareStage.Run(ctx, cd, aptImage, aptVideo));
+        ctx.OnMain(() => Timed(ctx, "compare", () => CompareStage.Run(ctx, cd, aptImage, aptVideo)));
         cd.Dispose();
         aptImage.Dispose();
         aptVideo?.Dispose();

@@ -4,15 +4,16 @@ using AptLab.Torch.IO;
 namespace AptLab.Experiments;
 
 /// <summary>Stage-final checkpoints of a study (checkpoints/&lt;stage&gt;.safetensors): a resumed run skips the
-/// stages that finished and loads their results.</summary>
+/// stages that finished and loads their results. In a data-parallel run rank 0 decides and writes; every rank
+/// reads (the run folder is shared).</summary>
 public static class StudyCheckpoints
 {
     public static string PathOf(StudyContext ctx, string stage) => Path.Combine(ctx.Run.Checkpoints, stage + ".safetensors");
 
-    public static bool Has(StudyContext ctx, string stage) => File.Exists(PathOf(ctx, stage));
+    public static bool Has(StudyContext ctx, string stage) => ctx.AgreeWithMain(File.Exists(PathOf(ctx, stage)));
 
     /// <summary>VAE (with its latent statistics), text encoder and teacher.</summary>
-    public static void SaveFoundation(StudyContext ctx)
+    public static void SaveFoundation(StudyContext ctx) => ctx.OnMain(() =>
     {
         var d = new Dictionary<string, Tensor>();
         foreach (var (k, v) in ctx.Vae.state_dict()) d["vae." + k] = v;
@@ -21,7 +22,7 @@ public static class StudyCheckpoints
         foreach (var (k, v) in ctx.TextEncoder.state_dict()) d["text." + k] = v;
         foreach (var (k, v) in ctx.Teacher.Module.state_dict()) d["teacher." + k] = v;
         Safetensors.Save(PathOf(ctx, "foundation"), d, new Dictionary<string, string> { ["stage"] = "foundation" });
-    }
+    });
 
     public static void LoadFoundation(StudyContext ctx)
     {
@@ -41,8 +42,8 @@ public static class StudyCheckpoints
         ctx.Teacher.Module.eval();
     }
 
-    public static void SaveModel(StudyContext ctx, string stage, FlowModel model) =>
-        Safetensors.Save(PathOf(ctx, stage), model.Module.state_dict(), new Dictionary<string, string> { ["stage"] = stage });
+    public static void SaveModel(StudyContext ctx, string stage, FlowModel model) => ctx.OnMain(() =>
+        Safetensors.Save(PathOf(ctx, stage), model.Module.state_dict(), new Dictionary<string, string> { ["stage"] = stage }));
 
     public static WanFlowModel LoadModel(StudyContext ctx, string stage)
     {

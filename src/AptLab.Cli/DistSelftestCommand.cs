@@ -12,6 +12,10 @@ namespace AptLab.Cli;
 /// unset with --mode train). Modes:
 ///   train        DataParallelRegression for --steps; writes the final parameters to --out (every rank) and
 ///                --checkpoint (rank 0)
+///   apt          the APT loop on tiny Wan models (DataParallelApt) for --steps updates, global micro-batch --batch,
+///                --accum micro-batches; writes stats and generator/EMA weights to --out (every rank) and the trainer
+///                state after update --checkpoint-at to --checkpoint (rank 0); --resume continues a trainer checkpoint;
+///                --float64 trains in double precision
 ///   collectives  all_reduce (sum, avg, max), broadcast, all_gather, reduce_scatter on rank-dependent inputs;
 ///                writes the results to --out
 ///   hang         repeated all_reduce for --seconds; the rank named by --stall-rank stops taking part
@@ -22,7 +26,7 @@ public static class DistSelftestCommand
 {
     public static Command Create()
     {
-        var mode = new Option<string>("--mode") { Description = "train | collectives | hang | fail", DefaultValueFactory = _ => "train" };
+        var mode = new Option<string>("--mode") { Description = "train | apt | collectives | hang | fail", DefaultValueFactory = _ => "train" };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 6 };
         var batch = new Option<int>("--batch") { Description = "global batch", DefaultValueFactory = _ => 16 };
         var accum = new Option<int>("--accum") { Description = "micro-batches per step", DefaultValueFactory = _ => 1 };
@@ -35,8 +39,11 @@ public static class DistSelftestCommand
         var exitCode = new Option<int>("--exit-code") { DefaultValueFactory = _ => 7 };
         var output = new Option<string?>("--out") { Description = "result file (.safetensors); {rank} is replaced" };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "train: the model's checkpoint, written by rank 0 only" };
+        var checkpointAt = new Option<int>("--checkpoint-at") { Description = "apt: update after which --checkpoint is written", DefaultValueFactory = _ => 2 };
+        var resume = new Option<string?>("--resume") { Description = "apt: trainer checkpoint to continue from" };
+        var float64 = new Option<bool>("--float64") { Description = "apt: models and data in float64" };
         var cmd = new Command("dist-selftest", "Distributed engine self-test (used by the tests)") { Hidden = true };
-        foreach (var o in new Option[] { mode, steps, batch, accum, bucket, seed, timeout, seconds, stallRank, failRank, exitCode, output, checkpoint })
+        foreach (var o in new Option[] { mode, steps, batch, accum, bucket, seed, timeout, seconds, stallRank, failRank, exitCode, output, checkpoint, checkpointAt, resume, float64 })
             cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
@@ -47,6 +54,18 @@ public static class DistSelftestCommand
             try
             {
                 string m = parse.GetValue(mode)!;
+                DataParallelApt.Options AptOptions() => new()
+                {
+                    Updates = parse.GetValue(steps), GlobalMicroBatch = parse.GetValue(batch), Accumulation = parse.GetValue(accum),
+                    Seed = (ulong)parse.GetValue(seed), Checkpoint = parse.GetValue(checkpoint),
+                    CheckpointAt = parse.GetValue(checkpointAt), Resume = parse.GetValue(resume),
+                    Float64 = parse.GetValue(float64),
+                };
+                if (m == "apt" && !options.IsDistributed)
+                {
+                    Apt(null, AptOptions(), Out(0));
+                    return 0;
+                }
                 if (m == "train" && !options.IsDistributed)
                 {
                     Train(null, parse.GetValue(steps), parse.GetValue(batch), parse.GetValue(accum), parse.GetValue(bucket),
@@ -60,6 +79,7 @@ public static class DistSelftestCommand
                         Train(group, parse.GetValue(steps), parse.GetValue(batch), parse.GetValue(accum), parse.GetValue(bucket),
                             parse.GetValue(seed), Out(group.rank), parse.GetValue(checkpoint));
                         return 0;
+                    case "apt": Apt(group, AptOptions(), Out(group.rank)); return 0;
                     case "collectives": Collectives(group, Out(group.rank)); return 0;
                     case "hang": Hang(group, parse.GetValue(seconds), parse.GetValue(stallRank)); return 0;
                     case "fail":
@@ -67,7 +87,7 @@ public static class DistSelftestCommand
                         if (group.rank == parse.GetValue(failRank)) { Console.Error.WriteLine("failing on purpose"); return parse.GetValue(exitCode); }
                         Thread.Sleep(TimeSpan.FromSeconds(parse.GetValue(seconds)));
                         return 0;
-                    default: throw new ArgumentException($"--mode '{m}' is unknown (train, collectives, hang, fail)");
+                    default: throw new ArgumentException($"--mode '{m}' is unknown (train, apt, collectives, hang, fail)");
                 }
             }
             catch (DistributedException e)
@@ -92,6 +112,12 @@ public static class DistSelftestCommand
         DataParallelRegression.Train(model, group, o, Console.Out);
         if (outFile is not null) Checkpoint.Save(outFile, model.state_dict());
         if (checkpointFile is not null) DistributedRun.SaveCheckpoint(group, model, checkpointFile);
+    }
+
+    private static void Apt(ProcessGroup? group, DataParallelApt.Options o, string? outFile)
+    {
+        var r = DataParallelApt.Train(group, o, Console.Out);
+        if (outFile is not null) DataParallelApt.Save(outFile, r);
     }
 
     // Inputs known in closed form: x_r = arange(6).view(2, 3) + 10 r on rank r.

@@ -1,11 +1,14 @@
 using System.CommandLine;
 using AptLab.Config;
 using AptLab.Experiments;
+using AptLab.Torch.Distributed;
 using AptLab.Training;
 
 namespace AptLab.Cli;
 
-/// <summary>`aptlab run configs/NAME.yaml [--resume RUN_DIR]`: runs an experiment into results/&lt;name&gt;/&lt;run-id&gt;/.</summary>
+/// <summary>`aptlab run configs/NAME.yaml [--resume RUN_DIR]`: runs an experiment into results/&lt;name&gt;/&lt;run-id&gt;/.
+/// Started by `aptlab launch --nproc N` (WORLD_SIZE > 1) the ranks join one process group, rank 0 creates (or opens)
+/// the run folder and tells the others its path, and the APT phases train data-parallel; only rank 0 writes.</summary>
 public static class RunCommand
 {
     public static Command Create()
@@ -27,10 +30,35 @@ public static class RunCommand
         try { cfg = ConfigLoader.Load<ExperimentConfig>(configPath); }
         catch (ConfigException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
         if (cfg.Threads > 0) torch.set_num_threads(cfg.Threads);
-        var run = resume is not null ? RunDirectory.Open(resume) : RunDirectory.Create(cfg.Results, cfg.Name, runId);
-        if (resume is null) RunDirectory.WriteAtomic(run.ConfigFile, ConfigLoader.ToYaml(cfg));
-        using var ctx = new StudyContext(cfg, run, output);
-        ctx.Log.Events.AddText("config", "```yaml\n" + File.ReadAllText(run.ConfigFile) + "\n```", 0);
+        DistributedOptions dist;
+        try { dist = DistributedOptions.FromEnvironment(); }
+        catch (ArgumentException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
+        try
+        {
+            using var group = dist.IsDistributed ? ProcessGroup.Init(dist) : null;
+            return Run(cfg, resume, runId, output, group);
+        }
+        catch (DistributedException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int Run(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group)
+    {
+        RunDirectory? created = null;
+        if (DistributedRun.IsMainProcess(group))
+        {
+            created = resume is not null ? RunDirectory.Open(resume) : RunDirectory.Create(cfg.Results, cfg.Name, runId);
+            if (resume is null) RunDirectory.WriteAtomic(created.ConfigFile, ConfigLoader.ToYaml(cfg));
+        }
+        // one folder for all ranks: rank 0's (a timestamped name could differ between processes)
+        var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
+        using var ctx = new StudyContext(cfg, run, output, group: group);
+        output = ctx.Out;
+        if (group is not null) output.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
+        ctx.Log.Text(0, "config", "```yaml\n" + File.ReadAllText(run.ConfigFile) + "\n```");
         switch (cfg.Experiment)
         {
             case "demo":

@@ -1,4 +1,6 @@
+using AptLab.Torch.Distributed;
 using AptLab.Torch.optim;
+using AptLab.Training;
 
 namespace AptLab.Apt;
 
@@ -12,6 +14,12 @@ public sealed record RealBatch(Tensor Latents, Conditioning Condition);
 /// <para>D step: r = D(x, t_r), f = D(G(z), t_f) with G under no-grad, r~ = D(x + n, t_r) with the SAME t_r;
 /// L_D = softplus(-r) + softplus(f) + lambda (r - r~)^2. G step: D frozen (requires_grad off) but differentiated
 /// through, L_G = softplus(-D(G(z), t)).</para>
+/// <para>Data-parallel (a process group of world_size ranks, e.g. under `aptlab launch`): G and D are broadcast from
+/// rank 0 at construction, every rank draws the whole global micro-batch from the shared generator and trains on
+/// its <see cref="BatchShard"/>, the gradients of D (after the D step) and of G (after the G step) are averaged
+/// over ranks, bucketed, and the EMA follows the identical parameters on every rank. The effective batch is
+/// micro_batch x accumulation x world_size, and the data callback must then return the GLOBAL micro-batch
+/// (micro_batch x world_size samples). The reported scalars and logits are those of the global batch.</para>
 /// </summary>
 public sealed class AptTrainer : IDisposable
 {
@@ -26,13 +34,30 @@ public sealed class AptTrainer : IDisposable
 
     private readonly ulong seed;
     private readonly Func<long, int, Generator, RealBatch> data;
+    private readonly ProcessGroup? group;
+    private readonly BatchShard shard = BatchShard.Whole;
+    private readonly DistributedDataParallel? ddpG, ddpD;
 
-    /// <param name="data">(update, micro-batch index, rng) -> a real micro-batch</param>
+    /// <summary>Ranks sharing each update (1 without a process group).</summary>
+    public int WorldSize => shard.WorldSize;
+
+    /// <param name="data">(update, micro-batch index, rng) -> a real micro-batch (with a group: the global one,
+    /// micro_batch x world_size samples)</param>
+    /// <param name="group">data-parallel ranks; null trains in this process alone</param>
     public AptTrainer(FlowModel generator, Discriminator discriminator, AptPhaseSettings settings, ulong seed,
-        Func<long, int, Generator, RealBatch> data)
+        Func<long, int, Generator, RealBatch> data, ProcessGroup? group = null)
     {
         settings.Validate();
         (Generator, Discriminator, Settings, this.seed, this.data) = (generator, discriminator, settings, seed, data);
+        if (group is not null)
+        {
+            // before the EMA copies G: every rank must start from rank 0's weights
+            this.group = group;
+            shard = new BatchShard(group.rank, group.world_size);
+            discriminator.requires_grad_(true);
+            ddpG = new DistributedDataParallel(generator.Module, group);
+            ddpD = new DistributedDataParallel(discriminator, group);
+        }
         OptG = new RMSprop(generator.Module.parameters(), lr: settings.LrGenerator, alpha: settings.RmsAlpha, eps: settings.RmsEps);
         OptD = new RMSprop(discriminator.parameters(), lr: settings.LrDiscriminator, alpha: settings.RmsAlpha, eps: settings.RmsEps);
         Ema = new EMA(generator.Module, settings.EmaDecay);
@@ -68,26 +93,26 @@ public sealed class AptTrainer : IDisposable
         for (int m = 0; m < acc; m++)
         {
             using var scope = torch.NewScope();
-            var (x, c) = data(Step, m, rng);
+            var (x, c) = shard.Of(data(Step, m, rng));
             long b = x.size(0);
-            var z = torch.randn(x.shape, x.dtype, x.device, rng);
+            var z = shard.Randn(x, rng);
             Tensor fake;
             using (torch.no_grad()) fake = OneStepGenerator.Generate(Generator, z, c);
-            var tr = TimestepShift.Sample(b, s.DiscriminatorShift, rng, x.device);
-            var tf = TimestepShift.Sample(b, s.DiscriminatorShift, rng, x.device);
+            var tr = shard.Timesteps(b, s.DiscriminatorShift, rng, x.device);
+            var tf = shard.Timesteps(b, s.DiscriminatorShift, rng, x.device);
             var r = Discriminator.forward(x, tr, c);
             var f = Discriminator.forward(fake, tf, c);
             var loss = AdversarialLoss.Discriminator(r, f);
             if (s.R1Lambda > 0)
             {
-                var rn = Discriminator.forward(x + torch.randn(x.shape, x.dtype, x.device, rng) * r1Std, tr, c);   // same t_r
+                var rn = Discriminator.forward(x + shard.Randn(x, rng) * r1Std, tr, c);   // same t_r
                 var r1 = AdversarialLoss.ApproximatedPenalty(r, rn);
                 loss = loss + r1 * s.R1Lambda;
                 r1Sum += r1.item<double>();
             }
             if (s.R2Lambda > 0)
             {
-                var fn = Discriminator.forward(fake + torch.randn(fake.shape, fake.dtype, fake.device, rng) * r2Std, tf, c);
+                var fn = Discriminator.forward(fake + shard.Randn(fake, rng) * r2Std, tf, c);
                 var r2 = AdversarialLoss.ApproximatedPenalty(f, fn);
                 loss = loss + r2 * s.R2Lambda;
                 r2Sum += r2.item<double>();
@@ -97,6 +122,7 @@ public sealed class AptTrainer : IDisposable
             realLogits.Add(r.detach().DetachFromScope());
             fakeLogits.Add(f.detach().DetachFromScope());
         }
+        ddpD?.sync_gradients();
         double gradNormD = GradNorm(Discriminator.parameters());
         OptD.step();
         OptD.zero_grad();
@@ -107,14 +133,15 @@ public sealed class AptTrainer : IDisposable
         for (int m = 0; m < acc; m++)
         {
             using var scope = torch.NewScope();
-            var (x, c) = data(Step, m, rng);
-            var z = torch.randn(x.shape, x.dtype, x.device, rng);
+            var (x, c) = shard.Of(data(Step, m, rng));
+            var z = shard.Randn(x, rng);
             var fake = OneStepGenerator.Generate(Generator, z, c);
-            var t = TimestepShift.Sample(x.size(0), s.DiscriminatorShift, rng, x.device);
+            var t = shard.Timesteps(x.size(0), s.DiscriminatorShift, rng, x.device);
             var loss = AdversarialLoss.Generator(Discriminator.forward(fake, t, c));
             (loss / acc).backward();
             lossG += loss.item<double>();
         }
+        ddpG?.sync_gradients();
         double gradNormG = GradNorm(Generator.Module.parameters());
         OptG.step();
         OptG.zero_grad();
@@ -123,12 +150,31 @@ public sealed class AptTrainer : IDisposable
         Step++;
 
         using var scope2 = torch.NewScope();
-        var rl = scope2.Keep(torch.cat(realLogits));
-        var fl = scope2.Keep(torch.cat(fakeLogits));
+        var rl = scope2.Keep(Gather(torch.cat(realLogits)));
+        var fl = scope2.Keep(Gather(torch.cat(fakeLogits)));
         foreach (var t in realLogits.Concat(fakeLogits)) t.Dispose();
         rl.DetachFromScope(); fl.DetachFromScope();
+        if (group is not null) (lossD, lossG, r1Sum, r2Sum) = AverageOverRanks(lossD, lossG, r1Sum, r2Sum);
         return new UpdateStats(lossD / acc, lossG / acc, r1Sum / acc, r2Sum / acc, rl.mean().item<double>(), fl.mean().item<double>(),
             gradNormD, gradNormG, rl, fl);
+    }
+
+    // The logits of every rank [B_global] (rank order), or this process's own.
+    private Tensor Gather(Tensor local)
+    {
+        if (group is null) return local;
+        using var scope = torch.NewScope();
+        return scope.Keep(torch.cat(group.all_gather(local)));
+    }
+
+    // Sums of per-rank means -> the same sums of global means (equal shards: the mean of the rank means).
+    private (double, double, double, double) AverageOverRanks(double a, double b, double c, double d)
+    {
+        using var scope = torch.NewScope();
+        var t = torch.tensor(new[] { a, b, c, d }, 4);
+        group!.all_reduce(t, ReduceOp.Avg);
+        var v = t.data<double>();
+        return (v[0], v[1], v[2], v[3]);
     }
 
     /// <summary>Global L2 norm of the gradients (0 when none): a zero generator norm means D was run without autograd
@@ -168,6 +214,8 @@ public sealed class AptTrainer : IDisposable
 
     public void Dispose()
     {
+        ddpG?.Dispose();
+        ddpD?.Dispose();
         OptG.Dispose();
         OptD.Dispose();
         Ema.Dispose();

@@ -1,11 +1,14 @@
 namespace AptLab.Logging;
 
 /// <summary>One run's metric sinks: every scalar goes to TensorBoard and to metrics.csv; images and histograms to
-/// TensorBoard. Resuming truncates the CSV after the checkpoint's step so rows are never duplicated.</summary>
+/// TensorBoard. Resuming truncates the CSV after the checkpoint's step so rows are never duplicated.
+/// <see cref="Discard"/> is the logger of the non-main ranks of a data-parallel run: it writes nothing.</summary>
 public sealed class RunLogger : IDisposable
 {
-    public SummaryWriter Events { get; }
-    public MetricsCsv Csv { get; }
+    /// <summary>The TensorBoard writer; null for a discarding logger.</summary>
+    public SummaryWriter? Events { get; }
+    /// <summary>metrics.csv; null for a discarding logger.</summary>
+    public MetricsCsv? Csv { get; }
 
     public RunLogger(string eventsDir, string csvPath, long? resumeAfterStep = null)
     {
@@ -13,23 +16,31 @@ public sealed class RunLogger : IDisposable
         Csv = new MetricsCsv(csvPath, resumeAfterStep);
     }
 
+    private RunLogger() { }
+
+    /// <summary>A logger that drops everything (ranks other than 0 of a data-parallel run).</summary>
+    public static RunLogger Discard() => new();
+
     public void Scalars(long step, IReadOnlyDictionary<string, double> values)
     {
-        Events.AddScalars(values, step);
-        Csv.Log(step, values);
+        Events?.AddScalars(values, step);
+        Csv?.Log(step, values);
     }
 
     public void Scalar(long step, string tag, double value)
     {
-        Events.AddScalar(tag, value, step);
-        Csv.Log(step, tag, value);
+        Events?.AddScalar(tag, value, step);
+        Csv?.Log(step, tag, value);
     }
 
-    public void Histogram(long step, string tag, Tensor values) => Events.AddHistogram(tag, values, step);
+    public void Histogram(long step, string tag, Tensor values) => Events?.AddHistogram(tag, values, step);
+
+    /// <summary>Markdown text in TensorBoard's text tab.</summary>
+    public void Text(long step, string tag, string markdown) => Events?.AddText(tag, markdown, step);
 
     public void Dispose()
     {
-        Events.Dispose();
-        Csv.Dispose();
+        Events?.Dispose();
+        Csv?.Dispose();
     }
 }

@@ -21,6 +21,45 @@ public static class DistributedRun
         group?.barrier();
     }
 
+    /// <summary>Rank 0's <paramref name="value"/> on every rank (others may pass anything); the value itself
+    /// without a group. For decisions all ranks must take alike (does a checkpoint exist, which run folder).</summary>
+    public static bool BroadcastFlag(ProcessGroup? group, bool value)
+    {
+        if (group is null) return value;
+        using var scope = torch.NewScope();
+        var t = torch.tensor(new long[] { value ? 1 : 0 }, 1);
+        group.broadcast(t, 0);
+        return t.item<long>() != 0;
+    }
+
+    /// <summary>Rank 0's <paramref name="value"/> (UTF-8) on every rank; others pass null.</summary>
+    public static string BroadcastString(ProcessGroup? group, string? value)
+    {
+        if (group is null) return value ?? throw new ArgumentNullException(nameof(value));
+        if (group.IsMainProcess && value is null) throw new ArgumentNullException(nameof(value), "rank 0 must provide the value");
+        using var scope = torch.NewScope();
+        var bytes = group.IsMainProcess ? System.Text.Encoding.UTF8.GetBytes(value!) : [];
+        var length = torch.tensor(new long[] { bytes.Length }, 1);
+        group.broadcast(length, 0);
+        var data = group.IsMainProcess ? torch.tensor(bytes, bytes.Length) : torch.zeros([length.item<long>()], ScalarType.UInt8);
+        if (data.numel() > 0) group.broadcast(data, 0);
+        return System.Text.Encoding.UTF8.GetString(data.data<byte>());
+    }
+
+    /// <summary>Overwrites <paramref name="tensors"/> (same shapes on every rank) with rank 0's values, bucketed.</summary>
+    public static void Broadcast(ProcessGroup? group, IEnumerable<Tensor> tensors)
+    {
+        if (group is null) return;
+        var buckets = TensorBucket.Plan(tensors.ToArray(), DistributedDataParallel.DefaultBucketCapBytes);
+        try { foreach (var b in buckets) b.BroadcastValues(group, 0); }
+        finally { foreach (var b in buckets) b.Dispose(); }
+    }
+
+    /// <summary>Rank 0's parameters and buffers of <paramref name="modules"/> on every rank (after stages that
+    /// every rank computed alike, so that they are identical to the bit).</summary>
+    public static void BroadcastModules(ProcessGroup? group, params Torch.nn.Module[] modules) =>
+        Broadcast(group, modules.SelectMany(m => m.parameters().Cast<Tensor>().Concat(m.named_buffers().Select(b => b.buffer))));
+
     /// <summary>Saves <paramref name="module"/>'s state dict to <paramref name="path"/> from rank 0 only (the
     /// state dict does not depend on the world size, so a run resumes at any world size).</summary>
     public static void SaveCheckpoint(ProcessGroup? group, Torch.nn.Module module, string path) =>
