@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(LaunchCommand.Create());
         root.Subcommands.Add(DistSelftestCommand.Create());
         root.Subcommands.Add(NotebookCommand.Create());
+        root.Subcommands.Add(AvatarCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

@@ -29,7 +29,23 @@ public sealed class Linear : Module<Tensor, Tensor>
         else RegisterNullParameter("bias");
     }
 
-    public override Tensor forward(Tensor x) => F.linear(x, weight, bias);  // x: [..., in] -> [..., out]
+    /// <summary>An optional additive adapter (e.g. LoRA): <c>forward(x) = adapter.forward(x, x·Wᵀ + b)</c>. The adapter's
+    /// own parameters are submodules of this layer (<see cref="Module.add_module"/>), so their state-dict keys read
+    /// <c>&lt;layer&gt;.lora_A.default.weight</c>, while the base keys stay <c>&lt;layer&gt;.weight</c>.</summary>
+    public ILinearAdapter? adapter { get; set; }
+
+    public override Tensor forward(Tensor x)                                 // x: [..., in] -> [..., out]
+    {
+        if (adapter is null) return F.linear(x, weight, bias);
+        return adapter.forward(x, F.linear(x, weight, bias));
+    }
+}
+
+/// <summary>A computation added to a <see cref="Linear"/>'s output (LoRA). It receives the layer's input and base
+/// output and returns the combined output (it owns the disposal of <c>baseOutput</c> if it replaces it).</summary>
+public interface ILinearAdapter
+{
+    Tensor forward(Tensor x, Tensor baseOutput);
 }
 
 /// <summary>Convolution over 1, 2 or 3 spatial dims. weight [out, in/groups, *kernel].</summary>

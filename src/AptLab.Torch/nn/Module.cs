@@ -67,6 +67,19 @@ public abstract class Module : IDisposable
         return p;
     }
 
+    /// <summary>Registers a submodule from outside (PyTorch's <c>add_module</c>), e.g. adapter weights on a layer.</summary>
+    public T add_module<T>(string name, T module) where T : Module => RegisterModule(name, module);
+
+    /// <summary>Unregisters a submodule and returns it (not disposed), or null when there is none.</summary>
+    public Module? remove_module(string name)
+    {
+        int i = modules.FindIndex(m => m.name == name);
+        if (i < 0) return null;
+        var m = modules[i].value;
+        modules.RemoveAt(i);
+        return m;
+    }
+
     /// <summary>Replaces a registered submodule (keeps its position): LoRA injection, head swaps.</summary>
     public void ReplaceModule(string name, Module module)
     {

@@ -14,7 +14,8 @@ internal static class WanPrecision
     public static Tensor As(this Tensor x, ScalarType dtype) => x.dtype == dtype ? x : x.to(dtype);
 
     /// <summary>A linear layer applied to <paramref name="x"/> cast to the layer's dtype (autocast-style).</summary>
-    public static Tensor Apply(this Linear layer, Tensor x) => F.linear(x.As(layer.weight.dtype), layer.weight, layer.bias);
+    /// <remarks>Goes through <see cref="Linear.forward"/>, so an attached adapter (LoRA) takes part.</remarks>
+    public static Tensor Apply(this Linear layer, Tensor x) => layer.forward(x.As(layer.weight.dtype));
 }
 
 /// <summary>RMSNorm over the whole last dim with a weight [dim] (Wan's q/k norm, <c>WanRMSNorm</c>):
