@@ -29,6 +29,8 @@ public sealed record FeatureBlock(string Name, int Offset, int Length, double We
 /// Each block is multiplied by a fixed weight (<see cref="Blocks"/>) chosen once so that, on the demo's
 /// MovingShapes data, every block's summed variance is of order one; without it the 48 colour-layout dims
 /// would drown the blur-sensitive blocks. Pixels are clamped to [-1, 1] first (what a saved image shows).
+/// Filtering runs in float32 (libtorch's fast CPU convolutions; float64 ones are ~6x slower), the features are
+/// returned as float64 for the Fréchet distance. See README.md in this folder for the measured sensitivities.
 /// Features are defined for any H, W >= 16, but the pixel-scale blocks depend on resolution: compare only
 /// sets of the same size.
 /// </summary>
