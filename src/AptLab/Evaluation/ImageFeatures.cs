@@ -18,8 +18,9 @@ public sealed record FeatureBlock(string Name, int Offset, int Length, double We
 ///   -||x - p||^2 / (2 * 0.35^2) per pixel, averaged); joint, so a channel swap cannot hide in the marginals.</item>
 /// <item>gradient_stats (9): Sobel gradient magnitude of the luma, mean, RMS and 90th percentile, at pyramid
 ///   levels 0, 1, 2 (2x2 average pooling between levels).</item>
-/// <item>edge_orientation (16): magnitude-weighted histogram of unsigned gradient orientation, 8 soft bins
-///   (weight max(0, cos 2(theta - k pi/8))^4), normalised to sum 1, at levels 0 and 1.</item>
+/// <item>edge_orientation (16): histogram of unsigned gradient orientation, 8 soft bins (weight
+///   max(0, cos 2(theta - k pi/8))^4), each pixel voting with m * m^2 / (m^2 + 0.05^2) (edges with their
+///   magnitude, faint noise gradients hardly at all), normalised to sum 1, at levels 0 and 1.</item>
 /// <item>dog_layout (12): mean |DoG| (sigma 1 vs 1.6) of the luma on a 2x2 grid, at levels 0, 1, 2.</item>
 /// <item>gabor_energy (8): mean quadrature energy of Gabor filters (wavelength 4 px, envelope std 2 px,
 ///   orientations 0, 45, 90, 135 degrees) at levels 0 and 1 (i.e. wavelengths 4 and 8 px of the input).</item>
@@ -28,6 +29,8 @@ public sealed record FeatureBlock(string Name, int Offset, int Length, double We
 /// Each block is multiplied by a fixed weight (<see cref="Blocks"/>) chosen once so that, on the demo's
 /// MovingShapes data, every block's summed variance is of order one; without it the 48 colour-layout dims
 /// would drown the blur-sensitive blocks. Pixels are clamped to [-1, 1] first (what a saved image shows).
+/// Filtering runs in float32 (libtorch's fast CPU convolutions; float64 ones are ~6x slower), the features are
+/// returned as float64 for the Fréchet distance. See README.md in this folder for the measured sensitivities.
 /// Features are defined for any H, W >= 16, but the pixel-scale blocks depend on resolution: compare only
 /// sets of the same size.
 /// </summary>
@@ -35,6 +38,7 @@ public static class ImageFeatures
 {
     public const int MinSize = 16;
     const double PaletteSigma = 0.35;
+    const double EdgeTau = 0.05;                 // gradient magnitude (luma units per px) below which orientations barely vote
 
     /// <summary>The blocks in column order, with their fixed weights.</summary>
     public static readonly IReadOnlyList<FeatureBlock> Blocks = BuildBlocks(
@@ -146,7 +150,8 @@ public static class ImageFeatures
             var m2 = gx * gx + gy * gy + 1e-12;
             var cos2 = ((gx * gx - gy * gy) / m2).flatten(1);                         // cos 2 theta: [n, P]
             var sin2 = (2.0 * gx * gy / m2).flatten(1);                               // sin 2 theta
-            var mf = m.flatten(1);
+            // Vote weight m * m^2 / (m^2 + tau^2): edges vote with their magnitude, sub-threshold (noise) gradients barely.
+            var mf = (m * m2 / (m2 + EdgeTau * EdgeTau)).flatten(1);
             var bins = new List<Tensor>();
             for (int k = 0; k < 8; k++)
             {
