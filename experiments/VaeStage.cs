@@ -21,7 +21,7 @@ public static class VaeStage
         for (int step = 1; step <= cfg.Steps; step++)
         {
             using var scope = torch.NewScope();
-            bool video = ctx.Config.Data.TrainVideos > 0 && step % 2 == 0;
+            bool video = ctx.Config.Data.TrainVideos > 0 && step % 3 == 0;            // clips are 5x the work of images
             var src = video ? ctx.Videos : ctx.Images;
             int n = video ? ctx.Config.Data.TrainVideos : ctx.Config.Data.TrainImages;
             int batch = video ? Math.Max(1, cfg.Batch / 2) : cfg.Batch;

@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 for c in red green blue yellow magenta cyan white orange; do
   for s in circle square triangle; do
-    for d in left right up down; do echo "a $c $s moving $d"; done
+    a=a; [ "$c" = orange ] && a=an
+    for d in left right up down; do echo "$a $c $s moving $d"; done
   done
 done > "$work/corpus.txt"
 echo "" >> "$work/corpus.txt"

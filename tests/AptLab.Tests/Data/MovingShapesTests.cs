@@ -14,7 +14,8 @@ public class MovingShapesTests
         for (int i = 0; i < 40; i++)
         {
             var s = data.Get(i);
-            Assert.Equal($"a {MovingShapes.Colours[s.Colour]} {MovingShapes.ShapeNames[s.Shape]} moving {MovingShapes.Directions[s.Direction]}", s.Caption);
+            var article = MovingShapes.Colours[s.Colour] == "orange" ? "an" : "a";
+            Assert.Equal($"{article} {MovingShapes.Colours[s.Colour]} {MovingShapes.ShapeNames[s.Shape]} moving {MovingShapes.Directions[s.Direction]}", s.Caption);
             Assert.All(s.Pixels, v => Assert.InRange(v, -1f, 1f));
             // The centroid of the shape (pixels far from the background level) moves in the named direction.
             double bg = s.Pixels[0];

@@ -59,8 +59,15 @@ public sealed class MovingShapes
                         px[((c * Frames + t) * Size + y) * Size + x] = bg * (1 - cover) + (Rgb[colour][c] * 2 - 1) * cover;
                 }
         }
-        var caption = $"a {Colours[colour]} {ShapeNames[shape]} moving {Directions[dir]}";
+        var caption = Caption(colour, shape, dir);
         return new Sample(px, caption, colour, shape, dir);
+    }
+
+    /// <summary>"a red circle moving left", "an orange square moving up".</summary>
+    public static string Caption(int colour, int shape, int direction)
+    {
+        var c = Colours[colour];
+        return $"{("aeiou".Contains(c[0]) ? "an" : "a")} {c} {ShapeNames[shape]} moving {Directions[direction]}";
     }
 
     /// <summary>A batch: pixels [B, 3, T, H, W] and captions.</summary>
