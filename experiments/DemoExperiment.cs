@@ -62,7 +62,11 @@ public static class DemoExperiment
             }
         }
 
-        ctx.OnMain(() => Timed(ctx, "compare", () => CompareStage.Run(ctx, cd, aptImage, aptVideo)));
+        ctx.OnMain(() =>
+        {
+            Timed(ctx, "compare", () => CompareStage.Run(ctx, cd, aptImage, aptVideo));
+            StudyPlots.Write(ctx);
+        });
         cd.Dispose();
         aptImage.Dispose();
         aptVideo?.Dispose();

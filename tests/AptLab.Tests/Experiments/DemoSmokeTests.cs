@@ -45,6 +45,9 @@ public class DemoSmokeTests
         Assert.Equal(ComparisonWriter.CsvHeader, rows[0]);
         Assert.True(AptLab.Data.Media.Ffmpeg.Probe(Path.Combine(run.Samples, "video", "comparison.mp4")).Streams.Count > 0);
         Assert.Contains("## APT vs consistency distillation", File.ReadAllText(run.File("README.md")));
+        foreach (var plot in new[] { "teacher_loss", "cd_loss", "apt_image_losses", "apt_image_logits", "apt_video_losses" })
+            foreach (var ext in new[] { ".svg", ".csv", ".png" })
+                Assert.True(File.Exists(Path.Combine(run.Plots, plot + ext)), plot + ext);
 
         // Resuming a finished run skips every stage and gives the same comparison rows (methods, NFE).
         var log2 = new StringWriter();
