@@ -11,6 +11,7 @@ public static class Program
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(LaunchCommand.Create()); root.Subcommands.Add(DistSelftestCommand.Create());
         return root.Parse(args).Invoke();
     }
