@@ -83,6 +83,8 @@ public sealed class WanI2VPipeline : WanPipeline
     public WanSampleResult Generate(WanSampleSettings settings, Tensor image, Tensor clipFea, Action<WanSampleProgress>? progress = null)
     {
         settings.Validate(SizeMultiple, TemporalFactor);
+        if (image.dim() != 3 || image.size(0) != 3)
+            throw new ArgumentException($"WanI2VPipeline: image must be [3, H, W] in [-1, 1], got [{string.Join(", ", image.shape)}]");
         if (clipFea.dim() == 2) clipFea = clipFea.unsqueeze(0);
         if (clipFea.dim() != 3 || clipFea.size(0) != 1 || clipFea.size(2) != Dit.config.ClipDim)
             throw new ArgumentException($"WanI2VPipeline: clip_fea must be [1, N_img, {Dit.config.ClipDim}] (CLIP ViT-H/14 features: [1, 257, 1280]), got [{string.Join(", ", clipFea.shape)}]");

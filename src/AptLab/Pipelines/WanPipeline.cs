@@ -71,17 +71,25 @@ public abstract class WanPipeline : IDisposable
         return scope.Keep(Vae.decode(latent.to(dev, ScalarType.Float32).unsqueeze(0)).squeeze(0));
     }
 
-    /// <summary>Encodes the prompts, denoises <paramref name="noise"/> and decodes; reports each phase.</summary>
+    /// <summary>Encodes the prompts and denoises <paramref name="noise"/>: the final latent [z_dim, T, h, w].</summary>
+    protected Tensor Denoise(WanSampleSettings s, string defaultNegative, Tensor noise, Tensor? clipFea, Tensor? y,
+        Action<WanSampleProgress>? progress, Stopwatch clock)
+    {
+        using var scope = torch.NewScope();
+        progress?.Invoke(new WanSampleProgress("text", 0, s.Steps, double.NaN, clock.Elapsed));
+        var ctx = EncodePrompt(s.Prompt);                                        // [Lc, text_dim]
+        var ctxNull = EncodePrompt(s.NegativePrompt ?? defaultNegative);         // [Ln, text_dim]
+        return scope.Keep(WanDenoiser.Sample(Dit, noise, ctx, ctxNull, s.CreateSampler(), s.Guide, clipFea, y,
+            progress is null ? null : p => progress(p with { Elapsed = clock.Elapsed })));
+    }
+
+    /// <summary><see cref="Denoise"/> then <see cref="Decode"/>.</summary>
     protected WanSampleResult Run(WanSampleSettings s, string defaultNegative, Tensor noise, Tensor? clipFea, Tensor? y,
         Action<WanSampleProgress>? progress)
     {
         using var scope = torch.NewScope();
         var clock = Stopwatch.StartNew();
-        progress?.Invoke(new WanSampleProgress("text", 0, s.Steps, double.NaN, clock.Elapsed));
-        var ctx = EncodePrompt(s.Prompt);                                        // [Lc, text_dim]
-        var ctxNull = EncodePrompt(s.NegativePrompt ?? defaultNegative);         // [Ln, text_dim]
-        var latent = WanDenoiser.Sample(Dit, noise, ctx, ctxNull, s.CreateSampler(), s.Guide, clipFea, y,
-            progress is null ? null : p => progress(p with { Elapsed = clock.Elapsed }));
+        var latent = Denoise(s, defaultNegative, noise, clipFea, y, progress, clock);
         progress?.Invoke(new WanSampleProgress("decode", s.Steps, s.Steps, double.NaN, clock.Elapsed));
         var video = Decode(latent);                                             // [3, F, H, W]
         return new WanSampleResult(scope.Keep(video), scope.Keep(latent));

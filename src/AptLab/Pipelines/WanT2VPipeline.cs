@@ -36,4 +36,13 @@ public sealed class WanT2VPipeline : WanPipeline
         scope.KeepAll(result.Video, result.Latent);
         return result;
     }
+
+    /// <summary>The final latent [16, T, h, w] only (no VAE decode), e.g. for evaluations in latent space.</summary>
+    public Tensor GenerateLatent(WanSampleSettings settings, Action<WanSampleProgress>? progress = null)
+    {
+        settings.Validate(SizeMultiple, TemporalFactor);
+        using var scope = torch.NewScope();
+        var noise = Noise(LatentShape(settings.Frames, settings.Height, settings.Width), settings.Seed);
+        return scope.Keep(Denoise(settings, WanNegativePrompts.Default, noise, null, null, progress, System.Diagnostics.Stopwatch.StartNew()));
+    }
 }
