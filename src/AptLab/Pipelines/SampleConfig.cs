@@ -37,7 +37,7 @@ public sealed class SampleConfig : IValidatable
     public bool IsTiny => Model == "tiny";
     public bool IsI2V => Task == "i2v";
 
-    public ScalarType ModelDtype => Dtype switch
+    public ScalarType ModelDtype() => Dtype switch
     {
         "float32" => ScalarType.Float32,
         "bfloat16" => ScalarType.BFloat16,

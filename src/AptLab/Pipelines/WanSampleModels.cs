@@ -42,7 +42,7 @@ public static class WanSampleModels
         RequirePath("t5", cfg.T5!, directoryOk: false);
         RequirePath("tokenizer", cfg.Tokenizer!, directoryOk: true);
         var device = Device.Parse(cfg.Device);
-        var dtype = cfg.ModelDtype;
+        var dtype = cfg.ModelDtype();
         WanModel? dit = null;
         WanVAE? vae = null;
         T5Encoder? t5 = null;

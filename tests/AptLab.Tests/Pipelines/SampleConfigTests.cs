@@ -21,7 +21,7 @@ public class SampleConfigTests
         Assert.Equal($"checkpoints/{folder}/Wan2.1_VAE.pth", c.Vae);
         Assert.Equal($"checkpoints/{folder}/models_t5_umt5-xxl-enc-bf16.pth", c.T5);
         Assert.Equal($"checkpoints/{folder}/google/umt5-xxl/spiece.model", c.Tokenizer);
-        Assert.Equal(ScalarType.BFloat16, c.ModelDtype);
+        Assert.Equal(ScalarType.BFloat16, c.ModelDtype());
         var s = new SampleOverrides("a cat").Resolve(c).Validate();
         Assert.Equal((50, 5.0, 5.0, 81, width, height, WanSamplerKind.UniPC), (s.Steps, s.Shift, s.Guide, s.Frames, s.Width, s.Height, s.Sampler));
         Assert.Null(s.NegativePrompt);   // the pipeline's official default
