@@ -50,6 +50,26 @@ public class SampleCommandTests
         Assert.Equal(3UL, json.RootElement.GetProperty("Seed").GetUInt64());
     }
 
+    [Fact]
+    public void Tiny_i2v_config_takes_an_image_and_clip_features_and_follows_the_image_aspect()
+    {
+        Assert.True(Ffmpeg.IsAvailable, "ffmpeg/ffprobe not found: install the Debian package ffmpeg (make deps)");
+        using var dir = TestPaths.Temp();
+        File.WriteAllText(dir.File("i2v.yaml"), "model: tiny\ntask: i2v\nsample: {steps: 1, frames: 5, fps: 8}\n");
+        var image = new RgbImage(40, 60);                                       // portrait, h/w = 1.5
+        for (int y = 0; y < 60; y++) for (int x = 0; x < 40; x++) image.SetPixel(x, y, (byte)(6 * x), (byte)(4 * y), 128);
+        Png.Write(dir.File("first.png"), image);
+        using (var clip = torch.randn(1, 5, new AptLab.Pipelines.TinyModelConfig().ClipDim))
+            AptLab.Torch.IO.Checkpoint.Save(dir.File("clip.safetensors"), new Dictionary<string, Tensor> { ["clip_fea"] = clip });
+        var (code, _, stderr) = Aptlab("--config", dir.File("i2v.yaml"), "--prompt", "a cat", "--size", "48x32",
+            "--image", dir.File("first.png"), "--clip-features", dir.File("clip.safetensors"), "--out", dir.File("out"));
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        var info = Ffmpeg.Probe(Path.Combine(dir.File("out"), "sample.mp4"));
+        // area 48·32 = 1536 with h/w = 1.5: lat_h = 2⌊⌊√2304/8⌋/2⌋ = 6, lat_w = 2⌊⌊√1024/8⌋/2⌋ = 4 → 32 wide, 48 high
+        Assert.Equal((32, 48), (info.Video!.Width, info.Video.Height));
+        Assert.Equal(5, Ffmpeg.ReadVideo(Path.Combine(dir.File("out"), "sample.mp4")).Frames.Count);
+    }
+
     [Theory]
     [InlineData(new[] { "--config", "configs/no-such.yaml", "--prompt", "x" }, "config file not found")]
     [InlineData(new[] { "--config", "configs/sample-tiny.yaml", "--prompt", "x", "--frames", "6" }, "frames = 6 must be 1 + 4k")]
