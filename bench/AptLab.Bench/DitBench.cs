@@ -53,6 +53,12 @@ public static class DitBench
         return (latent[0] * fwd, latent[0] * bwd);
     }
 
+    private static double? LoadAverage()
+    {
+        try { return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }
+    }
+
     private static double Seconds(Action fn, int calls)
     {
         var sw = Stopwatch.StartNew();
@@ -147,6 +153,7 @@ public static class DitBench
                 ["gflop_forward"] = Math.Round(ffl / 1e9, 3),
                 ["gflop_forward_backward"] = Math.Round((ffl + bfl) / 1e9, 3),
                 ["rounds"] = Rounds,
+                ["load_average_1min"] = LoadAverage(),   // the machine is shared: the rounds alternate C# and PyTorch
                 ["csharp"] = Side(cf, cb, cm),
             };
             if (py is not null && pf < double.MaxValue)
