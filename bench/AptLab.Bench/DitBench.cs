@@ -153,7 +153,8 @@ public static class DitBench
                 ["gflop_forward"] = Math.Round(ffl / 1e9, 3),
                 ["gflop_forward_backward"] = Math.Round((ffl + bfl) / 1e9, 3),
                 ["rounds"] = Rounds,
-                ["load_average_1min"] = LoadAverage(),   // the machine is shared: the rounds alternate C# and PyTorch
+                ["load_average_1min"] = LoadAverage(),
+                ["omp_wait_policy"] = OpenMpPolicy.WaitPolicy,   // the machine is shared: the rounds alternate C# and PyTorch
                 ["csharp"] = Side(cf, cb, cm),
             };
             if (py is not null && pf < double.MaxValue)

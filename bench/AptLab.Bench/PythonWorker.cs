@@ -29,6 +29,8 @@ public sealed class PythonWorker : IDisposable
             };
             psi.ArgumentList.Add(path);
             foreach (var a in args) psi.ArgumentList.Add(a);
+            // the same OpenMP wait policy as this process (see OpenMpPolicy), so both sides run alike
+            if (OpenMpPolicy.WaitPolicy.Length > 0) psi.Environment[OpenMpPolicy.Variable] = OpenMpPolicy.WaitPolicy;
             return new PythonWorker(Process.Start(psi)!);
         }
         catch (System.ComponentModel.Win32Exception)
