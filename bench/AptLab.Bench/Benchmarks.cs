@@ -9,5 +9,6 @@ public static class Benchmarks
     {
         ("engine", EngineBench.Run),
         ("dist", DistBench.Run),
+        ("dit", DitBench.Run),
     };
 }

@@ -13,6 +13,7 @@ public static partial class torch
     [System.Runtime.CompilerServices.ModuleInitializer]
     internal static void Initialize()
     {
+        OpenMpPolicy.Apply();   // before libtorch (and libgomp) load
         // Default to the machine's cores (libtorch's own default can count only physical cores).
         Native.apt_set_num_threads(Environment.ProcessorCount);
         Autograd.RegisterCheckpointCallback();

@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using AptLab.Config;
+using AptLab.Data.Media;
+using AptLab.Pipelines;
+using Spectre.Console;
+
+namespace AptLab.Cli;
+
+/// <summary>
+/// `aptlab sample --config configs/sample-*.yaml --prompt "..."`: Wan 2.1 text-to-video (or image-to-video) with the
+/// models a config names, or the tiny random-weight preset; writes DIR/sample.mp4, DIR/sample.png (contact sheet)
+/// and DIR/sample.json (the resolved settings).
+/// </summary>
+public static class SampleCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "sample config (YAML): model files or 'model: tiny'", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "the text prompt", Required = true };
+        var negative = new Option<string?>("--negative") { Description = "negative prompt (default: Wan's official one; \"\" for none)" };
+        var steps = new Option<int?>("--steps") { Description = "denoising steps (default: config, else 50 for t2v, 40 for i2v)" };
+        var cfg = new Option<double?>("--cfg") { Description = "classifier-free guidance scale (default 5)" };
+        var shift = new Option<double?>("--shift") { Description = "sigma shift of the schedule (default 5; i2v at 480p: 3)" };
+        var seed = new Option<ulong?>("--seed") { Description = "noise seed" };
+        var frames = new Option<int?>("--frames") { Description = "frames, 1 + 4k (default 81)" };
+        var size = new Option<string?>("--size") { Description = "WIDTHxHEIGHT, multiples of 16 (default 832x480; i2v: the area, aspect from the image)" };
+        var sampler = new Option<string?>("--sampler") { Description = "unipc (Wan's default) or euler" };
+        var image = new Option<string?>("--image") { Description = "i2v: the first frame (any image ffmpeg reads)" };
+        var clip = new Option<string?>("--clip-features") { Description = "i2v: precomputed CLIP ViT-H/14 features of the image, [1, 257, 1280] in a .safetensors/.pth file (AptLab does not run the CLIP encoder)" };
+        var output = new Option<string?>("--out") { Description = "output folder (default results/samples/<timestamp>)" };
+        var cmd = new Command("sample", "Sample a video with Wan 2.1 (T2V; I2V with --image and --clip-features) and write mp4 + PNG contact sheet");
+        foreach (var o in new Option[] { config, prompt, negative, steps, cfg, shift, seed, frames, size, sampler, image, clip, output })
+            cmd.Options.Add(o);
+        cmd.SetAction(p => Run(p.GetValue(config)!, new SampleOverrides(p.GetValue(prompt)!, p.GetValue(negative), p.GetValue(steps),
+            p.GetValue(cfg), p.GetValue(seed), p.GetValue(frames), p.GetValue(size), p.GetValue(sampler), p.GetValue(shift)),
+            p.GetValue(image), p.GetValue(clip), p.GetValue(output)));
+        return cmd;
+    }
+
+    public static int Run(string configPath, SampleOverrides overrides, string? imagePath, string? clipPath, string? outDir)
+    {
+        try
+        {
+            var cfg = ConfigLoader.Load<SampleConfig>(configPath);
+            var settings = overrides.Resolve(cfg);
+            if (cfg.IsI2V && (imagePath is null || clipPath is null))
+                throw new ArgumentException("an i2v config needs --image and --clip-features (CLIP features are computed outside AptLab)");
+            if (!cfg.IsI2V && (imagePath is not null || clipPath is not null))
+                throw new ArgumentException("--image and --clip-features need an i2v config (task: i2v)");
+            if (imagePath is not null && !File.Exists(imagePath)) throw new FileNotFoundException($"--image: file not found: {Path.GetFullPath(imagePath)}");
+            if (cfg.Threads > 0) torch.set_num_threads(cfg.Threads);
+            outDir ??= Path.Combine("results", "samples", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+
+            using var scope = torch.NewScope();
+            using var pipeline = WanSampleModels.Load(cfg, msg => Console.Error.WriteLine(msg));
+            settings = settings.Validate(pipeline.SizeMultiple, pipeline.TemporalFactor);
+            var result = WithProgress(settings.Steps, report => pipeline switch
+            {
+                WanT2VPipeline t2v => t2v.Generate(settings, report),
+                WanI2VPipeline i2v => i2v.Generate(settings, TensorImages.ToTensor(Ffmpeg.ReadImage(imagePath!), -1f, 1f),
+                                                   ClipFeatures.Load(clipPath!), report),
+                _ => throw new InvalidOperationException("unknown pipeline"),
+            });
+            string caption = $"{cfg.Model} {cfg.Task}  {settings.Sampler} {settings.Steps} steps  shift {settings.Shift:G4}  cfg {settings.Guide:G4}  seed {settings.Seed}";
+            var (mp4, png) = WanSampleWriter.Write(outDir, "sample", result.Video, cfg.Sample.Fps, caption);
+            File.WriteAllText(Path.Combine(outDir, "sample.json"), JsonSerializer.Serialize(new
+            {
+                config = Path.GetFullPath(configPath), settings.Prompt, negative_prompt = settings.NegativePrompt,
+                settings.Frames, height = result.Height, width = result.Width, settings.Steps, settings.Shift, settings.Guide,
+                settings.Seed, sampler = settings.Sampler.ToString(), fps = cfg.Sample.Fps,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine($"wrote {mp4} ({result.Frames} frames, {result.Width}x{result.Height}) and {png}");
+            return 0;
+        }
+        catch (Exception e) when (e is ConfigException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
+                                       or InvalidDataException or NotSupportedException or MediaException or TorchException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+
+    /// <summary>Runs <paramref name="generate"/> with a progress bar on a terminal, or one line per step otherwise.</summary>
+    private static T WithProgress<T>(int steps, Func<Action<WanSampleProgress>, T> generate)
+    {
+        if (Console.IsErrorRedirected || Console.IsOutputRedirected)
+            return generate(p =>
+            {
+                if (p.Phase == "denoise")
+                    Console.Error.WriteLine($"step {p.Step}/{p.Total}  t={p.Timestep:G6}  {p.Elapsed.TotalSeconds:F1} s");
+                else Console.Error.WriteLine($"{p.Phase} ...");
+            });
+        T result = default!;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("text encoder", maxValue: steps);
+                result = generate(p =>
+                {
+                    task.Description = p.Phase == "denoise" ? $"denoise {p.Step}/{p.Total}" : p.Phase;
+                    task.Value = p.Step;
+                });
+                task.Value = steps;
+            });
+        return result;
+    }
+}
