@@ -52,6 +52,7 @@ public static class WanDenoiser
             x = next;
             progress?.Invoke(new WanSampleProgress("denoise", i + 1, n, sampler.ModelTimestep(i), clock.Elapsed));
         }
+        sampler.Reset();                                                           // frees a multistep history now, not at GC
         return scope.Keep(x);
     }
 }

@@ -78,6 +78,7 @@ public sealed class WanI2VPipelineTests : IDisposable
             var vu = pipe.Dit.forward(x.unsqueeze(0), t, ctxNull, clipFea, y).squeeze(0);
             x = sampler.Step(vu + (vc - vu) * s.Guide, sampler.Timesteps[k], x);
         }
+        sampler.Reset();
         Assert.Equal(0.0, MaxAbsDiff(result.Latent, x));
         Assert.Equal(new long[] { 3, 5, 32, 48 }, result.Video.shape);
 

@@ -66,6 +66,7 @@ public sealed class WanT2VPipelineTests : IDisposable
                 x = x + v * (double)(sampler.Sigmas[k + 1] - sampler.Sigmas[k]);
             else x = sampler.Step(v, sampler.Timesteps[k], x);
         }
+        sampler.Reset();                                                        // frees UniPC's history
         return x;
     }
 
@@ -88,8 +89,8 @@ public sealed class WanT2VPipelineTests : IDisposable
 
         var steps = progress.Where(p => p.Phase == "denoise").ToList();
         Assert.Equal(Enumerable.Range(1, s.Steps), steps.Select(p => p.Step));
-        var sampler = s.CreateSampler();
-        Assert.Equal(Enumerable.Range(0, s.Steps).Select(sampler.ModelTimestep), steps.Select(p => p.Timestep));
+        var schedule = s.CreateSampler();
+        Assert.Equal(Enumerable.Range(0, s.Steps).Select(schedule.ModelTimestep), steps.Select(p => p.Timestep));
         Assert.Equal(["text", "denoise", "denoise", "denoise", "decode"], progress.Select(p => p.Phase));
     }
 
@@ -132,6 +133,18 @@ public sealed class WanT2VPipelineTests : IDisposable
     {
         var e = Assert.Throws<ArgumentException>(() => pipe.Generate(Settings(WanSamplerKind.UniPC) with { Frames = frames, Height = height, Width = width }));
         Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData(WanSamplerKind.UniPC)]
+    [InlineData(WanSamplerKind.Euler)]
+    public void Sampling_leaves_no_tensor_behind(WanSamplerKind kind)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        long before = torch.live_tensors();
+        using (torch.NewScope()) pipe.GenerateLatent(Settings(kind));
+        Assert.Equal(before, torch.live_tensors());                          // the sampler's history included
     }
 
     [Fact]
