@@ -4,8 +4,8 @@ using AptLab.Training;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// Stage 1 of the demo: train the tiny Wan VAE on the synthetic images and clips (reconstruction MSE plus a small
-/// KL term, through the whole-sequence formulation, which equals the streaming one), then encode the training set
+/// Stage 1 of the demo: train the tiny Wan VAE on the synthetic images and clips (reconstruction MSE of the decoded
+/// posterior mean plus a small KL term, through the whole-sequence formulation, which equals the streaming one), then encode the training set
 /// once (the latent cache) and fit the per-channel latent mean/std the diffusion models see.
 /// </summary>
 public static class VaeStage
@@ -27,9 +27,11 @@ public static class VaeStage
             int batch = video ? Math.Max(1, cfg.Batch / 2) : cfg.Batch;
             var (x, _) = src.Batch(torch.randint(0, n - batch + 1, [1], generator: rng).item<long>(), batch);
             x = x.to(ctx.Device);
+            // The diffusion models see the posterior mean (encode_moments' mu), so the decoder is trained on mu:
+            // sampling z with the initial unit variance would bury the signal in noise for a short schedule. A small
+            // KL term still keeps the latents near the unit Gaussian scale.
             var (mu, logVar) = vae.encode_whole_sequence(x);
-            var z = mu + torch.randn(mu.shape, generator: rng, device: ctx.Device) * (logVar * 0.5).exp();
-            var rec = vae.decode_whole_sequence(z);
+            var rec = vae.decode_whole_sequence(mu);
             var recon = F.mse_loss(rec, x);
             var kl = ((mu.square() + logVar.exp() - logVar - 1.0) * 0.5).mean();
             var loss = recon + kl * cfg.KlWeight;
