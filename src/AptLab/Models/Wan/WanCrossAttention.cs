@@ -5,28 +5,16 @@ namespace AptLab.Models.Wan;
 /// <summary>Cross-attention of a Wan block (spec §2.6): queries from the video tokens, keys/values from the
 /// text context (no RoPE, no mask). I2V adds an image branch (k_img, v_img, norm_k_img) over the leading
 /// CLIP tokens of the context; both branch outputs are summed before <c>o</c>.</summary>
-public sealed class WanCrossAttention : Module
+public sealed class WanCrossAttention : WanAttentionProjections
 {
-    public readonly Linear q, k, v, o;
-    public readonly WanRmsNorm? norm_q, norm_k, norm_k_img;
+    public readonly WanRmsNorm? norm_k_img;
     public readonly Linear? k_img, v_img;
-    public readonly int num_heads, head_dim;
     public bool HasImageInput => k_img is not null;
 
     public WanCrossAttention(int dim, int num_heads, bool qk_norm = true, double eps = 1e-6, bool has_image_input = false,
         ScalarType dtype = ScalarType.Float32, Device? device = null)
+        : base(dim, num_heads, qk_norm, eps, dtype, device)
     {
-        this.num_heads = num_heads;
-        head_dim = dim / num_heads;
-        q = RegisterModule("q", new Linear(dim, dim, dtype: dtype, device: device));
-        k = RegisterModule("k", new Linear(dim, dim, dtype: dtype, device: device));
-        v = RegisterModule("v", new Linear(dim, dim, dtype: dtype, device: device));
-        o = RegisterModule("o", new Linear(dim, dim, dtype: dtype, device: device));
-        if (qk_norm)
-        {
-            norm_q = RegisterModule("norm_q", new WanRmsNorm(dim, eps, dtype, device));
-            norm_k = RegisterModule("norm_k", new WanRmsNorm(dim, eps, dtype, device));
-        }
         if (has_image_input)
         {
             k_img = RegisterModule("k_img", new Linear(dim, dim, dtype: dtype, device: device));

@@ -4,28 +4,10 @@ namespace AptLab.Models.Wan;
 
 /// <summary>Self-attention of a Wan block (spec §2.4): q/k RMSNorm over the whole dim, 3D RoPE on q and k,
 /// global attention with sequence-padding keys masked, output projection <c>o</c>.</summary>
-public sealed class WanSelfAttention : Module
+public sealed class WanSelfAttention(int dim, int num_heads, bool qk_norm = true, double eps = 1e-6,
+    ScalarType dtype = ScalarType.Float32, Device? device = null)
+    : WanAttentionProjections(dim, num_heads, qk_norm, eps, dtype, device)
 {
-    public readonly Linear q, k, v, o;
-    public readonly WanRmsNorm? norm_q, norm_k;
-    public readonly int num_heads, head_dim;
-
-    public WanSelfAttention(int dim, int num_heads, bool qk_norm = true, double eps = 1e-6,
-        ScalarType dtype = ScalarType.Float32, Device? device = null)
-    {
-        this.num_heads = num_heads;
-        head_dim = dim / num_heads;
-        q = RegisterModule("q", new Linear(dim, dim, dtype: dtype, device: device));
-        k = RegisterModule("k", new Linear(dim, dim, dtype: dtype, device: device));
-        v = RegisterModule("v", new Linear(dim, dim, dtype: dtype, device: device));
-        o = RegisterModule("o", new Linear(dim, dim, dtype: dtype, device: device));
-        if (qk_norm)
-        {
-            norm_q = RegisterModule("norm_q", new WanRmsNorm(dim, eps, dtype, device));
-            norm_k = RegisterModule("norm_k", new WanRmsNorm(dim, eps, dtype, device));
-        }
-    }
-
     /// <summary>x: [B, S, dim]; rope: [B|1, S, 1, head_dim/2] complex; keyMask: [B, 1, 1, S] or null.</summary>
     public Tensor forward(Tensor x, Tensor rope, Tensor? keyMask, ScalarType? attnDtype = null)
     {
