@@ -70,7 +70,6 @@ public sealed class AvatarAptModels : IDisposable
             net.GradientCheckpointing = m.GradientCheckpointing;
         }
         var d = new Discriminator(backbone, cfg.Apt.HeadLayers.Count > 0 ? cfg.Apt.HeadLayers.ToArray() : null);
-        d.readout.to(device, cfg.ModelDtype);                                      // the heads are built as float32 on the CPU
         log.Add($"discriminator: heads after blocks {string.Join(", ", d.Layers)}");
         return new AvatarAptModels { Teacher = teacher, Student = student, Discriminator = d, Log = log };
     }
