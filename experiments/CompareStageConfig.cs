@@ -49,8 +49,10 @@ public sealed class CompareMethodConfig : IValidatable
     /// <summary>Teacher: sampling shift; student two-step: the shift of t_m (0 = default).</summary>
     public double Shift { get; set; } = 0;
 
+    [YamlDotNet.Serialization.YamlIgnore]
     public bool IsTeacher => Model == "teacher";
 
+    [YamlDotNet.Serialization.YamlIgnore]
     public string DisplayName => Name.Length > 0 ? Name
         : IsTeacher ? $"teacher {Steps} steps" + (Guidance > 0 ? $" CFG {Guidance:G4}" : "")
         : $"{Path.GetFileNameWithoutExtension(Model)} {Steps} step{(Steps == 1 ? "" : "s")}";

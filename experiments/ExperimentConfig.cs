@@ -136,6 +136,7 @@ public sealed class DistillStageConfig : IValidatable
     public double Shift { get; set; } = 3;
     public double Guidance { get; set; } = 4;
 
+    [YamlDotNet.Serialization.YamlIgnore]
     public CdSettings Settings => new() { Steps = N, Shift = Shift, Guidance = Guidance };
 
     public void Validate(string key, string? file)

@@ -94,6 +94,23 @@ public static class ExperimentKinds
         }
     }
 
+    /// <summary>What `aptlab run` does: prepares <paramref name="cfg"/>, creates the run folder (rank 0; or opens
+    /// <paramref name="resume"/>) with the resolved config.yaml, and runs the kind. Returns the run folder.</summary>
+    public static RunDirectory Launch(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group = null)
+    {
+        Prepare(cfg);
+        RunDirectory? created = null;
+        if (DistributedRun.IsMainProcess(group))
+        {
+            created = resume is not null ? RunDirectory.Open(resume) : RunDirectory.Create(cfg.Results, cfg.Name, runId);
+            if (resume is null) RunDirectory.WriteAtomic(created.ConfigFile, Config.ConfigLoader.ToYaml(cfg));
+        }
+        // one folder for all ranks: rank 0's (a timestamped name could differ between processes)
+        var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
+        Run(cfg, run, output, group);
+        return run;
+    }
+
     /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>.</summary>
     public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group = null)
     {

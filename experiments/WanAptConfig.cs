@@ -12,6 +12,8 @@ namespace AptLab.Experiments;
 /// </summary>
 public sealed class WanAptConfig : IValidatable
 {
+    /// <summary>The architecture the checkpoint must have: t2v-1.3b | t2v-14b (Wan 2.1 presets), or empty for any.</summary>
+    public string Preset { get; set; } = "";
     /// <summary>The DiT: a .safetensors file, a sharded index or the release folder (config.json beside it is read).</summary>
     public string Checkpoint { get; set; } = "";
     /// <summary>float32 | bfloat16 | float16 (APT trains in BF16 mixed precision on GPUs).</summary>
@@ -30,6 +32,15 @@ public sealed class WanAptConfig : IValidatable
     {
         "float32" => ScalarType.Float32, "bfloat16" => ScalarType.BFloat16, "float16" => ScalarType.Float16,
         _ => throw new ArgumentException($"wan.dtype '{Dtype}' is not float32, bfloat16 or float16"),
+    };
+
+    /// <summary>The preset's architecture, or null without a preset.</summary>
+    public Models.Wan.WanConfig? Architecture() => Preset switch
+    {
+        "" => null,
+        "t2v-1.3b" => Models.Wan.WanConfig.T2V_1_3B,
+        "t2v-14b" => Models.Wan.WanConfig.T2V_14B,
+        _ => throw new ArgumentException($"wan.preset '{Preset}' is not t2v-1.3b or t2v-14b"),
     };
 
     /// <summary>(width, height) of a "WxH" string.</summary>
@@ -52,6 +63,7 @@ public sealed class WanAptConfig : IValidatable
     {
         if (string.IsNullOrWhiteSpace(Checkpoint)) throw ConfigException.For(file, key + ".checkpoint", "names the Wan 2.1 DiT (file or folder)");
         try { ModelDtype(); } catch (ArgumentException e) { throw ConfigException.For(file, key + ".dtype", e.Message); }
+        try { Architecture(); } catch (ArgumentException e) { throw ConfigException.For(file, key + ".preset", e.Message); }
         ParseSize(ImageSize, key + ".image_size", file);
         ParseSize(VideoSize, key + ".video_size", file);
         if (VideoFrames < 1 || (VideoFrames - 1) % 4 != 0) throw ConfigException.For(file, key + ".video_frames", $"{VideoFrames} is not 1 + 4k");

@@ -22,6 +22,12 @@ public static class WanAptExperiment
         ctx.Out.WriteLine($"[apt] Wan teacher {wan.Checkpoint}, generator {cfg.Apt.Student}");
         using var teacher = new WanFlowModel(WanCheckpoint.Load(wan.Checkpoint, null, wan.ModelDtype(), ctx.Device));
         teacher.Net.GradientCheckpointing = wan.GradientCheckpointing;
+        if (wan.Architecture() is { } preset)
+        {
+            var c = teacher.Net.config;
+            if ((c.Dim, c.FfnDim, c.NumHeads, c.NumLayers, c.InDim) != (preset.Dim, preset.FfnDim, preset.NumHeads, preset.NumLayers, preset.InDim))
+                throw new InvalidDataException($"wan.checkpoint {wan.Checkpoint} holds a DiT of dim {c.Dim}, {c.NumLayers} blocks, not the {wan.Preset} of wan.preset");
+        }
         teacher.Module.eval();
         using var student = StudyCheckpoints.LoadModel(ctx, teacher, "student", cfg.Apt.Student);
 

@@ -47,22 +47,9 @@ public static class RunCommand
 
     private static int Run(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group)
     {
-        try { ExperimentKinds.Prepare(cfg); }
+        RunDirectory run;
+        try { run = ExperimentKinds.Launch(cfg, resume, runId, output, group); }
         catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ConfigException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
-        }
-        RunDirectory? created = null;
-        if (DistributedRun.IsMainProcess(group))
-        {
-            created = resume is not null ? RunDirectory.Open(resume) : RunDirectory.Create(cfg.Results, cfg.Name, runId);
-            if (resume is null) RunDirectory.WriteAtomic(created.ConfigFile, ConfigLoader.ToYaml(cfg));
-        }
-        // one folder for all ranks: rank 0's (a timestamped name could differ between processes)
-        var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
-        try { ExperimentKinds.Run(cfg, run, output, group); }
-        catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;
