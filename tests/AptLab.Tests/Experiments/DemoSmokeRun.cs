@@ -23,6 +23,7 @@ public sealed class DemoSmokeRun : IDisposable
         var log = new StringWriter();
         ExperimentKinds.Run(Config, Run, log);
         Log = log.ToString();
+        noR1 = new Lazy<RunDirectory>(RunNoR1);
     }
 
     /// <summary>configs/demo-smoke.yaml with the tokenizer path made absolute.</summary>
@@ -34,6 +35,24 @@ public sealed class DemoSmokeRun : IDisposable
         var cfg = ConfigLoader.Load<ExperimentConfig>(Path.Combine(TestPaths.Repo, "configs", name));
         cfg.Text.Tokenizer = Path.Combine(TestPaths.Repo, cfg.Text.Tokenizer);
         return cfg;
+    }
+
+    private readonly Lazy<RunDirectory> noR1;
+
+    /// <summary>The same study with the approximated R1 off (r1_lambda 0 in both phases), run on first use.</summary>
+    public RunDirectory NoR1 => noR1.Value;
+
+    private RunDirectory RunNoR1()
+    {
+        var cfg = LoadSmoke();
+        cfg.Results = Temp.Path;
+        cfg.Name = "demo-smoke-no-r1";
+        cfg.Apt.Image = cfg.Apt.Image with { R1Lambda = 0 };
+        cfg.Apt.Video = cfg.Apt.Video with { R1Lambda = 0 };
+        var run = RunDirectory.Create(cfg.Results, cfg.Name, "smoke");
+        File.WriteAllText(run.ConfigFile, ConfigLoader.ToYaml(cfg));
+        ExperimentKinds.Run(cfg, run, TextWriter.Null);
+        return run;
     }
 
     public void Dispose() => Temp.Dispose();
