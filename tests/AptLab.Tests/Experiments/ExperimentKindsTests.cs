@@ -96,6 +96,33 @@ public class ExperimentKindsTests(DemoSmokeRun demo)
         Assert.Equal(smoke.Apt.Image.Updates, MetricsCsv.Read(a.MetricsCsv).Series("apt_image/loss_d").Values.Length);
     }
 
+    [Fact]
+    public void Sample_kind_writes_sheets_and_costs_without_scores()
+    {
+        using var tmp = TestPaths.Temp();
+        var cfg = DemoSmokeRun.Load("demo-compare.yaml");
+        (cfg.Experiment, cfg.Name, cfg.Results) = ("sample", "demo-sample", tmp.Path);
+        cfg.Compare.Foundation = demo.Run.Root;                                   // a run folder stands for its foundation
+        cfg.Compare.Samples = 4;
+        cfg.Compare.Prompts = ["a red circle"];
+        cfg.Compare.Methods =
+        [
+            new() { Model = "teacher", Steps = 3, Guidance = 2 },
+            new() { Name = "APT 1 step", Model = demo.Run.Root, Steps = 1 },
+            new() { Name = "APT 2 steps", Model = demo.Run.Root, Steps = 2 },
+        ];
+        var run = ExperimentKinds.Launch(cfg, null, "s1", TextWriter.Null);
+        Assert.Equal(Path.Combine(demo.Run.Checkpoints, "apt_video_ema.safetensors"), cfg.Compare.Methods[1].Model);
+        var rows = File.ReadAllLines(run.File("samples.csv"));
+        Assert.Equal("kind,method,steps,nfe,wall_seconds", rows[0]);
+        Assert.Equal(["image,teacher 3 steps CFG 2,3,6", "image,APT 1 step,1,1", "image,APT 2 steps,2,2",
+                      "video,teacher 3 steps CFG 2,3,6", "video,APT 1 step,1,1", "video,APT 2 steps,2,2"],
+                     rows.Skip(1).Select(r => string.Join(",", r.Split(',')[..4])));
+        Assert.False(File.Exists(run.File("comparison.csv")));
+        Assert.True(File.Exists(Path.Combine(run.Samples, "image", "frames_apt_2_steps.png")));
+        Assert.True(File.Exists(Path.Combine(run.Samples, "video", "comparison.mp4")));
+    }
+
     // frechet_distance and sharpness of a method's row
     private static string[] Scores(string[] rows, string kind, string method) =>
         Assert.Single(rows, r => r.StartsWith($"{kind},{method},")).Split(',')[^2..];
