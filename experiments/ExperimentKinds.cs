@@ -98,6 +98,7 @@ public static class ExperimentKinds
     /// <paramref name="resume"/>) with the resolved config.yaml, and runs the kind. Returns the run folder.</summary>
     public static RunDirectory Launch(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group = null)
     {
+        if (resume is not null) KeepRecordedInputs(cfg, Path.Combine(resume, "config.yaml"));
         Prepare(cfg);
         RunDirectory? created = null;
         if (DistributedRun.IsMainProcess(group))
@@ -109,6 +110,23 @@ public static class ExperimentKinds
         var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
         Run(cfg, run, output, group);
         return run;
+    }
+
+    /// <summary>A resumed run continues from the inputs it started from: input paths given with <c>latest</c> are
+    /// replaced by the concrete ones recorded in the run's config.yaml (a newer run may exist by now).</summary>
+    private static void KeepRecordedInputs(ExperimentConfig cfg, string recordedConfig)
+    {
+        if (!File.Exists(recordedConfig)) return;
+        var r = Config.ConfigLoader.Load<ExperimentConfig>(recordedConfig);
+        static string Pick(string given, string recorded) =>
+            given.Replace('\\', '/').Split('/').Contains("latest") && recorded.Length > 0 ? recorded : given;
+        cfg.Distill.From = Pick(cfg.Distill.From, r.Distill.From);
+        cfg.Apt.Teacher = Pick(cfg.Apt.Teacher, r.Apt.Teacher);
+        cfg.Apt.Student = Pick(cfg.Apt.Student, r.Apt.Student);
+        cfg.Compare.Foundation = Pick(cfg.Compare.Foundation, r.Compare.Foundation);
+        if (cfg.Compare.Methods.Count == r.Compare.Methods.Count)
+            for (int i = 0; i < cfg.Compare.Methods.Count; i++)
+                cfg.Compare.Methods[i].Model = Pick(cfg.Compare.Methods[i].Model, r.Compare.Methods[i].Model);
     }
 
     /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>.</summary>

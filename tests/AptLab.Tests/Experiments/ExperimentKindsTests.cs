@@ -38,7 +38,7 @@ public class ExperimentKindsTests(DemoSmokeRun demo)
     public void Demo_configs_chain_through_their_checkpoints_and_reproduce_the_demo()
     {
         using var tmp = TestPaths.Temp();
-        var smoke = demo.Config;
+        var smoke = DemoSmokeRun.LoadSmoke();                                      // the demo's settings (a fresh copy)
         var log = new StringWriter();
 
         var teacher = Chained("demo-teacher.yaml", tmp.Path);
@@ -89,9 +89,21 @@ public class ExperimentKindsTests(DemoSmokeRun demo)
             Assert.Equal(Scores(demoRows, "video", method), Scores(rows, "video", method));
         Assert.True(File.Exists(Path.Combine(c.Samples, "video", "comparison.mp4")));
 
-        // Resuming a finished apt run trains nothing.
+        // Resuming a finished apt run trains nothing, and keeps its inputs although a newer distill run now stands
+        // for 'latest' (this one's checkpoint is not even loadable).
+        var newer = Path.Combine(tmp.Path, "demo-distill", "d9");
+        Directory.CreateDirectory(Path.Combine(newer, "checkpoints"));
+        File.WriteAllText(Path.Combine(newer, "checkpoints", "cd.safetensors"), "not a checkpoint");
+        File.WriteAllText(Path.Combine(newer, "config.yaml"), "experiment: distill\n");
+        File.SetLastWriteTimeUtc(Path.Combine(newer, "config.yaml"), DateTime.UtcNow.AddMinutes(5));
+        var resumed = Chained("demo-apt.yaml", tmp.Path);
+        var settings = DemoSmokeRun.LoadSmoke().Apt;
+        (settings.Teacher, settings.Student) = (resumed.Apt.Teacher, resumed.Apt.Student);
+        resumed.Apt = settings;
+        Assert.Contains("/latest/", resumed.Apt.Student);
         var log2 = new StringWriter();
-        ExperimentKinds.Launch(apt, a.Root, null, log2);
+        ExperimentKinds.Launch(resumed, a.Root, null, log2);
+        Assert.Equal(Path.Combine(d.Checkpoints, "cd.safetensors"), resumed.Apt.Student);
         Assert.DoesNotContain("[apt_image] done", log2.ToString());
         Assert.Equal(smoke.Apt.Image.Updates, MetricsCsv.Read(a.MetricsCsv).Series("apt_image/loss_d").Values.Length);
     }
