@@ -24,15 +24,18 @@ public sealed class ExperimentConfig : IValidatable
     public DistillStageConfig Distill { get; set; } = new();
     public AptStagesConfig Apt { get; set; } = new();
     public CompareStageConfig Compare { get; set; } = new();
+    /// <summary>experiment: avatar_finetune (AvatarFinetuneConfig.cs); absent otherwise.</summary>
+    public AvatarFinetuneConfig? Avatar { get; set; }
 
     public void Validate(string key, string? file)
     {
-        string[] kinds = ["demo", "teacher", "distill", "apt", "compare"];
+        string[] kinds = ["demo", "teacher", "distill", "apt", "compare", "avatar_finetune"];
         if (!kinds.Contains(Experiment)) throw ConfigException.For(file, "experiment", $"'{Experiment}' is not one of {string.Join(", ", kinds)}");
         if (string.IsNullOrWhiteSpace(Name)) throw ConfigException.For(file, "name", "must not be empty");
         try { AptLab.Torch.Device.Parse(Device); }
         catch (ArgumentException e) { throw ConfigException.For(file, "device", e.Message); }
         if (Threads < 0) throw ConfigException.For(file, "threads", "must be >= 0");
+        if (Experiment == "avatar_finetune" && Avatar is null) throw ConfigException.For(file, "avatar", "experiment avatar_finetune needs an avatar: section");
     }
 }
 

@@ -55,6 +55,12 @@ public static class RunCommand
         }
         // one folder for all ranks: rank 0's (a timestamped name could differ between processes)
         var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
+        if (cfg.Experiment == "avatar_finetune")
+        {
+            AvatarFinetuneExperiment.Run(cfg, run, output, group, resume is not null);
+            if (DistributedRun.IsMainProcess(group)) output.WriteLine($"results: {run.Root}");
+            return 0;
+        }
         using var ctx = new StudyContext(cfg, run, output, group: group);
         output = ctx.Out;
         if (group is not null) output.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
