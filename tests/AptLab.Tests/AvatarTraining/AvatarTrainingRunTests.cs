@@ -20,7 +20,13 @@ public class AvatarTrainingRunTests(AvatarTrainingFixture fx)
         using var _t = trainer;
         var before = dit.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone().DetachFromScope());
         var mse = new List<double>();
-        for (int s = 0; s < 40; s++) mse.Add(trainer.TrainStep(source.Get).Mse);
+        long live = 0;
+        for (int s = 0; s < 40; s++)
+        {
+            mse.Add(trainer.TrainStep(source.Get).Mse);
+            if (s == 9) live = torch.live_tensors();
+        }
+        Assert.Equal(live, torch.live_tensors());                              // no per-step growth of native tensors
         double first = mse.Take(10).Average(), last = mse.TakeLast(10).Average();
         Assert.True(last < 0.85 * first, $"MSE did not fall: first 10 steps {first:F4}, last 10 {last:F4}");
 
