@@ -46,14 +46,14 @@ public sealed class AvatarFinetuneConfig : IValidatable
     public bool LossOnPrefixFrames { get; set; }
     public int CheckpointEvery { get; set; } = 100;
 
-    public AvatarTrainerSettings Settings => new()
+    public AvatarTrainerSettings Settings() => new()
     {
         Lr = Lr, Beta1 = Beta1, Beta2 = Beta2, WeightDecay = WeightDecay, WarmupSteps = WarmupSteps, MaxGradNorm = MaxGradNorm,
         MicroBatch = MicroBatch, Accumulation = Accumulation, GradientCheckpointing = GradientCheckpointing,
         MinPrefixFrames = MinPrefixFrames, MaxPrefixFrames = MaxPrefixFrames, LossOnPrefixFrames = LossOnPrefixFrames,
     };
 
-    public ScalarType ModelDtype => Dtype == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+    public ScalarType ModelDtype() => Dtype == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
 
     public void Validate(string key, string? file)
     {
@@ -68,8 +68,8 @@ public sealed class AvatarFinetuneConfig : IValidatable
         if (!(LoraAlpha > 0)) throw Bad("lora_alpha", "must be positive");
         if (Steps < 0) throw Bad("steps", "must be >= 0");
         if (CheckpointEvery < 1) throw Bad("checkpoint_every", "must be >= 1");
-        if (MaxPrefixFrames >= Data.LatentFrames) throw Bad("max_prefix_frames", $"{MaxPrefixFrames} leaves no frame to generate of the {Data.LatentFrames} latent frames of data.frames {Data.Frames}");
-        try { Settings.Validate(); }
+        if (MaxPrefixFrames >= Data.LatentFrames()) throw Bad("max_prefix_frames", $"{MaxPrefixFrames} leaves no frame to generate of the {Data.LatentFrames()} latent frames of data.frames {Data.Frames}");
+        try { Settings().Validate(); }
         catch (ArgumentException e) { throw ConfigException.For(file, key, e.Message); }
     }
 }
@@ -91,12 +91,12 @@ public sealed class AvatarDataConfig : IValidatable
     public int Frames { get; set; } = 81;
     public int Fps { get; set; } = 25;
 
-    public int LatentFrames => (Frames - 1) / 4 + 1;
-    public AvatarClipSpec Spec => new(Height, Width, Frames, Fps);
+    public int LatentFrames() => (Frames - 1) / 4 + 1;
+    public AvatarClipSpec Spec() => new(Height, Width, Frames, Fps);
 
     public void Validate(string key, string? file)
     {
-        try { Spec.Validate(); }
+        try { Spec().Validate(); }
         catch (ArgumentException e) { throw ConfigException.For(file, key, e.Message); }
         if (string.IsNullOrWhiteSpace(Manifest) && SyntheticClips < 1)
             throw ConfigException.For(file, key + ".manifest", "name a manifest, or set synthetic_clips > 0 to generate clips");

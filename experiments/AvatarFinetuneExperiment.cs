@@ -41,7 +41,7 @@ public static class AvatarFinetuneExperiment
         torch.manual_seed(cfg.Seed);
         var (dit, lora) = AvatarFinetuneModels.BuildDit(a, cfg.Seed, log);
         using var _dit = dit;
-        using var trainer = new OmniAvatarTrainer(dit, a.Settings, cfg.Seed, group);
+        using var trainer = new OmniAvatarTrainer(dit, a.Settings(), cfg.Seed, group);
         log.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Trainable.Sum(t => t.parameter.numel())} of {dit.num_parameters()} parameters; " +
                       $"effective batch {a.MicroBatch} x {a.Accumulation} x {trainer.WorldSize} ranks");
         if (group is not null) log.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
@@ -100,7 +100,7 @@ public static class AvatarFinetuneExperiment
         var (vae, text, w2v) = AvatarFinetuneModels.BuildEncoders(a, seed);
         try
         {
-            int n = new AvatarCacheEncoder(vae, text, w2v, d.Spec).EncodeAll(manifest, cache);
+            int n = new AvatarCacheEncoder(vae, text, w2v, d.Spec()).EncodeAll(manifest, cache);
             log.WriteLine($"[encode] {n} clips encoded, {manifest.Clips.Count - n} from the cache: {cacheDir}");
         }
         finally { vae.Dispose(); text.Encoder.Dispose(); text.Tokenizer.Dispose(); w2v.Dispose(); }

@@ -46,7 +46,7 @@ public static class AvatarFinetuneModels
                 foreach (var n in lazy.Names) shapes[n] = lazy.Info(n).Shape;
             }
             var wan = WanCheckpoint.DetectConfig(shapes, textLen: a.TextLen, source: string.Join(",", shards));
-            dit = new OmniAvatarModel(new OmniAvatarConfig { Wan = wan with { InDim = 2 * wan.OutDim + 1 } }, a.ModelDtype, generator: g);
+            dit = new OmniAvatarModel(new OmniAvatarConfig { Wan = wan with { InDim = 2 * wan.OutDim + 1 } }, a.ModelDtype(), generator: g);
             OmniAvatarWeights.InitForTraining(dit, g);
             log.WriteLine($"[model] Wan base: {OmniAvatarWeights.LoadWanBase(dit, shards)}");
         }

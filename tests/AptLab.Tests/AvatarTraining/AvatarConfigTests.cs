@@ -12,14 +12,14 @@ public class AvatarConfigTests
         var tiny = ConfigLoader.Load<ExperimentConfig>(Path.Combine(TestPaths.Repo, "configs", "omniavatar-train-tiny.yaml"));
         Assert.Equal("avatar_finetune", tiny.Experiment);
         Assert.True(tiny.Avatar!.RandomWeights);
-        Assert.Equal(3, tiny.Avatar.Data.LatentFrames);
+        Assert.Equal(3, tiny.Avatar.Data.LatentFrames());
         var real = ConfigLoader.Load<ExperimentConfig>(Path.Combine(TestPaths.Repo, "configs", "omniavatar-1.3b-train.yaml"));
         var a = real.Avatar!;
         Assert.False(a.RandomWeights);
         Assert.Equal((128, 64.0, "q,k,v,o,ffn.0,ffn.2"), (a.LoraRank, a.LoraAlpha, a.LoraTargetModules));
-        Assert.Equal((480, 832, 81, 21), (a.Data.Height, a.Data.Width, a.Data.Frames, a.Data.LatentFrames));
-        Assert.Equal(1e-4, a.Settings.Lr);
-        Assert.Equal((1000, 5.0), (a.Settings.NumTrainTimesteps, a.Settings.Shift));
+        Assert.Equal((480, 832, 81, 21), (a.Data.Height, a.Data.Width, a.Data.Frames, a.Data.LatentFrames()));
+        Assert.Equal(1e-4, a.Settings().Lr);
+        Assert.Equal((1000, 5.0), (a.Settings().NumTrainTimesteps, a.Settings().Shift));
         Assert.Contains("Wan2.1-T2V-1.3B", a.DitPath);
     }
 

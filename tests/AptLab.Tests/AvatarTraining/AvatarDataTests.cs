@@ -66,7 +66,7 @@ public class AvatarDataTests(AvatarTrainingFixture fx)
         var (vae, text, w2v) = AvatarFinetuneModels.BuildEncoders(a, 0);
         try
         {
-            var encoder = new AvatarCacheEncoder(vae, text, w2v, a.Data.Spec);
+            var encoder = new AvatarCacheEncoder(vae, text, w2v, a.Data.Spec());
             Assert.Equal(0, encoder.EncodeAll(AvatarManifest.Load(Path.Combine(fx.DataDir, "manifest.csv")), cache));
             Assert.Equal(0, encoder.Encoded);
         }

@@ -70,7 +70,7 @@ public sealed class AvatarTrainingFixture : IDisposable
         var source = new AvatarBatchSource(dataset, DistributedSampler.For(null, dataset.Count, seed: seed), a.MicroBatch, a.Accumulation);
         torch.manual_seed(seed);
         var (dit, lora) = AvatarFinetuneModels.BuildDit(a, seed, TextWriter.Null);
-        return (dit, lora, new OmniAvatarTrainer(dit, a.Settings, seed), source);
+        return (dit, lora, new OmniAvatarTrainer(dit, a.Settings(), seed), source);
     }
 
     public void Dispose() => Temp.Dispose();
