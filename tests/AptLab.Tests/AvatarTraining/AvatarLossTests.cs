@@ -146,4 +146,32 @@ public class AvatarLossTests
         Assert.Equal(mse * step.Weight, output.Loss.item<double>(), 1e-6 * mse);
         Assert.Equal(mse, output.Mse[0], 1e-6 * mse);
     }
+
+    [Fact]
+    public void GradientCheckpointingGivesTheSameGradients()
+    {
+        using var scope = torch.NewScope();
+        using var model = TinyModel();
+        Lora.Inject(model, new LoraConfig(4, 2, InitLoraWeights: "random"), new Generator(1));
+        var trainable = AvatarTrainableParameters.Apply(model);
+        using var g = new Generator(9);
+        var batch = new AvatarBatch(torch.randn([2, 16, 3, 4, 4], generator: g), torch.randn([2, 16, 1, 4, 4], generator: g),
+            torch.randn([2, 9, 24], generator: g), torch.randn([2, 4, 12], generator: g));
+        var ts = new AvatarTimesteps();
+        var draw = new AvatarDraw([ts.At(100), ts.At(600)], torch.randn([2, 16, 3, 4, 4], generator: g), [1, 2]);
+        Tensor[] Grads(bool checkpointing)
+        {
+            model.GradientCheckpointing = checkpointing;
+            model.zero_grad();
+            new AvatarFlowMatchingLoss().Compute(model, batch, draw).Loss.backward();
+            return trainable.Select(t => t.parameter.grad!.clone()).ToArray();
+        }
+        var plain = Grads(false);
+        var recomputed = Grads(true);
+        for (int i = 0; i < plain.Length; i++)
+        {
+            Assert.True(plain[i].abs().max().item<double>() > 0 || trainable[i].name.StartsWith("audio_proj"), $"{trainable[i].name}: zero gradient");
+            Assert.True((plain[i] - recomputed[i]).abs().max().item<double>() <= 1e-6 * Math.Max(1, plain[i].abs().max().item<double>()), trainable[i].name);
+        }
+    }
 }
