@@ -44,6 +44,8 @@ public sealed class AvatarFinetuneConfig : IValidatable
     public int MinPrefixFrames { get; set; } = 1;
     public int MaxPrefixFrames { get; set; } = 1;
     public bool LossOnPrefixFrames { get; set; }
+    /// <summary>Probability of zero audio per sample (audio CFG's unconditional branch); OmniAvatar's value is unknown.</summary>
+    public double AudioDropout { get; set; }
     public int CheckpointEvery { get; set; } = 100;
 
     public AvatarTrainerSettings Settings() => new()
@@ -51,6 +53,7 @@ public sealed class AvatarFinetuneConfig : IValidatable
         Lr = Lr, Beta1 = Beta1, Beta2 = Beta2, WeightDecay = WeightDecay, WarmupSteps = WarmupSteps, MaxGradNorm = MaxGradNorm,
         MicroBatch = MicroBatch, Accumulation = Accumulation, GradientCheckpointing = GradientCheckpointing,
         MinPrefixFrames = MinPrefixFrames, MaxPrefixFrames = MaxPrefixFrames, LossOnPrefixFrames = LossOnPrefixFrames,
+        AudioDropout = AudioDropout,
     };
 
     public ScalarType ModelDtype() => Dtype == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;

@@ -57,6 +57,7 @@ public sealed class AvatarTrainingFixture : IDisposable
           max_grad_norm: 1.0
           gradient_checkpointing: true
           max_prefix_frames: 2
+          audio_dropout: 0.25
           checkpoint_every: 100
         {extra}
         """;

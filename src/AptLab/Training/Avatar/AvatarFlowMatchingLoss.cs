@@ -6,7 +6,8 @@ namespace AptLab.Training.Avatar;
 /// <param name="Timesteps">one per sample (<see cref="AvatarTimesteps"/>)</param>
 /// <param name="Noise">[B, 16, F, h, w] standard normal</param>
 /// <param name="PrefixFrames">per sample, 1 ≤ p &lt; F latent frames given clean (mask 0); p = 1 is the reference frame</param>
-public sealed record AvatarDraw(AvatarTimestep[] Timesteps, Tensor Noise, int[] PrefixFrames);
+/// <param name="DropAudio">per sample: train on all-zero audio (the unconditional audio of audio CFG, §2.2), or null</param>
+public sealed record AvatarDraw(AvatarTimestep[] Timesteps, Tensor Noise, int[] PrefixFrames, bool[]? DropAudio = null);
 
 /// <summary>The loss of one micro-batch and what it was made of.</summary>
 /// <param name="Loss">scalar float32: mean over samples of w_b · mse_b (differentiable)</param>
@@ -18,7 +19,8 @@ public sealed record AvatarLossOutput(Tensor Loss, double[] Mse, AvatarTimestep[
 /// <code>
 /// x_t   = (1 − σ_b) x0 + σ_b ε,  then the first p_b latent frames replaced by the clean x0 (the known prefix)
 /// y     = cat(ref latent repeated over all F frames, mask)      mask = 0 on frames &lt; p_b, 1 elsewhere   [B, 17, F, h, w]
-/// audio = the clip's features with row 0 (the reference frame) zeroed, as inference feeds it (§4.4)
+/// audio = the clip's features with row 0 (the reference frame) zeroed, as inference feeds it (§4.4); all zeros for the
+///         samples the draw drops (condition dropout for audio CFG, whose unconditional audio is zeros)
 /// v     = DiT(x_t, τ_b, context, y, audio)
 /// mse_b = mean over the generated frames (f ≥ p_b) of (v − (ε − x0))²   (float32)
 /// loss  = mean_b w_b · mse_b
@@ -87,6 +89,11 @@ public sealed class AvatarFlowMatchingLoss
         var y = BuildY(batch.RefLatents.to(device).to(dtype), frames, draw.PrefixFrames);   // [B, 17, F, h, w]
         var audio = batch.Audio.to(device);
         if (ZeroReferenceAudio) audio = torch.cat([torch.zeros_like(audio.narrow(1, 0, 1)), audio.narrow(1, 1, audio.size(1) - 1)], 1);
+        if (draw.DropAudio is { } drop)
+        {
+            if (drop.Length != b) throw new ArgumentException($"AvatarFlowMatchingLoss: DropAudio has {drop.Length} entries for {b} samples");
+            audio = audio * torch.tensor(drop.Select(d => d ? 0f : 1f).ToArray(), b, 1, 1).to(device).to(audio.dtype);
+        }
         var tau = torch.tensor(draw.Timesteps.Select(t => t.Timestep).ToArray(), b).to(device).to(ScalarType.Float32);   // [B]
         var pred = model.forward(xt, tau, batch.Context.to(device), y, audio);          // [B, 16, F, h, w]
         var target = (noise - x0).to(ScalarType.Float32);                              // velocity ε − x0

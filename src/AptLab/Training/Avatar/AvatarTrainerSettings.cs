@@ -25,6 +25,8 @@ public sealed record AvatarTrainerSettings
     public int MaxPrefixFrames { get; init; } = 1;
     public bool LossOnPrefixFrames { get; init; }
     public bool ZeroReferenceAudio { get; init; } = true;
+    /// <summary>Probability of training a sample on zero audio (for audio classifier-free guidance; upstream value unknown).</summary>
+    public double AudioDropout { get; init; }
     public int NumTrainTimesteps { get; init; } = 1000;
     public double Shift { get; init; } = 5.0;
 
@@ -40,6 +42,7 @@ public sealed record AvatarTrainerSettings
         if (MicroBatch < 1) Fail(nameof(MicroBatch), $"must be >= 1, got {MicroBatch}");
         if (Accumulation < 1) Fail(nameof(Accumulation), $"must be >= 1, got {Accumulation}");
         if (MinPrefixFrames < 1 || MaxPrefixFrames < MinPrefixFrames) Fail("PrefixFrames", $"need 1 <= min <= max, got [{MinPrefixFrames}, {MaxPrefixFrames}]");
+        if (!(AudioDropout >= 0 && AudioDropout < 1)) Fail(nameof(AudioDropout), $"must lie in [0, 1), got {AudioDropout}");
         if (NumTrainTimesteps < 2) Fail(nameof(NumTrainTimesteps), $"must be >= 2, got {NumTrainTimesteps}");
         if (!(Shift > 0)) Fail(nameof(Shift), $"must be positive, got {Shift}");
         return this;

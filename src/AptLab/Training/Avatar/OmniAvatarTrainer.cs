@@ -83,8 +83,10 @@ public sealed class OmniAvatarTrainer : IDisposable
         int[] prefix;
         if (Settings.MinPrefixFrames == Settings.MaxPrefixFrames) prefix = Enumerable.Repeat(Settings.MinPrefixFrames, (int)global).ToArray();
         else prefix = torch.randint(Settings.MinPrefixFrames, Settings.MaxPrefixFrames + 1, [global], generator: rng).data<long>().Select(v => (int)v).ToArray();
+        bool[]? drop = null;                                                             // drawn only when on: the stream is unchanged otherwise
+        if (Settings.AudioDropout > 0) drop = torch.rand([global], generator: rng).data<float>().Select(u => u < Settings.AudioDropout).ToArray();
         return new AvatarDraw(Interleaved.Rows(ts, Rank, WorldSize), scope.Keep(Interleaved.Rows(noise, Rank, WorldSize)),
-            Interleaved.Rows(prefix, Rank, WorldSize));
+            Interleaved.Rows(prefix, Rank, WorldSize), drop is null ? null : Interleaved.Rows(drop, Rank, WorldSize));
     }
 
     /// <summary>One optimizer step over <see cref="AvatarTrainerSettings.Accumulation"/> micro-batches;
