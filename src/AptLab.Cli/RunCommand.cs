@@ -57,7 +57,12 @@ public static class RunCommand
         var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
         if (cfg.Experiment == "avatar_finetune")
         {
-            AvatarFinetuneExperiment.Run(cfg, run, output, group, resume is not null);
+            try { AvatarFinetuneExperiment.Run(cfg, run, output, group, resume is not null); }
+            catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or InvalidOperationException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 1;
+            }
             if (DistributedRun.IsMainProcess(group)) output.WriteLine($"results: {run.Root}");
             return 0;
         }
