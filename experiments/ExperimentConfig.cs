@@ -27,6 +27,8 @@ public sealed class ExperimentConfig : IValidatable
     public CompareStageConfig Compare { get; set; } = new();
     /// <summary>APT on Wan 2.1 checkpoints with latent-cache data (apt kind); absent for the demo's tiny models.</summary>
     public WanAptConfig? Wan { get; set; }
+    /// <summary>experiment: avatar_finetune (AvatarFinetuneConfig.cs); absent otherwise.</summary>
+    public AvatarFinetuneConfig? Avatar { get; set; }
 
     public void Validate(string key, string? file)
     {
@@ -36,6 +38,7 @@ public sealed class ExperimentConfig : IValidatable
         try { AptLab.Torch.Device.Parse(Device); }
         catch (ArgumentException e) { throw ConfigException.For(file, "device", e.Message); }
         if (Threads < 0) throw ConfigException.For(file, "threads", "must be >= 0");
+        if (Experiment == "avatar_finetune" && Avatar is null) throw ConfigException.For(file, "avatar", "experiment avatar_finetune needs an avatar: section");
     }
 }
 

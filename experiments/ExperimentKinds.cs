@@ -14,13 +14,14 @@ namespace AptLab.Experiments;
 /// compare  compare.foundation + compare.methods (teacher and any student checkpoints) -> comparison.csv, sheets, mp4
 /// sample   the same methods, sheets and samples.csv without scores
 /// demo     all of it in one run folder (the composition of the kinds above)
+/// avatar_finetune  OmniAvatar flow-matching fine-tuning from a manifest (AvatarFinetuneExperiment)
 /// </code>
 /// A path may name the run folder instead of the file (its product is taken), and a run-id segment
 /// <c>latest</c> (results/demo-teacher/latest/...) stands for the newest run of that experiment.
 /// </summary>
 public static class ExperimentKinds
 {
-    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "compare", "sample"];
+    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "compare", "sample", "avatar_finetune"];
 
     /// <summary>Resolves <paramref name="path"/> (config key <paramref name="key"/>) to an existing checkpoint file:
     /// <c>latest</c> segments and run folders (then the first of <paramref name="products"/> in checkpoints/).</summary>
@@ -108,7 +109,7 @@ public static class ExperimentKinds
         }
         // one folder for all ranks: rank 0's (a timestamped name could differ between processes)
         var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
-        Run(cfg, run, output, group);
+        Run(cfg, run, output, group, resumed: resume is not null);
         return run;
     }
 
@@ -130,8 +131,13 @@ public static class ExperimentKinds
     }
 
     /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>.</summary>
-    public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group = null)
+    public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group = null, bool resumed = false)
     {
+        if (cfg.Experiment == "avatar_finetune")
+        {
+            AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed);
+            return;
+        }
         if (cfg.Experiment == "apt" && cfg.Wan is not null)
         {
             using var rc = new RunContext(cfg, run, output, group: group);

@@ -49,7 +49,7 @@ public static class RunCommand
     {
         RunDirectory run;
         try { run = ExperimentKinds.Launch(cfg, resume, runId, output, group); }
-        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ConfigException)
+        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or IOException or ConfigException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;
