@@ -13,6 +13,8 @@ namespace AptLab.Experiments;
 ///          data) -> checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors (+ resumable phase checkpoints)
 /// compare  compare.foundation + compare.methods (teacher and any student checkpoints) -> comparison.csv, sheets, mp4
 /// sample   the same methods, sheets and samples.csv without scores
+/// apt-omniavatar  an OmniAvatar teacher (omniavatar section) + LatentCache data -> checkpoints/cd, apt_image_ema,
+///          apt_video_ema (+ resumable phase checkpoints) and generator.safetensors (the exported one-step generator)
 /// demo     all of it in one run folder (the composition of the kinds above)
 /// </code>
 /// A path may name the run folder instead of the file (its product is taken), and a run-id segment
@@ -20,7 +22,7 @@ namespace AptLab.Experiments;
 /// </summary>
 public static class ExperimentKinds
 {
-    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "compare", "sample"];
+    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample"];
 
     /// <summary>Resolves <paramref name="path"/> (config key <paramref name="key"/>) to an existing checkpoint file:
     /// <c>latest</c> segments and run folders (then the first of <paramref name="products"/> in checkpoints/).</summary>
@@ -132,10 +134,12 @@ public static class ExperimentKinds
     /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>.</summary>
     public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group = null)
     {
-        if (cfg.Experiment == "apt" && cfg.Wan is not null)
+        if ((cfg.Experiment == "apt" && cfg.Wan is not null) || cfg.Experiment == "apt-omniavatar")
         {
             using var rc = new RunContext(cfg, run, output, group: group);
-            WanAptExperiment.Run(rc);
+            if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
+            if (cfg.Experiment == "apt-omniavatar") AvatarAptExperiment.Run(rc);
+            else WanAptExperiment.Run(rc);
             return;
         }
         using var ctx = new StudyContext(cfg, run, output, group: group);
