@@ -91,7 +91,9 @@ public static class AvatarAptExperiment
     {
         string stage = video ? "apt_video_ema" : "apt_image_ema";
         if (StudyCheckpoints.Has(ctx, stage)) return StudyCheckpoints.LoadModel(ctx, teacher, stage);
-        ctx.Out.WriteLine($"[{stage[..^4]}] effective batch {ctx.Config.Apt.EffectiveBatch(video ? ctx.Config.Apt.Video : ctx.Config.Apt.Image)}");
+        var settings = video ? ctx.Config.Apt.Video : ctx.Config.Apt.Image;
+        ctx.Out.WriteLine($"[{stage[..^4]}] effective batch {settings.MicroBatch * settings.Accumulation * ctx.WorldSize} " +
+                          $"({settings.MicroBatch} x {settings.Accumulation} accumulated x {ctx.WorldSize} rank(s))");
         var ema = ctx.Timed(stage[..^4], () => AptStage.RunPhase(ctx, teacher, init, video, (n, rng) => samples.Batch(n, video, rng)));
         StudyCheckpoints.SaveModel(ctx, stage, ema);
         return ema;

@@ -109,7 +109,7 @@ public class AvatarAptRunTests
         using var ema = (OmniAvatarFlowModel)teacher.Copy();
         ema.Net.load_state_dict(last.Where(kv => kv.Key.StartsWith("ema.")).ToDictionary(kv => kv.Key[4..], kv => kv.Value), strict: true);
         using var g = new Generator(9);
-        var samples = AvatarAptSamples.Open(Path.Combine(run.Root, "cache"), cfg.Omniavatar.Data, Device.CPU, ScalarType.Float32);
+        var samples = AvatarAptSamples.Open(Path.Combine(run.Root, "cache"), cfg.Omniavatar!.Data, Device.CPU, ScalarType.Float32);
         var (x, c) = samples.Batch(2, video: true, g);
         var z = torch.randn(x.shape, generator: g);
         var expectedOut = OneStepGenerator.Generate(ema, z, c);
