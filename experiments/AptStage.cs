@@ -27,8 +27,8 @@ public static class AptStage
 
     /// <summary>Runs one phase (apt.image or apt.video of the config) and returns its EMA generator.</summary>
     /// <param name="teacher">the ORIGINAL diffusion model: the discriminator's backbone is a copy of it</param>
-    /// <param name="init">the generator's start (CD student, or the image phase's EMA)</param>
-    public static WanFlowModel RunPhase(RunContext ctx, FlowModel teacher, WanFlowModel init, bool video, DataSource data)
+    /// <param name="init">the generator's start (CD student, or the image phase's EMA); any flow model (Wan, OmniAvatar)</param>
+    public static TModel RunPhase<TModel>(RunContext ctx, FlowModel teacher, TModel init, bool video, DataSource data) where TModel : FlowModel
     {
         var apt = ctx.Config.Apt;
         var settings = video ? apt.Video : apt.Image;
@@ -37,10 +37,11 @@ public static class AptStage
         if (apt.WorldSize > 0 && apt.WorldSize != world)
             throw new ArgumentException($"apt.world_size is {apt.WorldSize} (the effective batch assumes it) but the run has {world} rank(s); " +
                                         $"launch with `aptlab launch --nproc {apt.WorldSize}` or change apt.world_size");
-        var generator = (WanFlowModel)init.Copy();
+        var generator = (TModel)init.Copy();
         generator.Module.train();
         var layers = apt.HeadLayers.Count > 0 ? apt.HeadLayers.ToArray() : null;
         using var discriminator = new Discriminator(teacher.Copy(), layers);
+        using (var g = new Generator(ctx.Config.Seed + (video ? 66UL : 77UL))) discriminator.ResetReadout(g);
         discriminator.requires_grad_(true);
         RealBatch Data(long update, int micro, Generator rng) => data(settings.MicroBatch * world, rng);   // the global micro-batch
         using var trainer = new AptTrainer(generator, discriminator, settings, ctx.Config.Seed + (video ? 55UL : 44UL), Data, ctx.Group);
@@ -72,7 +73,7 @@ public static class AptStage
             if (trainer.Step % settings.CheckpointEvery == 0 || trainer.Step == settings.Updates)
                 ctx.OnMain(() => Checkpoints.Save(ctx.Run.Checkpoints, prefix, trainer.Step, trainer.StateDict()));
         }
-        var ema = (WanFlowModel)generator.Copy();
+        var ema = (TModel)generator.Copy();
         trainer.Ema.copy_to(ema.Module);
         ema.Module.eval();
         generator.Dispose();

@@ -9,7 +9,7 @@ using AptLab.Training.Avatar;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// <c>experiment: avatar_finetune</c>: OmniAvatar fine-tuning in one run folder. (1) Data: the manifest, or generated
+/// <c>experiment: omniavatar-finetune</c>: OmniAvatar fine-tuning in one run folder. (1) Data: the manifest, or generated
 /// talking-shape clips; rank 0 encodes every clip missing from the latent cache (VAE, wav2vec2 features, umT5) while the
 /// other ranks wait. (2) The DiT (training init, Wan base, LoRA) and <see cref="OmniAvatarTrainer"/>, data-parallel under
 /// `aptlab launch` (each rank its <see cref="DistributedSampler"/> share). (3) Steps logged to metrics.csv and

@@ -6,7 +6,8 @@ namespace AptLab.Experiments;
 /// <summary>
 /// The YAML of an experiment (configs/*.yaml). <c>experiment</c> picks the procedure: <c>demo</c> runs the whole
 /// study (VAE + text + teacher, consistency distillation, APT image and video phases, comparison) in one run folder;
-/// <c>teacher</c>, <c>distill</c>, <c>apt</c>, <c>compare</c> and <c>sample</c> run one stage from the checkpoints
+/// <c>teacher</c>, <c>distill</c>, <c>apt</c>, <c>compare</c> and <c>sample</c> run one stage; <c>apt-omniavatar</c> runs CD
+/// and both APT phases of an OmniAvatar teacher (its <c>omniavatar</c> section) from the checkpoints
 /// named in the config (see <see cref="ExperimentKinds"/> for the chaining scheme).
 /// </summary>
 public sealed class ExperimentConfig : IValidatable
@@ -27,8 +28,10 @@ public sealed class ExperimentConfig : IValidatable
     public CompareStageConfig Compare { get; set; } = new();
     /// <summary>APT on Wan 2.1 checkpoints with latent-cache data (apt kind); absent for the demo's tiny models.</summary>
     public WanAptConfig? Wan { get; set; }
-    /// <summary>experiment: avatar_finetune (AvatarFinetuneConfig.cs); absent otherwise.</summary>
+    /// <summary>experiment: omniavatar-finetune (AvatarFinetuneConfig.cs); absent otherwise.</summary>
     public AvatarFinetuneConfig? Avatar { get; set; }
+    /// <summary>The apt-omniavatar kind's teacher weights, dtype and latent-cache data (<see cref="AvatarAptConfig"/>).</summary>
+    public AvatarAptConfig? Omniavatar { get; set; }
 
     public void Validate(string key, string? file)
     {
@@ -38,7 +41,12 @@ public sealed class ExperimentConfig : IValidatable
         try { AptLab.Torch.Device.Parse(Device); }
         catch (ArgumentException e) { throw ConfigException.For(file, "device", e.Message); }
         if (Threads < 0) throw ConfigException.For(file, "threads", "must be >= 0");
-        if (Experiment == "avatar_finetune" && Avatar is null) throw ConfigException.For(file, "avatar", "experiment avatar_finetune needs an avatar: section");
+        if (Experiment == "omniavatar-finetune" && Avatar is null) throw ConfigException.For(file, "avatar", "experiment omniavatar-finetune needs an avatar: section");
+        if (Experiment == "apt-omniavatar")
+        {
+            if (Omniavatar is null) throw ConfigException.For(file, "omniavatar", "experiment apt-omniavatar needs this section (teacher weights and data)");
+            Omniavatar.ValidateHeadLayers(Apt.HeadLayers, file);
+        }
     }
 }
 

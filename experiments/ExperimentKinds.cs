@@ -13,15 +13,17 @@ namespace AptLab.Experiments;
 ///          data) -> checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors (+ resumable phase checkpoints)
 /// compare  compare.foundation + compare.methods (teacher and any student checkpoints) -> comparison.csv, sheets, mp4
 /// sample   the same methods, sheets and samples.csv without scores
+/// apt-omniavatar  an OmniAvatar teacher (omniavatar section) + LatentCache data -> checkpoints/cd, apt_image_ema,
+///          apt_video_ema (+ resumable phase checkpoints) and generator.safetensors (the exported one-step generator)
 /// demo     all of it in one run folder (the composition of the kinds above)
-/// avatar_finetune  OmniAvatar flow-matching fine-tuning from a manifest (AvatarFinetuneExperiment)
+/// omniavatar-finetune  OmniAvatar flow-matching fine-tuning from a manifest (AvatarFinetuneExperiment)
 /// </code>
 /// A path may name the run folder instead of the file (its product is taken), and a run-id segment
 /// <c>latest</c> (results/demo-teacher/latest/...) stands for the newest run of that experiment.
 /// </summary>
 public static class ExperimentKinds
 {
-    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "compare", "sample", "avatar_finetune"];
+    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune"];
 
     /// <summary>Resolves <paramref name="path"/> (config key <paramref name="key"/>) to an existing checkpoint file:
     /// <c>latest</c> segments and run folders (then the first of <paramref name="products"/> in checkpoints/).</summary>
@@ -133,15 +135,17 @@ public static class ExperimentKinds
     /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>.</summary>
     public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group = null, bool resumed = false)
     {
-        if (cfg.Experiment == "avatar_finetune")
+        if (cfg.Experiment == "omniavatar-finetune")
         {
             AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed);
             return;
         }
-        if (cfg.Experiment == "apt" && cfg.Wan is not null)
+        if ((cfg.Experiment == "apt" && cfg.Wan is not null) || cfg.Experiment == "apt-omniavatar")
         {
             using var rc = new RunContext(cfg, run, output, group: group);
-            WanAptExperiment.Run(rc);
+            if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
+            if (cfg.Experiment == "apt-omniavatar") AvatarAptExperiment.Run(rc);
+            else WanAptExperiment.Run(rc);
             return;
         }
         using var ctx = new StudyContext(cfg, run, output, group: group);

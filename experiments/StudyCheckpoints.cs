@@ -77,10 +77,10 @@ public static class StudyCheckpoints
 
     /// <summary>A copy of <paramref name="like"/> (the teacher) with the weights of <paramref name="path"/>, or of this
     /// run's checkpoint of <paramref name="stage"/>.</summary>
-    public static WanFlowModel LoadModel(RunContext ctx, WanFlowModel like, string stage, string? path = null)
+    public static TModel LoadModel<TModel>(RunContext ctx, TModel like, string stage, string? path = null) where TModel : FlowModel
     {
         path ??= PathOf(ctx, stage);
-        var model = (WanFlowModel)like.Copy();
+        var model = (TModel)like.Copy();
         using var state = Checkpoint.Load(path);
         model.Module.load_state_dict(state, source: path);
         model.Module.eval();

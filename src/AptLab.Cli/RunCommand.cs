@@ -16,7 +16,7 @@ public static class RunCommand
         var config = new Argument<string>("config") { Description = "experiment config (YAML)" };
         var resume = new Option<string?>("--resume") { Description = "continue the run in this folder from its checkpoints" };
         var runId = new Option<string?>("--run-id") { Description = "name of the run folder (default: a UTC timestamp)" };
-        var cmd = new Command("run", "Run an experiment config (demo, teacher, distill, apt, compare, sample)");
+        var cmd = new Command("run", "Run an experiment config (demo, teacher, distill, apt, apt-omniavatar, compare, sample)");
         cmd.Arguments.Add(config);
         cmd.Options.Add(resume);
         cmd.Options.Add(runId);

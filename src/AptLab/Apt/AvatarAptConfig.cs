@@ -5,25 +5,20 @@ using AptLab.Models.Avatar;
 namespace AptLab.Apt;
 
 /// <summary>
-/// The YAML of APT with an OmniAvatar teacher (configs/apt-omniavatar-1.3b.yaml): the teacher's weights (Wan base +
-/// OmniAvatar LoRA/audio checkpoint), the encoded training data (a <see cref="Data.LatentCache"/> folder), consistency
-/// distillation and the two adversarial phases (apt.md 11.4 adapted to OmniAvatar). Paths are relative to the working
-/// directory, as in OmniAvatar's configs.
+/// The <c>omniavatar</c> section of an <c>experiment: apt-omniavatar</c> config (configs/apt-omniavatar-*.yaml): the
+/// teacher's weights (Wan base + OmniAvatar LoRA/audio checkpoint, or a tiny random one), its dtype and the encoded
+/// training data (a <see cref="Data.LatentCache"/> folder) with the CFG negative. Consistency distillation and the two
+/// adversarial phases are the runner's <c>distill</c> and <c>apt</c> sections (apt.md 11.4 adapted to OmniAvatar).
+/// Paths are relative to the working directory, as in OmniAvatar's configs.
 /// </summary>
 public sealed class AvatarAptConfig : IValidatable
 {
-    public string Experiment { get; set; } = "apt-omniavatar";
-    public string Name { get; set; } = "apt-omniavatar";
-    public ulong Seed { get; set; } = 42;
-    public string Device { get; set; } = "cpu";
     /// <summary>Parameter dtype of teacher, student and discriminator: bf16 (as upstream), fp16 or fp32.</summary>
     public string Dtype { get; set; } = "bf16";
-    public string Results { get; set; } = "results";
     public AvatarAptModelConfig Model { get; set; } = new();
     public AvatarAptDataConfig Data { get; set; } = new();
-    public AvatarAptDistillConfig Distill { get; set; } = new();
-    public AvatarAptPhasesConfig Apt { get; set; } = new();
 
+    [YamlDotNet.Serialization.YamlIgnore]
     public ScalarType ModelDtype => Dtype switch
     {
         "bf16" => ScalarType.BFloat16, "fp16" => ScalarType.Float16, _ => ScalarType.Float32,
@@ -31,22 +26,32 @@ public sealed class AvatarAptConfig : IValidatable
 
     public void Validate(string key, string? file)
     {
-        if (Experiment != "apt-omniavatar") throw ConfigException.For(file, "experiment", $"'{Experiment}' must be apt-omniavatar for this config type");
-        if (string.IsNullOrWhiteSpace(Name)) throw ConfigException.For(file, "name", "must not be empty");
-        if (Dtype is not ("bf16" or "fp16" or "fp32")) throw ConfigException.For(file, "dtype", $"'{Dtype}' must be bf16, fp16 or fp32");
-        try { AptLab.Torch.Device.Parse(Device); }
-        catch (ArgumentException e) { throw ConfigException.For(file, "device", e.Message); }
-        if (Apt.HeadLayers.Any(l => l < 0 || l >= Model.Architecture.Wan.NumLayers))
-            throw ConfigException.For(file, "apt.head_layers", $"[{string.Join(", ", Apt.HeadLayers)}] must lie in 0..{Model.Architecture.Wan.NumLayers - 1} ({Model.Preset})");
+        if (Dtype is not ("bf16" or "fp16" or "fp32")) throw ConfigException.For(file, key + ".dtype", $"'{Dtype}' must be bf16, fp16 or fp32");
+        if (Model.RandomWeights && string.IsNullOrWhiteSpace(Data.Cache) && Data.RandomSamples < 1)
+            throw ConfigException.For(file, key + ".data", "random_weights without a cache needs random_samples >= 1");
+        if (!Model.RandomWeights && string.IsNullOrWhiteSpace(Data.Cache))
+            throw ConfigException.For(file, key + ".data.cache", "names the LatentCache folder of the training samples");
+        Data.ValidateNegative(Model.RandomWeights, key + ".data", file);
+    }
+
+    /// <summary>Checks <paramref name="headLayers"/> (the apt section's) against the architecture.</summary>
+    public void ValidateHeadLayers(IReadOnlyList<int> headLayers, string? file)
+    {
+        int layers = Model.Architecture.Wan.NumLayers;
+        if (headLayers.Any(l => l < 0 || l >= layers))
+            throw ConfigException.For(file, "apt.head_layers", $"[{string.Join(", ", headLayers)}] must lie in 0..{layers - 1} ({Model.Preset})");
     }
 }
 
 /// <summary>The teacher: OmniAvatar's DiT built from the Wan 2.1 T2V weights and the OmniAvatar checkpoint
-/// (omniavatar.md 6.3, 7.4), its LoRA merged.</summary>
+/// (omniavatar.md 6.3, 7.4), its LoRA merged; or, with <c>random_weights</c>, a tiny random one (CPU smoke runs).</summary>
 public sealed class AvatarAptModelConfig : IValidatable
 {
-    /// <summary>Architecture: omniavatar-1.3b (Wan 1.3B: 30 blocks, dim 1536) or omniavatar-14b.</summary>
+    /// <summary>Architecture: omniavatar-1.3b (Wan 1.3B: 30 blocks, dim 1536), omniavatar-14b, or tiny (random_weights).</summary>
     public string Preset { get; set; } = "omniavatar-1.3b";
+    /// <summary>A tiny random teacher (<see cref="AvatarModels.TinyDit"/>, seeded by the run's seed) and a tiny random
+    /// umT5 for the negative prompt; dit_path, exp_path and text_encoder_path are not read.</summary>
+    public bool RandomWeights { get; set; }
     /// <summary>Wan 2.1 T2V DiT safetensors (one file or comma-separated shards).</summary>
     public string DitPath { get; set; } = "";
     /// <summary>Folder holding OmniAvatar's pytorch_model.pt (LoRA + audio + patch embedding).</summary>
@@ -59,85 +64,70 @@ public sealed class AvatarAptModelConfig : IValidatable
     public int AudioInDim { get; set; } = 10752;
     /// <summary>Per-block activation checkpointing of the student and the discriminator.</summary>
     public bool GradientCheckpointing { get; set; } = true;
-    /// <summary>Optional generator weights (e.g. the consistency-distilled student, a plain OmniAvatar state dict);
-    /// empty: the student starts as a copy of the teacher.</summary>
+    /// <summary>Optional weights the generator starts consistency distillation from (a plain OmniAvatar state dict,
+    /// e.g. an earlier CD student; with distill.steps 0 the APT phases start from it); empty: a copy of the teacher.</summary>
     public string StudentInit { get; set; } = "";
 
-    public OmniAvatarConfig Architecture => (Preset switch
-    {
-        "omniavatar-14b" => OmniAvatarConfig.OmniAvatar_14B,
-        _ => OmniAvatarConfig.OmniAvatar_1_3B,
-    }) with { AudioHiddenSize = AudioHiddenSize, AudioInDim = AudioInDim };
+    /// <summary>Text width and length of the tiny random models (T5EncoderConfig.Tiny's dim).</summary>
+    public const int TinyTextDim = 32, TinyTextLen = 16;
 
+    [YamlDotNet.Serialization.YamlIgnore]
+    public OmniAvatarConfig Architecture => Preset switch
+    {
+        "tiny" => AvatarModels.TinyDit(TinyTextDim, TinyTextLen, AudioInDim) with { AudioHiddenSize = AudioHiddenSize },
+        "omniavatar-14b" => OmniAvatarConfig.OmniAvatar_14B with { AudioHiddenSize = AudioHiddenSize, AudioInDim = AudioInDim },
+        _ => OmniAvatarConfig.OmniAvatar_1_3B with { AudioHiddenSize = AudioHiddenSize, AudioInDim = AudioInDim },
+    };
+
+    [YamlDotNet.Serialization.YamlIgnore]
     public LoraConfig Lora => new(LoraRank, LoraAlpha, LoraConfig.ParseTargets(LoraTargetModules));
 
     public void Validate(string key, string? file)
     {
-        if (Preset is not ("omniavatar-1.3b" or "omniavatar-14b")) throw ConfigException.For(file, key + ".preset", $"'{Preset}' must be omniavatar-1.3b or omniavatar-14b");
+        if (Preset is not ("omniavatar-1.3b" or "omniavatar-14b" or "tiny"))
+            throw ConfigException.For(file, key + ".preset", $"'{Preset}' must be omniavatar-1.3b, omniavatar-14b or tiny");
+        if ((Preset == "tiny") != RandomWeights)
+            throw ConfigException.For(file, key + ".random_weights", "the tiny preset and random_weights go together (released weights are 1.3B or 14B)");
+        if (!RandomWeights && string.IsNullOrWhiteSpace(DitPath)) throw ConfigException.For(file, key + ".dit_path", "names the Wan 2.1 T2V safetensors");
+        if (!RandomWeights && string.IsNullOrWhiteSpace(ExpPath)) throw ConfigException.For(file, key + ".exp_path", "names the folder of OmniAvatar's pytorch_model.pt");
         try { Lora.Validate(); Architecture.Validate(); }
         catch (ArgumentException e) { throw ConfigException.For(file, key, e.Message); }
     }
 }
 
 /// <summary>Encoded samples (LatentCache tensors "latents" [16, F, h, w], "ref_latents" [16, 1, h, w], "audio"
-/// [4F - 3, audio_in_dim], "context" [Lt, 4096]); the negative prompt of the teacher's CFG.</summary>
+/// [4F - 3, audio_in_dim], "context" [Lt, 4096]) and the negative prompt of the teacher's CFG.</summary>
 public sealed class AvatarAptDataConfig : IValidatable
 {
+    /// <summary>The LatentCache folder; empty with random_weights: random_samples seeded samples in the run folder.</summary>
     public string Cache { get; set; } = "";
+    /// <summary>random_weights runs without a cache: samples written to &lt;run&gt;/cache (seeded by the run's seed).</summary>
+    public int RandomSamples { get; set; } = 0;
     /// <summary>Latent frames of the video phase (13 = 49 video frames, APT's clip length).</summary>
     public int VideoLatentFrames { get; set; } = 13;
     /// <summary>Leading latent frames marked known (mask 0) in y for the video phase (OmniAvatar's first chunk: 1).</summary>
     public int KnownFrames { get; set; } = 1;
     public string NegativePrompt { get; set; } = AvatarDefaults.NegativePrompt;
-    /// <summary>umT5 weights and tokenizer for encoding the negative prompt once.</summary>
+    /// <summary>umT5 weights and tokenizer for encoding the negative prompt once (tokenizer default: google/umt5-xxl
+    /// beside the weights).</summary>
     public string TextEncoderPath { get; set; } = "";
     public string TokenizerPath { get; set; } = "";
+    /// <summary>A precomputed negative: a safetensors file with "context" [Lt, text_dim]; replaces the text encoder.</summary>
+    public string NegativeContext { get; set; } = "";
 
     public void Validate(string key, string? file)
     {
         if (VideoLatentFrames < 1) throw ConfigException.For(file, key + ".video_latent_frames", "must be >= 1");
         if (KnownFrames < 0 || KnownFrames >= VideoLatentFrames) throw ConfigException.For(file, key + ".known_frames", $"must be in [0, video_latent_frames {VideoLatentFrames})");
+        if (RandomSamples < 0) throw ConfigException.For(file, key + ".random_samples", "must be >= 0");
     }
-}
 
-/// <summary>Consistency distillation from the OmniAvatar teacher (apt.md 4.3, 11.4); guidance is OmniAvatar's
-/// joint text + audio CFG (<see cref="OmniAvatarFlowModel"/>).</summary>
-public sealed class AvatarAptDistillConfig : IValidatable
-{
-    public int Steps { get; set; } = 5000;
-    public int Batch { get; set; } = 1;
-    public double Lr { get; set; } = 1e-5;
-    public double WeightDecay { get; set; } = 0.01;
-    public int N { get; set; } = 32;
-    public double Shift { get; set; } = 5;
-    public double Guidance { get; set; } = 4.5;
-
-    public CdSettings Settings => new() { Steps = N, Shift = Shift, Guidance = Guidance };
-
-    public void Validate(string key, string? file)
+    /// <summary>The negative needs negative_context, or the tokenizer (random_weights) / the umT5 weights.</summary>
+    public void ValidateNegative(bool randomWeights, string key, string? file)
     {
-        if (N < 1) throw ConfigException.For(file, key + ".n", "must be >= 1");
-        if (Shift <= 0) throw ConfigException.For(file, key + ".shift", "must be > 0");
-        if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1 and lr > 0 required");
-    }
-}
-
-/// <summary>The adversarial phases; each binds <see cref="AptPhaseSettings"/> directly (its property names in
-/// snake_case: updates, micro_batch, accumulation, lr_generator, lr_discriminator, ema_decay, discriminator_shift,
-/// r1_lambda, r1_sigma, r1_reading, ...).</summary>
-public sealed class AvatarAptPhasesConfig : IValidatable
-{
-    /// <summary>0-indexed discriminator head blocks; empty = proportional to 16/26/36 of 36 (12, 21, 29 for 30 blocks).</summary>
-    public List<int> HeadLayers { get; set; } = [];
-    public AptPhaseSettings Image { get; set; } = new() { Name = "image" };
-    public AptPhaseSettings Video { get; set; } = new() { Name = "video", LrGenerator = 3e-6, LrDiscriminator = 3e-6, DiscriminatorShift = 12, R1Sigma = 0.1, Updates = 300 };
-
-    public void Validate(string key, string? file)
-    {
-        foreach (var (name, p) in new[] { ("image", Image), ("video", Video) })
-        {
-            try { (p with { Name = name }).Validate(); }
-            catch (ArgumentException e) { throw ConfigException.For(file, $"{key}.{name}", e.Message); }
-        }
+        if (!string.IsNullOrWhiteSpace(NegativeContext)) return;
+        if (randomWeights ? string.IsNullOrWhiteSpace(TokenizerPath) : string.IsNullOrWhiteSpace(TextEncoderPath))
+            throw ConfigException.For(file, key + (randomWeights ? ".tokenizer_path" : ".text_encoder_path"),
+                "is needed to encode the negative prompt (or give negative_context, a precomputed \"context\" tensor)");
     }
 }

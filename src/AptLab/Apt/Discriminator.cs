@@ -26,6 +26,22 @@ public sealed class Discriminator : Module
         readout = RegisterModule("readout", new DiscriminatorReadout(backbone.Dim, backbone.NumHeads, Layers.Length, w.dtype, w.device));
     }
 
+    /// <summary>Draws the read-out heads' initial weights from <paramref name="g"/> with the default initialisation
+    /// (query N(0, 0.02); Linear weights kaiming-uniform a = sqrt 5, biases U(+-1/sqrt fan_in); norms as built), so a
+    /// fresh discriminator does not depend on the global RNG (a resumed run re-creates the video phase's alike).</summary>
+    public void ResetReadout(Generator g)
+    {
+        using var _ = torch.no_grad();
+        var linears = readout.named_modules().Select(m => m.module).OfType<Linear>();
+        foreach (var (name, p) in readout.named_parameters())
+            if (name.EndsWith("query")) init.normal_(p, 0, 0.02, g);
+        foreach (var l in linears)
+        {
+            init.kaiming_uniform_(l.weight, a: Math.Sqrt(5), g: g);
+            if (l.bias is { } b) init.uniform_(b, -1 / Math.Sqrt(l.in_features), 1 / Math.Sqrt(l.in_features), g);
+        }
+    }
+
     /// <param name="x">clean latent [B, C, F, H, W]</param>
     /// <param name="sigma">[B] discriminator timesteps in [0, 1]</param>
     /// <returns>logits [B]</returns>

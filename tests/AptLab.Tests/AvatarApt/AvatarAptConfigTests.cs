@@ -1,6 +1,7 @@
 using AptLab.Apt;
 using AptLab.Config;
 using AptLab.Data;
+using AptLab.Experiments;
 
 namespace AptLab.Tests.AvatarApt;
 
@@ -12,30 +13,38 @@ public class AvatarAptConfigTests
     [Fact]
     public void Config_loads_with_apt_settings_adapted_to_omniavatar()
     {
-        var cfg = ConfigLoader.Load<AvatarAptConfig>(ConfigPath);
-        Assert.Equal("omniavatar-1.3b", cfg.Model.Preset);
-        Assert.EndsWith("Wan2.1-T2V-1.3B/diffusion_pytorch_model.safetensors", cfg.Model.DitPath);
-        Assert.EndsWith("OmniAvatar-1.3B", cfg.Model.ExpPath);
+        var cfg = ConfigLoader.Load<ExperimentConfig>(ConfigPath);
+        Assert.Equal("apt-omniavatar", cfg.Experiment);
+        var oa = cfg.Omniavatar!;
+        Assert.Equal("omniavatar-1.3b", oa.Model.Preset);
+        Assert.EndsWith("Wan2.1-T2V-1.3B/diffusion_pytorch_model.safetensors", oa.Model.DitPath);
+        Assert.EndsWith("OmniAvatar-1.3B", oa.Model.ExpPath);
         Assert.Equal((32, 5.0, 4.5), (cfg.Distill.N, cfg.Distill.Shift, cfg.Distill.Guidance));
         Assert.Equal((5e-6, 1.0, 0.01, 350), (cfg.Apt.Image.LrGenerator, cfg.Apt.Image.DiscriminatorShift, cfg.Apt.Image.R1Sigma, cfg.Apt.Image.Updates));
         Assert.Equal((3e-6, 12.0, 0.1, 300), (cfg.Apt.Video.LrDiscriminator, cfg.Apt.Video.DiscriminatorShift, cfg.Apt.Video.R1Sigma, cfg.Apt.Video.Updates));
         Assert.Equal(R1NoiseReading.Variance, cfg.Apt.Video.R1Reading);
-        Assert.Equal(13, cfg.Data.VideoLatentFrames);
+        Assert.Equal(13, oa.Data.VideoLatentFrames);
+        Assert.Equal((1024, 1024), (cfg.Apt.EffectiveBatch(cfg.Apt.Image), cfg.Apt.EffectiveBatch(cfg.Apt.Video)));
     }
 
     [Fact]
     public void Bad_head_layer_is_an_error_naming_the_key()
     {
         var yaml = File.ReadAllText(ConfigPath).Replace("head_layers: [12, 21, 29]", "head_layers: [12, 21, 30]");
-        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse<AvatarAptConfig>(yaml, "x.yaml"));
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse<ExperimentConfig>(yaml, "x.yaml"));
         Assert.Contains("apt.head_layers", e.Message);
+        var noSection = Assert.Throws<ConfigException>(() => ConfigLoader.Parse<ExperimentConfig>("experiment: apt-omniavatar", "y.yaml"));
+        Assert.Contains("omniavatar", noSection.Message);
+        var noText = File.ReadAllText(ConfigPath).Replace("text_encoder_path:", "# text_encoder_path:");
+        e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse<ExperimentConfig>(noText, "z.yaml"));
+        Assert.Contains("omniavatar.data.text_encoder_path", e.Message);
     }
 
     [Fact]
     public void Builds_teacher_student_and_discriminator_on_the_meta_device()
     {
-        var cfg = ConfigLoader.Load<AvatarAptConfig>(ConfigPath);
-        using var models = AvatarAptModels.Build(cfg, Device.Meta);
+        var cfg = ConfigLoader.Load<ExperimentConfig>(ConfigPath);
+        using var models = AvatarAptModels.Build(cfg.Omniavatar!, Device.Meta, cfg.Apt.HeadLayers);
         const long d = 1536, ffn = 8960, heads = 12, layers = 30;
         // Wan2.1-T2V-1.3B has 1,418,996,800 parameters (WanDiTStateDictTests); OmniAvatar adds 17 input channels to the
         // patch embedding, AudioPack (Linear 4 x 10752 -> 32, LayerNorm 32) and 14 Linear(32 -> 1536).

@@ -32,7 +32,7 @@ public sealed class AvatarTrainingFixture : IDisposable
 
     /// <summary>The tiny config (YAML as a user writes it) with the fixture's data folder.</summary>
     public string Yaml(string name, int steps, int microBatch, string extra = "") => $"""
-        experiment: avatar_finetune
+        experiment: omniavatar-finetune
         name: {name}
         seed: 0
         threads: 1
