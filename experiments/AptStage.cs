@@ -14,21 +14,35 @@ namespace AptLab.Experiments;
 /// </summary>
 public static class AptStage
 {
-    /// <summary>Runs one phase and returns its EMA generator.</summary>
-    public static WanFlowModel RunPhase(StudyContext ctx, string phase, WanFlowModel init, bool video, AptPhaseConfig cfg)
+    /// <summary>A global micro-batch of <paramref name="size"/> real samples drawn with <paramref name="rng"/>.</summary>
+    public delegate RealBatch DataSource(int size, Generator rng);
+
+    /// <summary>The demo's phase on the synthetic latents with the study's teacher and text path.</summary>
+    public static WanFlowModel RunPhase(StudyContext ctx, WanFlowModel init, bool video) =>
+        RunPhase(ctx, ctx.Teacher, init, video, (n, rng) =>
+        {
+            var (x, captions) = Batches.Sample(ctx, video, n, rng);
+            return new RealBatch(x, ctx.Condition(captions));
+        });
+
+    /// <summary>Runs one phase (apt.image or apt.video of the config) and returns its EMA generator.</summary>
+    /// <param name="teacher">the ORIGINAL diffusion model: the discriminator's backbone is a copy of it</param>
+    /// <param name="init">the generator's start (CD student, or the image phase's EMA)</param>
+    public static WanFlowModel RunPhase(RunContext ctx, FlowModel teacher, WanFlowModel init, bool video, DataSource data)
     {
-        var settings = cfg.Settings(phase);
+        var apt = ctx.Config.Apt;
+        var settings = video ? apt.Video : apt.Image;
+        string phase = video ? "video" : "image";
+        int world = ctx.WorldSize;
+        if (apt.WorldSize > 0 && apt.WorldSize != world)
+            throw new ArgumentException($"apt.world_size is {apt.WorldSize} (the effective batch assumes it) but the run has {world} rank(s); " +
+                                        $"launch with `aptlab launch --nproc {apt.WorldSize}` or change apt.world_size");
         var generator = (WanFlowModel)init.Copy();
         generator.Module.train();
-        var layers = ctx.Config.Apt.HeadLayers.Count > 0 ? ctx.Config.Apt.HeadLayers.ToArray() : null;
-        using var discriminator = new Discriminator(ctx.Teacher.Copy(), layers);
+        var layers = apt.HeadLayers.Count > 0 ? apt.HeadLayers.ToArray() : null;
+        using var discriminator = new Discriminator(teacher.Copy(), layers);
         discriminator.requires_grad_(true);
-        int world = ctx.Group?.world_size ?? 1;
-        RealBatch Data(long update, int micro, Generator rng)
-        {
-            var (x, captions) = Batches.Sample(ctx, video, settings.MicroBatch * world, rng);   // the global micro-batch
-            return new RealBatch(x, ctx.Condition(captions));
-        }
+        RealBatch Data(long update, int micro, Generator rng) => data(settings.MicroBatch * world, rng);   // the global micro-batch
         using var trainer = new AptTrainer(generator, discriminator, settings, ctx.Config.Seed + (video ? 55UL : 44UL), Data, ctx.Group);
         var prefix = "apt_" + phase;
         var latest = ctx.AgreeWithMain(Checkpoints.Latest(ctx.Run.Checkpoints, prefix));

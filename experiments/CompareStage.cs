@@ -1,44 +1,98 @@
 using AptLab.Apt;
-using AptLab.Data.Media;
 
 namespace AptLab.Experiments;
 
 /// <summary>
-/// Stage 5: samples of every method from the SAME noise and prompts (held-out captions): the teacher with CFG at the
-/// configured step counts, the CD student in one step, and the APT students in one and two steps; decoded by the VAE,
-/// measured against held-out real data (Fréchet distance on the documented features, sharpness), written as
-/// comparison.csv, PNG sheets, an mp4 grid and a README table.
+/// Stage 5: samples of every method from the SAME noise and prompts (held-out captions, or the configured prompts):
+/// e.g. the teacher with CFG at several step counts, the CD student in one step, the APT students in one and two
+/// steps; decoded by the VAE, measured against held-out real data (Fréchet distance on the documented features,
+/// sharpness), written as comparison.csv, PNG sheets, an mp4 grid and a README table. The demo, the compare kind and
+/// `aptlab compare` all come here; the sample kind writes the same sheets without the scores.
 /// </summary>
 public static class CompareStage
 {
     public sealed record Method(string Name, int Steps, int Nfe, Func<Tensor, Conditioning, Tensor> Generate);
 
-    public static void Run(StudyContext ctx, WanFlowModel cd, WanFlowModel aptImage, WanFlowModel? aptVideo)
+    /// <summary>The teacher with Euler steps and CFG (0 = the teacher config's guidance/shift).</summary>
+    public static Method Teacher(StudyContext ctx, FlowModel teacher, int steps, double guidance = 0, double shift = 0, string? name = null)
     {
-        var cfg = ctx.Config;
-        var tc = cfg.Teacher;
-        var methods = new List<Method>();
-        foreach (var steps in cfg.Compare.TeacherSteps)
-            methods.Add(new($"teacher {steps} steps CFG {tc.Guidance}", steps, TeacherSampler.Nfe(steps, tc.Guidance, true),
-                (z, c) => TeacherSampler.Sample(ctx.Teacher, z, c, ctx.Negative((int)z.size(0)), steps, tc.Shift, tc.Guidance)));
-        methods.Add(new("CD 1 step", 1, 1, (z, c) => OneStepGenerator.Generate(cd, z, c)));
-        methods.Add(new("APT image phase 1 step", 1, 1, (z, c) => OneStepGenerator.Generate(aptImage, z, c)));
+        var tc = ctx.Config.Teacher;
+        double w = guidance > 0 ? guidance : tc.Guidance, s = shift > 0 ? shift : tc.Shift;
+        return new(name ?? $"teacher {steps} steps CFG {w:G4}", steps, TeacherSampler.Nfe(steps, w, true),
+            (z, c) => TeacherSampler.Sample(teacher, z, c, ctx.Negative((int)z.size(0)), steps, s, w));
+    }
+
+    /// <summary>A one-step generator sampled in one step, or in two (apt.md 6: t_m = shift(0.5, s), second noise
+    /// seeded by the run's seed).</summary>
+    public static Method Student(StudyContext ctx, FlowModel model, string name, int steps = 1, double twoStepShift = 0)
+    {
+        if (steps == 1) return new(name, 1, 1, (z, c) => OneStepGenerator.Generate(model, z, c));
+        if (steps != 2) throw new ArgumentException($"{name}: a one-step generator samples in 1 or 2 steps, not {steps}");
+        double s = twoStepShift > 0 ? twoStepShift : ctx.Config.Apt.Video.DiscriminatorShift;
+        return new(name, 2, 2, (z, c) =>
+        {
+            using var g = new Generator(ctx.Config.Seed + 77);
+            return OneStepGenerator.GenerateTwoStep(model, z, c, torch.randn(z.shape, generator: g, device: z.device), s);
+        });
+    }
+
+    /// <summary>The demo's methods: the teacher at compare.teacher_steps, CD 1 step, APT image phase 1 step, and the
+    /// video-phase APT student in 1 and 2 steps.</summary>
+    public static List<Method> DemoMethods(StudyContext ctx, WanFlowModel cd, WanFlowModel aptImage, WanFlowModel? aptVideo)
+    {
+        var methods = ctx.Config.Compare.TeacherSteps.Select(steps => Teacher(ctx, ctx.Teacher, steps)).ToList();
+        methods.Add(Student(ctx, cd, "CD 1 step"));
+        methods.Add(Student(ctx, aptImage, "APT image phase 1 step"));
         if (aptVideo is not null)
         {
-            methods.Add(new("APT 1 step", 1, 1, (z, c) => OneStepGenerator.Generate(aptVideo, z, c)));
-            methods.Add(new("APT 2 steps", 2, 2, (z, c) =>
-            {
-                using var g = new Generator(cfg.Seed + 77);
-                return OneStepGenerator.GenerateTwoStep(aptVideo, z, c, torch.randn(z.shape, generator: g, device: z.device), cfg.Apt.Video.DiscriminatorShift);
-            }));
+            methods.Add(Student(ctx, aptVideo, "APT 1 step"));
+            methods.Add(Student(ctx, aptVideo, "APT 2 steps", 2));
         }
+        return methods;
+    }
+
+    /// <summary>Whether clips are compared besides images.</summary>
+    public static bool WithVideo(StudyContext ctx) => ctx.Config.Data.TrainVideos > 0 && ctx.Config.Compare.Video;
+
+    public static void Run(StudyContext ctx, IReadOnlyList<Method> methods)
+    {
         var reports = new List<(string kind, Evaluation.ComparisonOutputs outputs)>();
         reports.Add(("image", Report(ctx, Evaluate(ctx, methods, video: false), video: false)));
-        if (ctx.VideoLatents is not null) reports.Add(("video", Report(ctx, Evaluate(ctx, methods, video: true), video: true)));
+        if (WithVideo(ctx)) reports.Add(("video", Report(ctx, Evaluate(ctx, methods, video: true), video: true)));
         ComparisonWriter.Write(ctx, reports);
     }
 
+    /// <summary>The sample kind: the sheets (PNG, per-method frames, mp4 grid) and samples.csv (steps, NFE, wall
+    /// time), no scores.</summary>
+    public static void Sample(StudyContext ctx, IReadOnlyList<Method> methods)
+    {
+        var csv = new System.Text.StringBuilder("kind,method,steps,nfe,wall_seconds\n");
+        foreach (bool video in WithVideo(ctx) ? new[] { false, true } : new[] { false })
+        {
+            var results = Evaluate(ctx, methods, video);
+            var prompts = Prompts(ctx, video, ctx.Config.Compare.Samples);
+            Evaluation.ComparisonReport.WriteSheets(Path.Combine(ctx.Run.Samples, video ? "video" : "image"),
+                results.Select(r => new Evaluation.ComparisonMethod(r.Method.Name, r.Method.Steps, r.Method.Nfe, r.WallSeconds, r.Pixels)).ToList(),
+                prompts, new Evaluation.ComparisonOptions(MaxPrompts: ctx.Config.Compare.SheetPrompts));
+            foreach (var r in results)
+            {
+                csv.AppendLine(string.Join(",", video ? "video" : "image", ComparisonWriter.Quote(r.Method.Name), r.Method.Steps, r.Method.Nfe,
+                    ComparisonWriter.F(r.WallSeconds)));
+                r.Pixels.Dispose();
+            }
+        }
+        Training.RunDirectory.WriteAtomic(ctx.Run.File("samples.csv"), csv.ToString());
+    }
+
     public sealed record ComparisonResult(string Kind, Method Method, Tensor Pixels, double WallSeconds);
+
+    /// <summary>The prompts of the samples: compare.prompts cycled, else the held-out captions.</summary>
+    public static string[] Prompts(StudyContext ctx, bool video, int n)
+    {
+        var given = ctx.Config.Compare.Prompts;
+        if (given.Count > 0) return Enumerable.Range(0, n).Select(i => given[i % given.Count]).ToArray();
+        return ctx.Heldout(video, n).captions;
+    }
 
     /// <summary>Scores the methods against held-out real samples and writes the sheets, mp4 grid, CSV and table
     /// into samples/&lt;kind&gt;/.</summary>
@@ -46,7 +100,7 @@ public static class CompareStage
     {
         int n = ctx.Config.Compare.Samples;
         var (real, _) = ctx.Heldout(video, ctx.Config.Data.HeldoutSamples);
-        var (_, prompts) = ctx.Heldout(video, n);
+        var prompts = Prompts(ctx, video, n);
         var methods = results.Select(r => new Evaluation.ComparisonMethod(r.Method.Name, r.Method.Steps, r.Method.Nfe, r.WallSeconds, r.Pixels)).ToList();
         var outputs = Evaluation.ComparisonReport.Write(Path.Combine(ctx.Run.Samples, video ? "video" : "image"), methods, prompts, real,
             new Evaluation.ComparisonOptions(MaxPrompts: ctx.Config.Compare.SheetPrompts));
@@ -55,16 +109,22 @@ public static class CompareStage
         return outputs;
     }
 
+    /// <summary>The latent shape [n, z, f, h, w] of the configured data (images: f = 1).</summary>
+    private static long[] LatentShape(StudyContext ctx, int n, bool video)
+    {
+        var d = ctx.Config.Data;
+        long f = video ? 1 + (d.VideoFrames - 1) / 4 : 1, hw = d.Size / 8;
+        return [n, ctx.Config.Vae.ZDim, f, hw, hw];
+    }
+
     /// <summary>Generates <c>compare.samples</c> samples per method (same noise, same prompts), decoded to pixels.</summary>
-    private static List<ComparisonResult> Evaluate(StudyContext ctx, List<Method> methods, bool video)
+    private static List<ComparisonResult> Evaluate(StudyContext ctx, IReadOnlyList<Method> methods, bool video)
     {
         var cfg = ctx.Config;
         int n = cfg.Compare.Samples;
-        var (_, captions) = ctx.Heldout(video, n);
-        var template = video ? ctx.VideoLatents! : ctx.ImageLatents!;
-        var shape = new long[] { n, template.size(1), template.size(2), template.size(3), template.size(4) };
+        var captions = Prompts(ctx, video, n);
         using var g = new Generator(cfg.Seed + (video ? 99UL : 88UL));
-        using var z = torch.randn(shape, generator: g, device: ctx.Device);
+        using var z = torch.randn(LatentShape(ctx, n, video), generator: g, device: ctx.Device);
         var results = new List<ComparisonResult>();
         foreach (var m in methods)
         {

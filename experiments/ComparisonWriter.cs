@@ -60,6 +60,6 @@ public static class ComparisonWriter
         return lines.Count == 0 ? null : "## APT vs consistency distillation\n\n" + string.Join("\n", lines);
     }
 
-    private static string F(double v) => v.ToString("G5", CultureInfo.InvariantCulture);
-    private static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+    internal static string F(double v) => v.ToString("G5", CultureInfo.InvariantCulture);
+    internal static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
 }

@@ -6,7 +6,8 @@ namespace AptLab.Experiments;
 /// <summary>
 /// The YAML of an experiment (configs/*.yaml). <c>experiment</c> picks the procedure: <c>demo</c> runs the whole
 /// study (VAE + text + teacher, consistency distillation, APT image and video phases, comparison) in one run folder;
-/// <c>teacher</c>, <c>distill</c>, <c>apt</c> and <c>compare</c> run one stage from the checkpoints named in the config.
+/// <c>teacher</c>, <c>distill</c>, <c>apt</c>, <c>compare</c> and <c>sample</c> run one stage from the checkpoints
+/// named in the config (see <see cref="ExperimentKinds"/> for the chaining scheme).
 /// </summary>
 public sealed class ExperimentConfig : IValidatable
 {
@@ -24,10 +25,12 @@ public sealed class ExperimentConfig : IValidatable
     public DistillStageConfig Distill { get; set; } = new();
     public AptStagesConfig Apt { get; set; } = new();
     public CompareStageConfig Compare { get; set; } = new();
+    /// <summary>APT on Wan 2.1 checkpoints with latent-cache data (apt kind); absent for the demo's tiny models.</summary>
+    public WanAptConfig? Wan { get; set; }
 
     public void Validate(string key, string? file)
     {
-        string[] kinds = ["demo", "teacher", "distill", "apt", "compare"];
+        string[] kinds = ExperimentKinds.Names;
         if (!kinds.Contains(Experiment)) throw ConfigException.For(file, "experiment", $"'{Experiment}' is not one of {string.Join(", ", kinds)}");
         if (string.IsNullOrWhiteSpace(Name)) throw ConfigException.For(file, "name", "must not be empty");
         try { AptLab.Torch.Device.Parse(Device); }
@@ -122,6 +125,14 @@ public sealed class TeacherStageConfig : IValidatable
 
 public sealed class DistillStageConfig : IValidatable
 {
+    /// <summary>distill kind: the foundation checkpoint (VAE + text encoder + teacher) of a teacher run, or its run folder.</summary>
+    public string From { get; set; } = "";
+    /// <summary>Folder of the teacher-target cache (apt.md 4.3): the teacher's guided Euler steps for (sample, noise
+    /// seed, step) triples are stored there and reused by later runs; empty = no cache. With a cache the noise of a
+    /// sample is one of <see cref="NoiseSeeds"/> seeded draws, so triples recur.</summary>
+    public string TargetCache { get; set; } = "";
+    /// <summary>Noise draws per training sample when a target cache is used.</summary>
+    public int NoiseSeeds { get; set; } = 4;
     public int Steps { get; set; } = 300;
     public int Batch { get; set; } = 16;
     public double Lr { get; set; } = 1e-4;
@@ -131,65 +142,51 @@ public sealed class DistillStageConfig : IValidatable
     public double Shift { get; set; } = 3;
     public double Guidance { get; set; } = 4;
 
+    [YamlDotNet.Serialization.YamlIgnore]
     public CdSettings Settings => new() { Steps = N, Shift = Shift, Guidance = Guidance };
 
     public void Validate(string key, string? file)
     {
         if (N < 1) throw ConfigException.For(file, key + ".n", "must be >= 1");
+        if (NoiseSeeds < 1) throw ConfigException.For(file, key + ".noise_seeds", "must be >= 1");
         if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1 and lr > 0 required");
     }
 }
 
-/// <summary>Settings of the two adversarial phases (field names as <see cref="AptPhaseSettings"/>).</summary>
+/// <summary>
+/// The two adversarial phases, bound straight to <see cref="AptPhaseSettings"/> (keys = its properties in snake_case:
+/// updates, micro_batch, accumulation, lr (or lr_generator / lr_discriminator), rms_alpha, rms_eps, ema_decay,
+/// discriminator_shift, r1_lambda, r1_sigma, r1_reading (variance | std), r2_lambda, r2_sigma, checkpoint_every).
+/// For the <c>apt</c> kind: <c>teacher</c> (the foundation checkpoint of a teacher run, or with a <c>wan</c> section
+/// the Wan checkpoint named there) initialises the discriminator, <c>student</c> (a CD checkpoint) the generator.
+/// </summary>
 public sealed class AptStagesConfig : IValidatable
 {
-    public AptPhaseConfig Image { get; set; } = new();
-    public AptPhaseConfig Video { get; set; } = new() { DiscriminatorShift = 12, R1Sigma = 0.1, Lr = 3e-6, Updates = 300 };
-    /// <summary>0-indexed discriminator head blocks; empty = proportional to 16/26/36 of 36.</summary>
+    private AptPhaseSettings image = new() { Name = "image" };
+    private AptPhaseSettings video = new() { Name = "video", DiscriminatorShift = 12, R1Sigma = 0.1, Lr = 3e-6, Updates = 300 };
+
+    /// <summary>apt kind: foundation checkpoint (or run folder) of a teacher run; unused with a <c>wan</c> section.</summary>
+    public string Teacher { get; set; } = "";
+    /// <summary>apt kind: the CD student checkpoint (or the distill run folder).</summary>
+    public string Student { get; set; } = "";
+    public AptPhaseSettings Image { get => image; set => image = value with { Name = "image" }; }
+    public AptPhaseSettings Video { get => video; set => video = value with { Name = "video" }; }
+    /// <summary>0-indexed discriminator head blocks; empty = proportional to 16/26/36 of 36 (apt.md 11.2).</summary>
     public List<int> HeadLayers { get; set; } = [];
-    public void Validate(string key, string? file) { }
-}
+    /// <summary>The data-parallel ranks the batch settings assume (effective batch = micro_batch x accumulation x
+    /// world_size); 0 accepts any launch. A launch with another number of ranks is refused.</summary>
+    public int WorldSize { get; set; } = 0;
 
-public sealed class AptPhaseConfig : IValidatable
-{
-    public int Updates { get; set; } = 350;
-    public int MicroBatch { get; set; } = 16;
-    public int Accumulation { get; set; } = 1;
-    public double Lr { get; set; } = 5e-6;
-    public double EmaDecay { get; set; } = 0.995;
-    public double DiscriminatorShift { get; set; } = 1;
-    public double R1Lambda { get; set; } = 100;
-    public double R1Sigma { get; set; } = 0.01;
-    /// <summary>"variance" (std = sqrt sigma, the paper's literal wording) or "std".</summary>
-    public string R1Reading { get; set; } = "variance";
-    public double R2Lambda { get; set; } = 0;
-    public int CheckpointEvery { get; set; } = 50;
-
-    public AptPhaseSettings Settings(string name) => new()
-    {
-        Name = name, Updates = Updates, MicroBatch = MicroBatch, Accumulation = Accumulation, LrGenerator = Lr,
-        LrDiscriminator = Lr, EmaDecay = EmaDecay, DiscriminatorShift = DiscriminatorShift, R1Lambda = R1Lambda,
-        R1Sigma = R1Sigma, R1Reading = R1Reading == "std" ? R1NoiseReading.Std : R1NoiseReading.Variance,
-        R2Lambda = R2Lambda, CheckpointEvery = CheckpointEvery,
-    };
+    public int EffectiveBatch(AptPhaseSettings phase) => phase.MicroBatch * phase.Accumulation * Math.Max(1, WorldSize);
 
     public void Validate(string key, string? file)
     {
-        if (R1Reading is not ("variance" or "std")) throw ConfigException.For(file, key + ".r1_reading", $"'{R1Reading}' must be variance or std");
-        try { Settings(key).Validate(); }
-        catch (ArgumentException e) { throw ConfigException.For(file, key, e.Message); }
-    }
-}
-
-public sealed class CompareStageConfig : IValidatable
-{
-    /// <summary>Generated samples per method for the metrics.</summary>
-    public int Samples { get; set; } = 256;
-    /// <summary>Prompts (columns) in the comparison sheets.</summary>
-    public int SheetPrompts { get; set; } = 8;
-    public List<int> TeacherSteps { get; set; } = [25];
-    public void Validate(string key, string? file)
-    {
-        if (Samples < 2 || SheetPrompts < 1) throw ConfigException.For(file, key, "samples >= 2 and sheet_prompts >= 1 required");
+        foreach (var (name, phase) in new[] { ("image", Image), ("video", Video) })
+        {
+            try { phase.Validate(); }
+            catch (ArgumentException e) { throw ConfigException.For(file, $"{key}.{name}", e.Message); }
+        }
+        if (HeadLayers.Any(l => l < 0)) throw ConfigException.For(file, key + ".head_layers", "block indices are 0-based and must be >= 0");
+        if (WorldSize < 0) throw ConfigException.For(file, key + ".world_size", "must be >= 0 (0 = any)");
     }
 }

@@ -13,27 +13,15 @@ namespace AptLab.Experiments;
 /// <summary>
 /// Everything the stages of a study share: the run folder and its logger, the synthetic data, the VAE, the text
 /// path (tokenizer + T5 encoder) and the teacher, and the encoded latents of the training set.
-/// <para>Under `aptlab launch` every rank holds a context on the same run folder; only rank 0 (<see cref="IsMain"/>)
-/// writes to it: the other ranks' <see cref="Out"/> and <see cref="Log"/> discard everything.</para>
 /// </summary>
-public sealed class StudyContext : IDisposable
+public sealed class StudyContext : RunContext
 {
-    public ExperimentConfig Config { get; }
-    public RunDirectory Run { get; }
-    public RunLogger Log { get; }
-    public TextWriter Out { get; }
-    public Device Device { get; }
     public MovingShapes Images { get; }
     public MovingShapes Videos { get; }
     public WanVAE Vae { get; }
     public UmT5Tokenizer Tokenizer { get; }
     public T5Encoder TextEncoder { get; }
     public WanFlowModel Teacher { get; }
-    /// <summary>The data-parallel ranks of this run; null for one process.</summary>
-    public ProcessGroup? Group { get; }
-    /// <summary>Rank 0 (or the only process): the one that writes logs, checkpoints and samples.</summary>
-    public bool IsMain => DistributedRun.IsMainProcess(Group);
-
     /// <summary>Normalised latents of the training set: images [N, z, 1, h, w], videos [M, z, f, h, w].</summary>
     public Tensor? ImageLatents { get; set; }
     public Tensor? VideoLatents { get; set; }
@@ -41,12 +29,8 @@ public sealed class StudyContext : IDisposable
     public string[] VideoCaptions { get; }
 
     public StudyContext(ExperimentConfig config, RunDirectory run, TextWriter output, long? resumeAfterStep = null,
-        ProcessGroup? group = null)
+        ProcessGroup? group = null) : base(config, run, output, resumeAfterStep, group)
     {
-        (Config, Run, Group) = (config, run, group);
-        Out = IsMain ? output : TextWriter.Null;
-        Device = Device.Parse(config.Device);
-        Log = IsMain ? new RunLogger(run.Events, run.MetricsCsv, resumeAfterStep) : RunLogger.Discard();
         var d = config.Data;
         Images = new MovingShapes(d.Size, 1, config.Seed);
         Videos = new MovingShapes(d.Size, d.VideoFrames, config.Seed + 1);
@@ -94,25 +78,9 @@ public sealed class StudyContext : IDisposable
         return (px.to(Device), caps);
     }
 
-    /// <summary>Runs <paramref name="write"/> on rank 0 only; every rank waits until it is done.</summary>
-    public void OnMain(Action write) => DistributedRun.OnMainProcess(Group, write);
-
-    /// <summary>Rank 0's answer on every rank (decisions such as "does this checkpoint exist" must agree).</summary>
-    public bool AgreeWithMain(bool value) => DistributedRun.BroadcastFlag(Group, value);
-
-    /// <summary>Rank 0's string (e.g. the newest checkpoint's path, or null) on every rank.</summary>
-    public string? AgreeWithMain(string? value) =>
-        Group is null ? value : DistributedRun.BroadcastString(Group, IsMain ? value ?? "" : null) is { Length: > 0 } s ? s : null;
-
-    /// <summary>Rank 0's weights (parameters and buffers) of <paramref name="modules"/> on every rank.</summary>
-    public void SyncFromMain(params Module[] modules) => DistributedRun.BroadcastModules(Group, modules);
-
-    /// <summary>Rank 0's values of <paramref name="tensors"/> (same shapes everywhere) on every rank.</summary>
-    public void SyncFromMain(params Tensor?[] tensors) => DistributedRun.Broadcast(Group, tensors.OfType<Tensor>());
-
-    public void Dispose()
+    public override void Dispose()
     {
-        Log.Dispose();
+        base.Dispose();
         ImageLatents?.Dispose();
         VideoLatents?.Dispose();
         Teacher.Dispose();

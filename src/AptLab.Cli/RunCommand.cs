@@ -16,7 +16,7 @@ public static class RunCommand
         var config = new Argument<string>("config") { Description = "experiment config (YAML)" };
         var resume = new Option<string?>("--resume") { Description = "continue the run in this folder from its checkpoints" };
         var runId = new Option<string?>("--run-id") { Description = "name of the run folder (default: a UTC timestamp)" };
-        var cmd = new Command("run", "Run an experiment config (teacher, distillation, APT, comparison)");
+        var cmd = new Command("run", "Run an experiment config (demo, teacher, distill, apt, compare, sample)");
         cmd.Arguments.Add(config);
         cmd.Options.Add(resume);
         cmd.Options.Add(runId);
@@ -47,28 +47,14 @@ public static class RunCommand
 
     private static int Run(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group)
     {
-        RunDirectory? created = null;
-        if (DistributedRun.IsMainProcess(group))
+        RunDirectory run;
+        try { run = ExperimentKinds.Launch(cfg, resume, runId, output, group); }
+        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ConfigException)
         {
-            created = resume is not null ? RunDirectory.Open(resume) : RunDirectory.Create(cfg.Results, cfg.Name, runId);
-            if (resume is null) RunDirectory.WriteAtomic(created.ConfigFile, ConfigLoader.ToYaml(cfg));
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
         }
-        // one folder for all ranks: rank 0's (a timestamped name could differ between processes)
-        var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
-        using var ctx = new StudyContext(cfg, run, output, group: group);
-        output = ctx.Out;
-        if (group is not null) output.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
-        ctx.Log.Text(0, "config", "```yaml\n" + File.ReadAllText(run.ConfigFile) + "\n```");
-        switch (cfg.Experiment)
-        {
-            case "demo":
-                DemoExperiment.Run(ctx);
-                break;
-            default:
-                Console.Error.WriteLine($"error: experiment '{cfg.Experiment}' runs as part of 'demo' in this version; use experiment: demo");
-                return 2;
-        }
-        output.WriteLine($"results: {run.Root}");
+        if (DistributedRun.IsMainProcess(group)) output.WriteLine($"results: {run.Root}");
         return 0;
     }
 }

@@ -69,8 +69,8 @@ public class ConfigInheritanceTests : IDisposable
         Assert.Equal(0, noR1.Apt.Video.R1Lambda);
         Assert.Equal("demo-no-r1", noR1.Name);
         noR1.Name = demo.Name;
-        noR1.Apt.Image.R1Lambda = demo.Apt.Image.R1Lambda;
-        noR1.Apt.Video.R1Lambda = demo.Apt.Video.R1Lambda;
+        noR1.Apt.Image = noR1.Apt.Image with { R1Lambda = demo.Apt.Image.R1Lambda };
+        noR1.Apt.Video = noR1.Apt.Video with { R1Lambda = demo.Apt.Video.R1Lambda };
         Assert.Equal(ConfigLoader.ToYaml(demo), ConfigLoader.ToYaml(noR1));
     }
 }

@@ -9,6 +9,10 @@ public sealed record AptPhaseSettings
     /// <summary>Samples per micro-batch; the effective batch is MicroBatch x Accumulation (x world size).</summary>
     public int MicroBatch { get; init; } = 4;
     public int Accumulation { get; init; } = 1;
+    /// <summary>One learning rate for G and D (APT uses the same for both); sets <see cref="LrGenerator"/> and
+    /// <see cref="LrDiscriminator"/>, which may follow to set them apart. Declared before them so that a config
+    /// written back (lr, lr_generator, lr_discriminator in this order) reloads to the same values.</summary>
+    public double Lr { get => LrGenerator; init { LrGenerator = value; LrDiscriminator = value; } }
     public double LrGenerator { get; init; } = 5e-6;
     public double LrDiscriminator { get; init; } = 5e-6;
     /// <summary>RMSprop smoothing (APT: 0.9, i.e. Adam with beta1 = 0, beta2 = 0.9); eps 1e-8.</summary>
@@ -35,5 +39,8 @@ public sealed record AptPhaseSettings
         if (DiscriminatorShift <= 0) throw new ArgumentException($"apt.{Name}.discriminator_shift must be > 0");
         if (R1Lambda < 0 || R1Sigma < 0) throw new ArgumentException($"apt.{Name}: r1_lambda and r1_sigma must be >= 0");
         if (EmaDecay < 0 || EmaDecay >= 1) throw new ArgumentException($"apt.{Name}.ema_decay must be in [0, 1)");
+        if (!(LrGenerator > 0) || !(LrDiscriminator > 0)) throw new ArgumentException($"apt.{Name}: lr_generator and lr_discriminator must be > 0");
+        if (RmsAlpha <= 0 || RmsAlpha >= 1) throw new ArgumentException($"apt.{Name}.rms_alpha must be in (0, 1)");
+        if (CheckpointEvery < 1) throw new ArgumentException($"apt.{Name}.checkpoint_every must be >= 1");
     }
 }

@@ -40,7 +40,8 @@ public sealed class BatchShard
     {
         if (IsWhole) return global;
         var c = global.Condition;
-        var cond = new Conditioning(Of(c.Context), c.ClipFeatures is null ? null : Of(c.ClipFeatures), c.Y is null ? null : Of(c.Y));
+        var cond = new Conditioning(Of(c.Context), c.ClipFeatures is null ? null : Of(c.ClipFeatures), c.Y is null ? null : Of(c.Y),
+            c.Audio is null ? null : Of(c.Audio));
         return new RealBatch(Of(global.Latents), cond);
     }
 

@@ -62,12 +62,23 @@ public static class ConsistencyDistillation
         var eps = torch.randn(x0.shape, x0.dtype, x0.device, g);
         var xn1 = x0 * Bcast(1.0 - tn1, x0) + eps * Bcast(tn1, x0);                      // x_{n+1}
         var xhat = cachedTarget ?? TeacherStep(teacher, xn1, tn1, tn, c, neg, s.Guidance);
+        var loss = LossFromTarget(student, xn1, tn1, xhat, tn, c);
+        return (scope.Keep(loss), scope.Keep(n));
+    }
+
+    /// <summary>mean((f(x_{n+1}, t_{n+1}) - sg(f(x^_n, t_n)))^2) for the teacher's step x^_n (computed, or from a cache).</summary>
+    /// <param name="xn1">x_{n+1} [B, C, F, H, W]</param>
+    /// <param name="tn1">t_{n+1} [B]</param>
+    /// <param name="xhat">the teacher's Euler step x^_n [B, C, F, H, W]</param>
+    /// <param name="tn">t_n [B]</param>
+    public static Tensor LossFromTarget(FlowModel student, Tensor xn1, Tensor tn1, Tensor xhat, Tensor tn, Conditioning c)
+    {
+        using var scope = torch.NewScope();
         Tensor y;
         using (torch.no_grad())
-            y = xhat - student.Velocity(xhat, tn, c) * Bcast(tn, x0);                     // f(x^_n, t_n), stop-gradient
-        var p = xn1 - student.Velocity(xn1, tn1, c) * Bcast(tn1, x0);                     // f(x_{n+1}, t_{n+1})
-        var loss = F.mse_loss(p, y);
-        return (scope.Keep(loss), scope.Keep(n));
+            y = xhat - student.Velocity(xhat, tn, c) * Bcast(tn, xn1);                    // f(x^_n, t_n), stop-gradient
+        var p = xn1 - student.Velocity(xn1, tn1, c) * Bcast(tn1, xn1);                    // f(x_{n+1}, t_{n+1})
+        return scope.Keep(F.mse_loss(p, y));
     }
 
     /// <summary>[B] -> [B, 1, 1, 1, 1] for broadcasting against x.</summary>

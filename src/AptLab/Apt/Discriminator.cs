@@ -22,7 +22,8 @@ public sealed class Discriminator : Module
         if (Layers.Length == 0 || Layers.Any(l => l < 0 || l >= backbone.NumLayers))
             throw new ArgumentException($"discriminator head layers [{string.Join(", ", Layers)}] must lie in 0..{backbone.NumLayers - 1}");
         RegisterModule("backbone", backbone.Module);
-        readout = RegisterModule("readout", new DiscriminatorReadout(backbone.Dim, backbone.NumHeads, Layers.Length));
+        var w = backbone.Module.parameters().First();                                  // heads in the backbone's dtype, on its device
+        readout = RegisterModule("readout", new DiscriminatorReadout(backbone.Dim, backbone.NumHeads, Layers.Length, w.dtype, w.device));
     }
 
     /// <param name="x">clean latent [B, C, F, H, W]</param>

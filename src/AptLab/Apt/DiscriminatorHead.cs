@@ -21,25 +21,25 @@ public sealed class DiscriminatorHead : Module
     public readonly Linear mlp_in, mlp_out;
     private readonly int numHeads, headDim;
 
-    public DiscriminatorHead(int dim, int numHeads, double mlpRatio = 4, double eps = 1e-6)
+    public DiscriminatorHead(int dim, int numHeads, double mlpRatio = 4, double eps = 1e-6, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         if (dim % numHeads != 0) throw new ArgumentException($"head dim: {dim} is not divisible by {numHeads} heads");
         this.numHeads = numHeads;
         headDim = dim / numHeads;
-        query = RegisterParameter("query", torch.empty(1, 1, dim));
+        query = RegisterParameter("query", torch.empty([1, 1, dim], dtype, device));
         init.normal_(query, 0, 0.02);
-        norm_kv = RegisterModule("norm_kv", new RMSNorm(dim, eps));
-        norm_q = RegisterModule("norm_q", new RMSNorm(dim, eps));
-        q = RegisterModule("q", new Linear(dim, dim));
-        k = RegisterModule("k", new Linear(dim, dim));
-        v = RegisterModule("v", new Linear(dim, dim));
-        o = RegisterModule("o", new Linear(dim, dim));
-        norm_q_head = RegisterModule("norm_q_head", new RMSNorm(headDim, eps));
-        norm_k_head = RegisterModule("norm_k_head", new RMSNorm(headDim, eps));
-        norm_mlp = RegisterModule("norm_mlp", new LayerNorm(dim, eps));
+        norm_kv = RegisterModule("norm_kv", new RMSNorm(dim, eps, dtype: dtype, device: device));
+        norm_q = RegisterModule("norm_q", new RMSNorm(dim, eps, dtype: dtype, device: device));
+        q = RegisterModule("q", new Linear(dim, dim, dtype: dtype, device: device));
+        k = RegisterModule("k", new Linear(dim, dim, dtype: dtype, device: device));
+        v = RegisterModule("v", new Linear(dim, dim, dtype: dtype, device: device));
+        o = RegisterModule("o", new Linear(dim, dim, dtype: dtype, device: device));
+        norm_q_head = RegisterModule("norm_q_head", new RMSNorm(headDim, eps, dtype: dtype, device: device));
+        norm_k_head = RegisterModule("norm_k_head", new RMSNorm(headDim, eps, dtype: dtype, device: device));
+        norm_mlp = RegisterModule("norm_mlp", new LayerNorm(dim, eps, dtype: dtype, device: device));
         int hidden = (int)(dim * mlpRatio);
-        mlp_in = RegisterModule("mlp_in", new Linear(dim, hidden));
-        mlp_out = RegisterModule("mlp_out", new Linear(hidden, dim));
+        mlp_in = RegisterModule("mlp_in", new Linear(dim, hidden, dtype: dtype, device: device));
+        mlp_out = RegisterModule("mlp_out", new Linear(hidden, dim, dtype: dtype, device: device));
     }
 
     /// <param name="hidden">visual tokens of a backbone layer [B, L, C]</param>

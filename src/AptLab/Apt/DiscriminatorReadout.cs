@@ -10,11 +10,11 @@ public sealed class DiscriminatorReadout : Module
     public readonly LayerNorm norm;
     public readonly Linear proj;
 
-    public DiscriminatorReadout(int dim, int numHeads, int count)
+    public DiscriminatorReadout(int dim, int numHeads, int count, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        heads = RegisterModule("heads", new ModuleList<DiscriminatorHead>(Enumerable.Range(0, count).Select(_ => new DiscriminatorHead(dim, numHeads))));
-        norm = RegisterModule("norm", new LayerNorm(count * dim));
-        proj = RegisterModule("proj", new Linear(count * dim, 1));
+        heads = RegisterModule("heads", new ModuleList<DiscriminatorHead>(Enumerable.Range(0, count).Select(_ => new DiscriminatorHead(dim, numHeads, dtype: dtype, device: device))));
+        norm = RegisterModule("norm", new LayerNorm(count * dim, dtype: dtype, device: device));
+        proj = RegisterModule("proj", new Linear(count * dim, 1, dtype: dtype, device: device));
     }
 
     /// <param name="hidden">one [B, L, C] per head, in head order</param>

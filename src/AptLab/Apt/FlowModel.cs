@@ -4,14 +4,20 @@ using AptLab.Torch.nn;
 namespace AptLab.Apt;
 
 /// <summary>The conditioning of a batch: text context [B, Lt, text_dim], and for I2V the CLIP features
-/// [B, 257, clip_dim] and the mask + image latent y [B, 20, F, H, W].</summary>
-public sealed record Conditioning(Tensor Context, Tensor? ClipFeatures = null, Tensor? Y = null)
+/// [B, 257, clip_dim] and the mask + image latent y [B, 20, F, H, W]; for OmniAvatar y is the reference latent + mask
+/// [B, 17, F, H, W] and Audio the wav2vec2 features [B, 4F - 3, 10752].</summary>
+public sealed record Conditioning(Tensor Context, Tensor? ClipFeatures = null, Tensor? Y = null, Tensor? Audio = null)
 {
-    /// <summary>Two conditionings stacked along the batch (for one CFG forward of negative and positive).</summary>
+    /// <summary>Two conditionings stacked along the batch (for one CFG forward of negative and positive). Contexts of
+    /// different lengths are zero-padded to the longer one (the DiTs pad them with zeros to text_len anyway).</summary>
     public static Conditioning Cat(Conditioning a, Conditioning b) => new(
-        torch.cat(new[] { a.Context, b.Context }),
+        torch.cat(new[] { PadRows(a.Context, b.Context.size(1)), PadRows(b.Context, a.Context.size(1)) }),
         a.ClipFeatures is null ? null : torch.cat(new[] { a.ClipFeatures, b.ClipFeatures! }),
-        a.Y is null ? null : torch.cat(new[] { a.Y, b.Y! }));
+        a.Y is null ? null : torch.cat(new[] { a.Y, b.Y! }),
+        a.Audio is null ? null : torch.cat(new[] { a.Audio, b.Audio! }));
+
+    private static Tensor PadRows(Tensor context, long rows) =>                  // [B, Lt, D] -> [B, max(Lt, rows), D]
+        context.size(1) >= rows ? context : F.pad(context, [0, 0, 0, rows - context.size(1)]);
 }
 
 /// <summary>

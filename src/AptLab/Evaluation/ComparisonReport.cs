@@ -79,7 +79,28 @@ public static class ComparisonReport
 
         var scores = Score(methods, real);
         double realSharpness = Sharpness.MeanLaplacianVariance(AsClips(real, "held-out real samples"));
+        var (sheetPath, frameSheets, videoPath) = WriteSheets(outputDir, methods, prompts, options);
 
+        var csvPath = Path.Combine(outputDir, "comparison.csv");
+        ComparisonTable.WriteCsv(csvPath, scores);
+        var markdown = ComparisonTable.ToMarkdown(scores, realSharpness, (int)real.shape[0]);
+        var mdPath = Path.Combine(outputDir, "comparison.md");
+        File.WriteAllText(mdPath, markdown);
+        return new ComparisonOutputs(scores, realSharpness, sheetPath, frameSheets, videoPath, csvPath, mdPath, markdown);
+    }
+
+    /// <summary>The sheets without scores (what the sample kind writes): comparison.png, frames_&lt;method&gt;.png
+    /// and, for clips, comparison.mp4 in <paramref name="outputDir"/>.</summary>
+    public static (string SheetPath, IReadOnlyList<string> FrameSheetPaths, string? VideoPath) WriteSheets(string outputDir,
+        IReadOnlyList<ComparisonMethod> methods, IReadOnlyList<string> prompts, ComparisonOptions? options = null)
+    {
+        options ??= new ComparisonOptions();
+        options.Validate();
+        var shape = CheckMethods(methods);
+        if (prompts.Count != shape[0])
+            throw new ArgumentException($"comparison has {shape[0]} samples per method but {prompts.Count} prompts");
+        using var scope = torch.NewScope();
+        Directory.CreateDirectory(outputDir);
         long n = shape[0], t = shape[2], w = shape[4];
         int cols = (int)Math.Min(n, options.MaxPrompts);
         int zoom = options.Zoom > 0 ? options.Zoom : Math.Max(1, (int)Math.Round(128.0 / w));
@@ -122,12 +143,7 @@ public static class ComparisonReport
             Ffmpeg.WriteVideo(videoPath, Enumerable.Range(0, (int)t).Select(GridAt).ToList(), options.Fps);
         }
 
-        var csvPath = Path.Combine(outputDir, "comparison.csv");
-        ComparisonTable.WriteCsv(csvPath, scores);
-        var markdown = ComparisonTable.ToMarkdown(scores, realSharpness, (int)real.shape[0]);
-        var mdPath = Path.Combine(outputDir, "comparison.md");
-        File.WriteAllText(mdPath, markdown);
-        return new ComparisonOutputs(scores, realSharpness, sheetPath, frameSheets, videoPath, csvPath, mdPath, markdown);
+        return (sheetPath, frameSheets, videoPath);
     }
 
     // clips [N, 3, T, H, W] -> features [N, D] (image features when T = 1)

@@ -6,18 +6,13 @@ using AptLab.Training;
 namespace AptLab.Tests.Experiments;
 
 /// <summary>The demo study end to end at smoke size (configs/demo-smoke.yaml), then its outputs read back.</summary>
-public class DemoSmokeTests
+[Collection("demo-smoke")]
+public class DemoSmokeTests(DemoSmokeRun demo)
 {
     [Fact]
     public void Demo_study_runs_every_stage_and_writes_a_complete_run_folder()
     {
-        using var tmp = TestPaths.Temp();
-        var cfg = ConfigLoader.Load<ExperimentConfig>(Path.Combine(TestPaths.Repo, "configs", "demo-smoke.yaml"));
-        cfg.Text.Tokenizer = Path.Combine(TestPaths.Repo, cfg.Text.Tokenizer);
-        cfg.Results = tmp.Path;
-        var run = RunDirectory.Create(cfg.Results, cfg.Name, "smoke");
-        var log = new StringWriter();
-        using (var ctx = new StudyContext(cfg, run, log)) DemoExperiment.Run(ctx);
+        var (cfg, run) = (demo.Config, demo.Run);
 
         foreach (var stage in new[] { "foundation", "cd", "apt_image_ema", "apt_video_ema" })
             Assert.True(File.Exists(Path.Combine(run.Checkpoints, stage + ".safetensors")), stage);
@@ -50,9 +45,18 @@ public class DemoSmokeTests
                 Assert.True(File.Exists(Path.Combine(run.Plots, plot + ext)), plot + ext);
 
         // Resuming a finished run skips every stage and gives the same comparison rows (methods, NFE).
+        // (on a copy: the run is shared with the other tests of the collection)
+        using var copy = TestPaths.Temp();
+        CopyTree(run.Root, copy.Path);
         var log2 = new StringWriter();
-        using (var ctx = new StudyContext(cfg, RunDirectory.Open(run.Root), log2)) DemoExperiment.Run(ctx);
+        using (var ctx = new StudyContext(cfg, RunDirectory.Open(copy.Path), log2)) DemoExperiment.Run(ctx);
         Assert.Contains("loaded from checkpoints/foundation.safetensors", log2.ToString());
         Assert.DoesNotContain("[distill] step", log2.ToString());
+    }
+
+    internal static void CopyTree(string from, string to)
+    {
+        foreach (var d in Directory.GetDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(d.Replace(from, to));
+        foreach (var f in Directory.GetFiles(from, "*", SearchOption.AllDirectories)) File.Copy(f, f.Replace(from, to), true);
     }
 }

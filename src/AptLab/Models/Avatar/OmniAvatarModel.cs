@@ -76,9 +76,11 @@ public sealed class OmniAvatarModel : Module
     }
 
     /// <summary>The forward with precomputed audio terms <paramref name="audioCond"/> [B, K, T, dim] (see
-    /// <see cref="AudioConditioning"/>), an optional TeaCache, and the residual stream after the listed blocks.</summary>
+    /// <see cref="AudioConditioning"/>), an optional TeaCache, and the residual stream after the listed blocks.
+    /// With <paramref name="hiddenOnly"/> the blocks stop after the last listed one and no velocity is computed
+    /// (Output is null; see <see cref="hidden_states"/>).</summary>
     public WanDiTOutput Forward(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond,
-        TeaCache? teaCache = null, int[]? returnHiddenAfter = null)
+        TeaCache? teaCache = null, int[]? returnHiddenAfter = null, bool hiddenOnly = false)
     {
         using var scope = torch.NewScope();
         var wc = config.Wan;
@@ -103,6 +105,13 @@ public sealed class OmniAvatarModel : Module
         var rope = WanRope.Table(wc.HeadDim, [grid], seqLen, Island, tokens.device);   // [1, S, 1, d/2]
 
         var hidden = new List<Tensor>();
+        if (hiddenOnly)
+        {
+            if (returnHiddenAfter is not { Length: > 0 }) throw new ArgumentException("OmniAvatarModel: hidden states requested without a block index");
+            RunBlocks(tokens, e0, ctx, rope, audioCond, grid, returnHiddenAfter, hidden, stopAfter: returnHiddenAfter.Max());
+            scope.KeepAll(hidden.ToArray());
+            return new WanDiTOutput(null!, hidden);
+        }
         Tensor h;
         if (teaCache is not null && teaCache.Check(e0))
             h = tokens + teaCache.Residual!;                                      // skipped: cached residual of the blocks
@@ -116,15 +125,20 @@ public sealed class OmniAvatarModel : Module
         return new WanDiTOutput(scope.Keep(output), hidden);
     }
 
+    /// <summary>Only the residual stream [B, S, dim] after the listed blocks (the APT discriminator's input), running
+    /// the blocks up to the last of them; equal to the hidden states of the full <see cref="Forward"/>.</summary>
+    public IReadOnlyList<Tensor> hidden_states(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond, int[] blocks) =>
+        Forward(x, t, context, y, audioCond, null, blocks, hiddenOnly: true).Hidden;
+
     private Tensor RunBlocks(Tensor x, Tensor e0, Tensor ctx, Tensor rope, Tensor? audioCond, (int F, int H, int W) grid,
-        int[]? returnHiddenAfter, List<Tensor> hidden)
+        int[]? returnHiddenAfter, List<Tensor> hidden, int stopAfter = int.MaxValue)
     {
         using var scope = torch.NewScope();
         long b = x.size(0), d = config.Wan.Dim, hw = (long)grid.H * grid.W;
         var (first, last) = config.AudioBlocks;
         bool checkpoint = GradientCheckpointing && torch.is_grad_enabled();
         var attnDtype = AttentionDtype;
-        for (int i = 0; i < blocks.Count; i++)
+        for (int i = 0; i < blocks.Count && i <= stopAfter; i++)
         {
             if (audioCond is not null && i >= first && i <= last)
             {

@@ -1,0 +1,155 @@
+using AptLab.Torch.Distributed;
+using AptLab.Training;
+
+namespace AptLab.Experiments;
+
+/// <summary>
+/// The experiment kinds and how they chain. Each kind runs into its own results/&lt;name&gt;/&lt;run-id&gt;/ and
+/// writes its product to checkpoints/:
+/// <code>
+/// teacher  -> checkpoints/foundation.safetensors   VAE (+ latent stats) + text encoder + teacher, and their config
+/// distill  distill.from: a foundation               -> checkpoints/cd.safetensors (the CD student)
+/// apt      apt.teacher: a foundation, apt.student: a CD student (or, with a wan section, a Wan checkpoint + LatentCache
+///          data) -> checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors (+ resumable phase checkpoints)
+/// compare  compare.foundation + compare.methods (teacher and any student checkpoints) -> comparison.csv, sheets, mp4
+/// sample   the same methods, sheets and samples.csv without scores
+/// demo     all of it in one run folder (the composition of the kinds above)
+/// </code>
+/// A path may name the run folder instead of the file (its product is taken), and a run-id segment
+/// <c>latest</c> (results/demo-teacher/latest/...) stands for the newest run of that experiment.
+/// </summary>
+public static class ExperimentKinds
+{
+    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "compare", "sample"];
+
+    /// <summary>Resolves <paramref name="path"/> (config key <paramref name="key"/>) to an existing checkpoint file:
+    /// <c>latest</c> segments and run folders (then the first of <paramref name="products"/> in checkpoints/).</summary>
+    public static string ResolveCheckpoint(string path, string key, params string[] products)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"config key '{key}' must name a checkpoint (or the run folder that made it)");
+        var resolved = ResolveLatest(path, key);
+        if (File.Exists(resolved)) return resolved;
+        if (Directory.Exists(resolved))
+        {
+            foreach (var p in products)
+            {
+                var f = Path.Combine(resolved, "checkpoints", p + ".safetensors");
+                if (File.Exists(f)) return f;
+            }
+            throw new FileNotFoundException($"config key '{key}': run folder {Path.GetFullPath(resolved)} has none of " +
+                string.Join(", ", products.Select(p => $"checkpoints/{p}.safetensors")) + " (did that run finish?)");
+        }
+        throw new FileNotFoundException($"config key '{key}': not found: {Path.GetFullPath(resolved)}", resolved);
+    }
+
+    /// <summary>Replaces each <c>latest</c> segment by the run folder (sibling) whose config.yaml is newest.</summary>
+    public static string ResolveLatest(string path, string key)
+    {
+        var parts = path.Replace('\\', '/').Split('/');
+        string acc = path.StartsWith('/') ? "/" : "";
+        for (int i = 0; i < parts.Length; i++)
+        {
+            var part = parts[i];
+            if (part.Length == 0) continue;
+            if (part == "latest" && !Directory.Exists(Path.Combine(acc, part)))
+            {
+                var parent = acc.Length == 0 ? "." : acc;
+                var runs = Directory.Exists(parent) ? Directory.GetDirectories(parent) : [];
+                var newest = runs.Where(r => File.Exists(Path.Combine(r, "config.yaml")))
+                                 .OrderByDescending(r => File.GetLastWriteTimeUtc(Path.Combine(r, "config.yaml"))).ThenByDescending(r => r, StringComparer.Ordinal)
+                                 .FirstOrDefault()
+                    ?? throw new DirectoryNotFoundException($"config key '{key}': no run under {Path.GetFullPath(parent)} to stand for 'latest' in {path}");
+                part = Path.GetFileName(newest);
+            }
+            acc = acc.Length == 0 ? part : Path.Combine(acc, part);
+        }
+        return acc;
+    }
+
+    /// <summary>Resolves the kind's input paths in <paramref name="cfg"/> (so config.yaml records the concrete
+    /// checkpoints) and adopts the architecture of the foundation it starts from.</summary>
+    public static void Prepare(ExperimentConfig cfg)
+    {
+        switch (cfg.Experiment)
+        {
+            case "distill":
+                cfg.Distill.From = ResolveCheckpoint(cfg.Distill.From, "distill.from", StudyCheckpoints.Foundation);
+                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Distill.From);
+                break;
+            case "apt":
+                cfg.Apt.Student = ResolveCheckpoint(cfg.Apt.Student, "apt.student", "cd", "apt_image_ema");
+                if (cfg.Wan is not null) break;
+                cfg.Apt.Teacher = ResolveCheckpoint(cfg.Apt.Teacher, "apt.teacher", StudyCheckpoints.Foundation);
+                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Apt.Teacher);
+                break;
+            case "compare" or "sample":
+                cfg.Compare.Foundation = ResolveCheckpoint(cfg.Compare.Foundation, "compare.foundation", StudyCheckpoints.Foundation);
+                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Compare.Foundation);
+                if (cfg.Compare.Methods.Count == 0) throw new ArgumentException("config key 'compare.methods' lists nothing to sample");
+                for (int i = 0; i < cfg.Compare.Methods.Count; i++)
+                    if (!cfg.Compare.Methods[i].IsTeacher)
+                        cfg.Compare.Methods[i].Model = ResolveCheckpoint(cfg.Compare.Methods[i].Model, $"compare.methods[{i}].model",
+                            "apt_video_ema", "apt_image_ema", "cd");
+                break;
+        }
+    }
+
+    /// <summary>What `aptlab run` does: prepares <paramref name="cfg"/>, creates the run folder (rank 0; or opens
+    /// <paramref name="resume"/>) with the resolved config.yaml, and runs the kind. Returns the run folder.</summary>
+    public static RunDirectory Launch(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group = null)
+    {
+        if (resume is not null) KeepRecordedInputs(cfg, Path.Combine(resume, "config.yaml"));
+        Prepare(cfg);
+        RunDirectory? created = null;
+        if (DistributedRun.IsMainProcess(group))
+        {
+            created = resume is not null ? RunDirectory.Open(resume) : RunDirectory.Create(cfg.Results, cfg.Name, runId);
+            if (resume is null) RunDirectory.WriteAtomic(created.ConfigFile, Config.ConfigLoader.ToYaml(cfg));
+        }
+        // one folder for all ranks: rank 0's (a timestamped name could differ between processes)
+        var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
+        Run(cfg, run, output, group);
+        return run;
+    }
+
+    /// <summary>A resumed run continues from the inputs it started from: input paths given with <c>latest</c> are
+    /// replaced by the concrete ones recorded in the run's config.yaml (a newer run may exist by now).</summary>
+    private static void KeepRecordedInputs(ExperimentConfig cfg, string recordedConfig)
+    {
+        if (!File.Exists(recordedConfig)) return;
+        var r = Config.ConfigLoader.Load<ExperimentConfig>(recordedConfig);
+        static string Pick(string given, string recorded) =>
+            given.Replace('\\', '/').Split('/').Contains("latest") && recorded.Length > 0 ? recorded : given;
+        cfg.Distill.From = Pick(cfg.Distill.From, r.Distill.From);
+        cfg.Apt.Teacher = Pick(cfg.Apt.Teacher, r.Apt.Teacher);
+        cfg.Apt.Student = Pick(cfg.Apt.Student, r.Apt.Student);
+        cfg.Compare.Foundation = Pick(cfg.Compare.Foundation, r.Compare.Foundation);
+        if (cfg.Compare.Methods.Count == r.Compare.Methods.Count)
+            for (int i = 0; i < cfg.Compare.Methods.Count; i++)
+                cfg.Compare.Methods[i].Model = Pick(cfg.Compare.Methods[i].Model, r.Compare.Methods[i].Model);
+    }
+
+    /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>.</summary>
+    public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group = null)
+    {
+        if (cfg.Experiment == "apt" && cfg.Wan is not null)
+        {
+            using var rc = new RunContext(cfg, run, output, group: group);
+            WanAptExperiment.Run(rc);
+            return;
+        }
+        using var ctx = new StudyContext(cfg, run, output, group: group);
+        if (group is not null) ctx.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
+        if (File.Exists(run.ConfigFile)) ctx.Log.Text(0, "config", "```yaml\n" + File.ReadAllText(run.ConfigFile) + "\n```");
+        switch (cfg.Experiment)
+        {
+            case "demo": DemoExperiment.Run(ctx); break;
+            case "teacher": StudyKinds.Teacher(ctx); break;
+            case "distill": StudyKinds.Distill(ctx); break;
+            case "apt": StudyKinds.Apt(ctx); break;
+            case "compare": StudyKinds.Compare(ctx, scores: true); break;
+            case "sample": StudyKinds.Compare(ctx, scores: false); break;
+            default: throw new ArgumentException($"experiment '{cfg.Experiment}' is not one of {string.Join(", ", Names)}");
+        }
+    }
+}

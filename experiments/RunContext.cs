@@ -1,0 +1,67 @@
+using AptLab.Logging;
+using AptLab.Torch.Distributed;
+using AptLab.Torch.nn;
+using AptLab.Training;
+
+namespace AptLab.Experiments;
+
+/// <summary>
+/// What every experiment kind shares: the config, the run folder and its logger, the device and (under `aptlab
+/// launch`) the process group. Only rank 0 (<see cref="IsMain"/>) writes: the other ranks' <see cref="Out"/> and
+/// <see cref="Log"/> discard everything.
+/// </summary>
+public class RunContext : IDisposable
+{
+    public ExperimentConfig Config { get; }
+    public RunDirectory Run { get; }
+    public RunLogger Log { get; }
+    public TextWriter Out { get; }
+    public Device Device { get; }
+    /// <summary>The data-parallel ranks of this run; null for one process.</summary>
+    public ProcessGroup? Group { get; }
+    /// <summary>Rank 0 (or the only process): the one that writes logs, checkpoints and samples.</summary>
+    public bool IsMain => DistributedRun.IsMainProcess(Group);
+    public int WorldSize => Group?.world_size ?? 1;
+
+    public RunContext(ExperimentConfig config, RunDirectory run, TextWriter output, long? resumeAfterStep = null, ProcessGroup? group = null)
+    {
+        (Config, Run, Group) = (config, run, group);
+        Out = IsMain ? output : TextWriter.Null;
+        Device = Device.Parse(config.Device);
+        Log = IsMain ? new RunLogger(run.Events, run.MetricsCsv, resumeAfterStep) : RunLogger.Discard();
+    }
+
+    /// <summary>Runs <paramref name="write"/> on rank 0 only; every rank waits until it is done.</summary>
+    public void OnMain(Action write) => DistributedRun.OnMainProcess(Group, write);
+
+    /// <summary>Rank 0's answer on every rank (decisions such as "does this checkpoint exist" must agree).</summary>
+    public bool AgreeWithMain(bool value) => DistributedRun.BroadcastFlag(Group, value);
+
+    /// <summary>Rank 0's string (e.g. the newest checkpoint's path, or null) on every rank.</summary>
+    public string? AgreeWithMain(string? value) =>
+        Group is null ? value : DistributedRun.BroadcastString(Group, IsMain ? value ?? "" : null) is { Length: > 0 } s ? s : null;
+
+    /// <summary>Rank 0's weights (parameters and buffers) of <paramref name="modules"/> on every rank.</summary>
+    public void SyncFromMain(params Module[] modules) => DistributedRun.BroadcastModules(Group, modules);
+
+    /// <summary>Rank 0's values of <paramref name="tensors"/> (same shapes everywhere) on every rank.</summary>
+    public void SyncFromMain(params Tensor?[] tensors) => DistributedRun.Broadcast(Group, tensors.OfType<Tensor>());
+
+    /// <summary>Runs a stage, prints and logs its wall time.</summary>
+    public T Timed<T>(string stage, Func<T> run)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var r = run();
+        Out.WriteLine($"[{stage}] done in {sw.Elapsed.TotalSeconds:F1} s");
+        Log.Scalar(0, $"time/{stage}_seconds", sw.Elapsed.TotalSeconds);
+        return r;
+    }
+
+    public void Timed(string stage, Action run) => Timed<int>(stage, () => { run(); return 0; });
+
+    public virtual void Dispose()
+    {
+        Log.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

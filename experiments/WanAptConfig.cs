@@ -1,0 +1,73 @@
+using AptLab.Config;
+
+namespace AptLab.Experiments;
+
+/// <summary>
+/// APT on a released Wan 2.1 DiT (apt.md 11): the checkpoint initialises the discriminator (and is the CD teacher);
+/// the generator starts from <c>apt.student</c>. Training data are two <see cref="Data.LatentCache"/> folders (one
+/// per phase) whose samples hold <c>latents</c> [16, f, h, w] (the Wan VAE's posterior means, unnormalised; the
+/// DiT sees (mu - mean) / std of the Wan 2.1 statistics) and <c>context</c> [L, 4096] (umT5-XXL outputs of the
+/// caption, L &lt;= the DiT's text_len; zero-padded to it as Wan does). Captions without a context must be
+/// encoded first (umT5-XXL is not run inside the APT loop).
+/// </summary>
+public sealed class WanAptConfig : IValidatable
+{
+    /// <summary>The architecture the checkpoint must have: t2v-1.3b | t2v-14b (Wan 2.1 presets), or empty for any.</summary>
+    public string Preset { get; set; } = "";
+    /// <summary>The DiT: a .safetensors file, a sharded index or the release folder (config.json beside it is read).</summary>
+    public string Checkpoint { get; set; } = "";
+    /// <summary>float32 | bfloat16 | float16 (APT trains in BF16 mixed precision on GPUs).</summary>
+    public string Dtype { get; set; } = "float32";
+    public bool GradientCheckpointing { get; set; } = true;
+    /// <summary>LatentCache folders of the image phase (single frames) and the video phase (clips).</summary>
+    public string ImageData { get; set; } = "";
+    public string VideoData { get; set; } = "";
+    /// <summary>WIDTHxHEIGHT of the phase's data; the cached latents must be [16, 1 + (frames - 1) / 4, H / 8, W / 8].</summary>
+    public string ImageSize { get; set; } = "832x480";
+    public string VideoSize { get; set; } = "832x480";
+    /// <summary>Frames of a training clip (1 + 4k; APT: 49 = 2 s at 24 fps).</summary>
+    public int VideoFrames { get; set; } = 49;
+
+    public ScalarType ModelDtype() => Dtype switch
+    {
+        "float32" => ScalarType.Float32, "bfloat16" => ScalarType.BFloat16, "float16" => ScalarType.Float16,
+        _ => throw new ArgumentException($"wan.dtype '{Dtype}' is not float32, bfloat16 or float16"),
+    };
+
+    /// <summary>The preset's architecture, or null without a preset.</summary>
+    public Models.Wan.WanConfig? Architecture() => Preset switch
+    {
+        "" => null,
+        "t2v-1.3b" => Models.Wan.WanConfig.T2V_1_3B,
+        "t2v-14b" => Models.Wan.WanConfig.T2V_14B,
+        _ => throw new ArgumentException($"wan.preset '{Preset}' is not t2v-1.3b or t2v-14b"),
+    };
+
+    /// <summary>(width, height) of a "WxH" string.</summary>
+    public static (int W, int H) ParseSize(string s, string key, string? file)
+    {
+        var p = s.Split('x');
+        if (p.Length != 2 || !int.TryParse(p[0], out int w) || !int.TryParse(p[1], out int h) || w % 16 != 0 || h % 16 != 0 || w < 16 || h < 16)
+            throw ConfigException.For(file, key, $"'{s}' is not WIDTHxHEIGHT with multiples of 16");
+        return (w, h);
+    }
+
+    /// <summary>The latent shape [16, f, h, w] a phase's cache must hold.</summary>
+    public long[] LatentShape(bool video)
+    {
+        var (w, h) = ParseSize(video ? VideoSize : ImageSize, video ? "wan.video_size" : "wan.image_size", null);
+        return [16, video ? 1 + (VideoFrames - 1) / 4 : 1, h / 8, w / 8];
+    }
+
+    public void Validate(string key, string? file)
+    {
+        if (string.IsNullOrWhiteSpace(Checkpoint)) throw ConfigException.For(file, key + ".checkpoint", "names the Wan 2.1 DiT (file or folder)");
+        try { ModelDtype(); } catch (ArgumentException e) { throw ConfigException.For(file, key + ".dtype", e.Message); }
+        try { Architecture(); } catch (ArgumentException e) { throw ConfigException.For(file, key + ".preset", e.Message); }
+        ParseSize(ImageSize, key + ".image_size", file);
+        ParseSize(VideoSize, key + ".video_size", file);
+        if (VideoFrames < 1 || (VideoFrames - 1) % 4 != 0) throw ConfigException.For(file, key + ".video_frames", $"{VideoFrames} is not 1 + 4k");
+        if (string.IsNullOrWhiteSpace(ImageData) && string.IsNullOrWhiteSpace(VideoData))
+            throw ConfigException.For(file, key, "image_data and/or video_data (LatentCache folders) are needed");
+    }
+}

@@ -1,0 +1,59 @@
+using AptLab.Apt;
+using AptLab.Config;
+using AptLab.Experiments;
+
+namespace AptLab.Tests.Experiments;
+
+public class ExperimentConfigTests
+{
+    [Fact]
+    public void Apt_phases_bind_to_AptPhaseSettings_and_round_trip()
+    {
+        var cfg = ConfigLoader.Parse<ExperimentConfig>("""
+            experiment: apt
+            apt:
+              image: {updates: 7, micro_batch: 3, accumulation: 5, lr: 2.0e-5, lr_discriminator: 4.0e-5, rms_alpha: 0.8, r1_reading: std}
+              video: {updates: 9, lr: 1.0e-6, discriminator_shift: 12, r1_sigma: 0.1}
+            """, "x.yaml");
+        var i = cfg.Apt.Image;
+        Assert.Equal(("image", 7, 3, 5), (i.Name, i.Updates, i.MicroBatch, i.Accumulation));
+        Assert.Equal((2e-5, 4e-5, 0.8, R1NoiseReading.Std), (i.LrGenerator, i.LrDiscriminator, i.RmsAlpha, i.R1Reading));
+        var v = cfg.Apt.Video;
+        Assert.Equal(("video", 1e-6, 1e-6, 12.0, 0.1), (v.Name, v.LrGenerator, v.LrDiscriminator, v.DiscriminatorShift, v.R1Sigma));
+        Assert.Equal(0.995, v.EmaDecay);                                         // AptPhaseSettings' default
+
+        var back = ConfigLoader.Parse<ExperimentConfig>(ConfigLoader.ToYaml(cfg), "resolved.yaml");
+        Assert.Equal(cfg.Apt.Image, back.Apt.Image);
+        Assert.Equal(cfg.Apt.Video, back.Apt.Video);
+    }
+
+    [Theory]
+    [InlineData("apt: {video: {ema_decay: 1.5}}", "apt.video", "ema_decay")]
+    [InlineData("apt: {image: {updates: 0}}", "apt.image", "updates")]
+    [InlineData("apt: {image: {rms_alpha: 1}}", "apt.image", "rms_alpha")]
+    [InlineData("apt: {image: {lr_generator: 0}}", "apt.image", "lr_generator")]
+    [InlineData("apt: {image: {r1_reading: sqrt}}", "", "sqrt")]
+    [InlineData("apt: {image: {learning_rate: 1}}", "", "learning_rate")]
+    [InlineData("distill: {noise_seeds: 0}", "distill.noise_seeds", "")]
+    [InlineData("compare: {methods: [{model: cd.safetensors, steps: 3}]}", "compare.methods[0].steps", "1 or 2")]
+    [InlineData("experiment: avatar", "experiment", "teacher, distill, apt, compare, sample")]
+    [InlineData("experiment: apt\nwan: {checkpoint: w, image_data: d, video_frames: 48}", "wan.video_frames", "1 + 4k")]
+    public void Bad_values_name_the_file_and_key(string yaml, string key, string detail)
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse<ExperimentConfig>(yaml, "bad.yaml"));
+        Assert.Contains("bad.yaml", e.Message);
+        Assert.Contains(key, e.Message);
+        Assert.Contains(detail, e.Message);
+    }
+
+    [Fact]
+    public void Every_experiment_config_in_configs_loads()
+    {
+        var files = Directory.GetFiles(Path.Combine(TestPaths.Repo, "configs"), "*.yaml")
+            .Where(f => File.ReadLines(f).Any(l => l.StartsWith("experiment:"))).ToList();
+        Assert.Contains(files, f => f.EndsWith("demo-compare.yaml"));
+        foreach (var f in files)
+            if (File.ReadLines(f).Any(l => l.Trim() == "experiment: apt-omniavatar")) ConfigLoader.Load<AptLab.Apt.AvatarAptConfig>(f);
+            else ConfigLoader.Load<ExperimentConfig>(f);
+    }
+}
