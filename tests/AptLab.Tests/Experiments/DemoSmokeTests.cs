@@ -54,6 +54,29 @@ public class DemoSmokeTests(DemoSmokeRun demo)
         Assert.DoesNotContain("[distill] step", log2.ToString());
     }
 
+    [Fact]
+    public void A_run_interrupted_after_the_vae_stage_resumes_without_retraining_it()
+    {
+        var (cfg, run) = (demo.Config, demo.Run);
+        using var copy = TestPaths.Temp();
+        CopyTree(run.Root, copy.Path);
+        var dir = RunDirectory.Open(copy.Path);
+        File.Delete(Path.Combine(dir.Checkpoints, "foundation.safetensors"));
+        var log = new StringWriter();
+        using (var ctx = new StudyContext(cfg, dir, log))
+        {
+            StudyKinds.Foundation(ctx);
+            using var original = AptLab.Torch.IO.Safetensors.Load(Path.Combine(run.Checkpoints, "foundation.safetensors"));
+            foreach (var (k, v) in ctx.Vae.state_dict())
+                Assert.Equal(original["vae." + k].data<float>().ToArray(), v.data<float>().ToArray());
+            Assert.Equal(original["vae.latent_inv_std"].data<float>().ToArray(), ctx.Vae.latent_inv_std.data<float>().ToArray());
+        }
+        Assert.Contains("[vae] loaded from checkpoints/vae.safetensors", log.ToString());
+        Assert.DoesNotContain("[vae] step", log.ToString());
+        Assert.Contains("[teacher] step", log.ToString());
+        Assert.True(File.Exists(Path.Combine(dir.Checkpoints, "foundation.safetensors")));
+    }
+
     internal static void CopyTree(string from, string to)
     {
         foreach (var d in Directory.GetDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(d.Replace(from, to));
