@@ -31,7 +31,9 @@ public static class VaeStage
             // sampling z with the initial unit variance would bury the signal in noise for a short schedule. A small
             // KL term still keeps the latents near the unit Gaussian scale.
             var (mu, logVar) = vae.encode_whole_sequence(x);
-            var rec = vae.decode_whole_sequence(mu);
+            // decode takes the NORMALISED latent (official semantics) and denormalises it: train through
+            // normalize so that the decoder sees mu whatever the latent statistics are now or are refitted to later.
+            var rec = vae.decode_whole_sequence(vae.normalize(mu));
             var recon = F.mse_loss(rec, x);
             var kl = ((mu.square() + logVar.exp() - logVar - 1.0) * 0.5).mean();
             var loss = recon + kl * cfg.KlWeight;
