@@ -77,6 +77,25 @@ public class DemoSmokeTests(DemoSmokeRun demo)
         Assert.True(File.Exists(Path.Combine(dir.Checkpoints, "foundation.safetensors")));
     }
 
+    [Fact]
+    public void The_vae_stage_trains_the_path_that_decodes_the_latents()
+    {
+        // Training reconstructs through normalize -> decode; after the statistics are refitted, decoding the cached
+        // normalised latents must give the same pixels (a decoder trained on one scaling and fed another shifts colours).
+        var (cfg, run) = (demo.Config, demo.Run);
+        using var ctx = new StudyContext(cfg, RunDirectory.Open(run.Root), TextWriter.Null);
+        StudyCheckpoints.LoadFoundation(ctx);
+        using var _ = torch.no_grad();
+        var (x, _) = ctx.Images.Batch(0, 4);
+        var (rec, _, _) = VaeStage.Reconstruct(ctx.Vae, x);
+        var fromEncode = ctx.Vae.decode(ctx.Vae.encode(x), clamp: false);
+        Assert.True(ctx.Vae.latent_mean.abs().max().item<float>() > 0);     // refitted, not the identity
+        Assert.True((rec - fromEncode).abs().max().item<float>() < 1e-4);
+        VaeStage.EncodeTrainingSet(ctx, refitStats: false);
+        var cached = ctx.Vae.decode(ctx.ImageLatents!.narrow(0, 0, 4), clamp: false);
+        Assert.True((rec - cached).abs().max().item<float>() < 1e-4);
+    }
+
     internal static void CopyTree(string from, string to)
     {
         foreach (var d in Directory.GetDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(d.Replace(from, to));
