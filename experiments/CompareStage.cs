@@ -112,8 +112,8 @@ public static class CompareStage
     /// <summary>The latent shape [n, z, f, h, w] of the configured data (images: f = 1).</summary>
     private static long[] LatentShape(StudyContext ctx, int n, bool video)
     {
-        var d = ctx.Config.Data;
-        long f = video ? 1 + (d.VideoFrames - 1) / 4 : 1, hw = d.Size / 8;
+        var (d, vae) = (ctx.Config.Data, ctx.Vae.config);
+        long f = video ? 1 + (d.VideoFrames - 1) / vae.TemporalFactor : 1, hw = d.Size / vae.SpatialFactor;
         return [n, ctx.Config.Vae.ZDim, f, hw, hw];
     }
 
@@ -137,7 +137,7 @@ public static class CompareStage
                     int b = Math.Min(32, n - i);
                     var caps = captions.Skip(i).Take(b).ToArray();
                     var latent = m.Generate(z.narrow(0, i, b), ctx.Condition(caps));
-                    parts.Add(scope.Keep(ctx.Vae.decode(ctx.Vae.denormalize(latent))));
+                    parts.Add(scope.Keep(ctx.Vae.decode(latent)));
                 }
             var pixels = torch.cat(parts).DetachFromScope();
             foreach (var p in parts) p.Dispose();

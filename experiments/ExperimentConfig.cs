@@ -62,7 +62,7 @@ public sealed class DataConfig : IValidatable
 
     public void Validate(string key, string? file)
     {
-        if (Size % 8 != 0 || Size < 16) throw ConfigException.For(file, key + ".size", $"{Size} must be a multiple of 8 and >= 16 (the VAE downsamples 8x)");
+        if (Size % 16 != 0) throw ConfigException.For(file, key + ".size", $"{Size} must be a multiple of 16 (the VAE downsamples up to 8x, the DiT patches 2x2)");
         if (VideoFrames < 1 || (VideoFrames - 1) % 4 != 0) throw ConfigException.For(file, key + ".video_frames", $"{VideoFrames} is not 1 + 4k");
         if (TrainImages < 1 || TrainVideos < 0 || HeldoutSamples < 2) throw ConfigException.For(file, key, "sample counts must be positive (held-out >= 2)");
     }
@@ -73,6 +73,9 @@ public sealed class VaeStageConfig : IValidatable
     public int Dim { get; set; } = 8;
     public int ZDim { get; set; } = 16;
     public List<int> DimMult { get; set; } = [1, 2, 2, 2];
+    /// <summary>Which of the len(dim_mult) - 1 downsampling stages also halve time (Wan: [false, true, true]);
+    /// exactly two must, for the 4x temporal compression the clips' 1 + 4k frames assume.</summary>
+    public List<bool> TemporalDownsample { get; set; } = [false, true, true];
     public int NumResBlocks { get; set; } = 1;
     public int Steps { get; set; } = 200;
     public int Batch { get; set; } = 16;
@@ -81,7 +84,10 @@ public sealed class VaeStageConfig : IValidatable
 
     public void Validate(string key, string? file)
     {
-        if (DimMult.Count != 4) throw ConfigException.For(file, key + ".dim_mult", "needs 4 entries (Wan's VAE has 4 levels, 8x spatial compression)");
+        if (DimMult.Count is < 3 or > 4 || DimMult.Count != TemporalDownsample.Count + 1)
+            throw ConfigException.For(file, key + ".dim_mult", $"needs 3 or 4 levels (4x or 8x spatial compression) and one more entry than temporal_downsample ({TemporalDownsample.Count})");
+        if (TemporalDownsample.Count(b => b) != 2)
+            throw ConfigException.For(file, key + ".temporal_downsample", "exactly two stages must downsample time (4x temporal compression)");
         if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1 and lr > 0 required");
     }
 }

@@ -28,13 +28,46 @@ public static class StudyCheckpoints
         public TeacherStageConfig Teacher { get; set; } = new();
     }
 
+    public const string Vae = "vae";
+
+    private static void AddVae(Dictionary<string, Tensor> d, StudyContext ctx)
+    {
+        foreach (var (k, v) in ctx.Vae.state_dict()) d["vae." + k] = v;
+        d["vae.latent_mean"] = ctx.Vae.latent_mean;
+        d["vae.latent_inv_std"] = ctx.Vae.latent_inv_std;
+    }
+
+    private static void LoadVae(StudyContext ctx, StateDict state, string path)
+    {
+        var part = state.Where(kv => kv.Key.StartsWith("vae.") && kv.Key is not ("vae.latent_mean" or "vae.latent_inv_std"))
+                        .ToDictionary(kv => kv.Key["vae.".Length..], kv => kv.Value);
+        ctx.Vae.load_state_dict(part, source: path);
+        ctx.Vae.latent_mean.copy_(state["vae.latent_mean"]);
+        ctx.Vae.latent_inv_std.copy_(state["vae.latent_inv_std"]);
+        ctx.Vae.eval();
+    }
+
+    /// <summary>The trained VAE with its latent statistics (checkpoints/vae.safetensors): a run interrupted during
+    /// the teacher stage resumes without retraining it.</summary>
+    public static void SaveVae(StudyContext ctx) => ctx.OnMain(() =>
+    {
+        var d = new Dictionary<string, Tensor>();
+        AddVae(d, ctx);
+        Safetensors.Save(PathOf(ctx, Vae), d, new Dictionary<string, string> { ["stage"] = Vae });
+    });
+
+    public static void LoadVae(StudyContext ctx)
+    {
+        var path = PathOf(ctx, Vae);
+        using var state = Checkpoint.Load(path);
+        LoadVae(ctx, state, path);
+    }
+
     /// <summary>VAE (with its latent statistics), text encoder and teacher, and the spec of their config.</summary>
     public static void SaveFoundation(StudyContext ctx) => ctx.OnMain(() =>
     {
         var d = new Dictionary<string, Tensor>();
-        foreach (var (k, v) in ctx.Vae.state_dict()) d["vae." + k] = v;
-        d["vae.latent_mean"] = ctx.Vae.latent_mean;
-        d["vae.latent_inv_std"] = ctx.Vae.latent_inv_std;
+        AddVae(d, ctx);
         foreach (var (k, v) in ctx.TextEncoder.state_dict()) d["text." + k] = v;
         foreach (var (k, v) in ctx.Teacher.Module.state_dict()) d["teacher." + k] = v;
         var c = ctx.Config;
@@ -58,15 +91,11 @@ public static class StudyCheckpoints
     {
         path ??= PathOf(ctx, Foundation);
         using var state = Checkpoint.Load(path);
-        Dictionary<string, Tensor> Part(string prefix, params string[] except) => state
-            .Where(kv => kv.Key.StartsWith(prefix) && !except.Contains(kv.Key))
-            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-        ctx.Vae.load_state_dict(Part("vae.", "vae.latent_mean", "vae.latent_inv_std"), source: path);
-        ctx.Vae.latent_mean.copy_(state["vae.latent_mean"]);
-        ctx.Vae.latent_inv_std.copy_(state["vae.latent_inv_std"]);
+        Dictionary<string, Tensor> Part(string prefix) => state
+            .Where(kv => kv.Key.StartsWith(prefix)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
+        LoadVae(ctx, state, path);
         ctx.TextEncoder.load_state_dict(Part("text."), source: path);
         ctx.Teacher.Module.load_state_dict(Part("teacher."), source: path);
-        ctx.Vae.eval();
         ctx.TextEncoder.eval();
         ctx.TextEncoder.requires_grad_(false);
         ctx.Teacher.Module.eval();

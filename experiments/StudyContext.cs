@@ -39,7 +39,7 @@ public sealed class StudyContext : RunContext
 
         torch.manual_seed(config.Seed);
         var v = config.Vae;
-        Vae = new WanVAE(new WanVaeConfig(v.Dim, v.ZDim, v.DimMult.ToArray(), v.NumResBlocks, [], [false, true, true]));
+        Vae = new WanVAE(new WanVaeConfig(v.Dim, v.ZDim, v.DimMult.ToArray(), v.NumResBlocks, [], v.TemporalDownsample.ToArray()));
         var t = config.Text;
         if (!File.Exists(t.Tokenizer)) throw new FileNotFoundException($"tokenizer model not found: {t.Tokenizer} (text.tokenizer)");
         Tokenizer = new UmT5Tokenizer(t.Tokenizer, t.TextLen);

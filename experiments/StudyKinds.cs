@@ -23,7 +23,17 @@ public static class StudyKinds
         }
         else
         {
-            ctx.Timed("vae", () => VaeStage.Run(ctx));
+            if (StudyCheckpoints.Has(ctx, StudyCheckpoints.Vae))
+            {
+                StudyCheckpoints.LoadVae(ctx);
+                VaeStage.EncodeTrainingSet(ctx, refitStats: false);
+                ctx.Out.WriteLine("[vae] loaded from checkpoints/vae.safetensors");
+            }
+            else
+            {
+                ctx.Timed("vae", () => VaeStage.Run(ctx));
+                StudyCheckpoints.SaveVae(ctx);
+            }
             ctx.Timed("teacher", () => TeacherStage.Run(ctx));
             StudyCheckpoints.SaveFoundation(ctx);
         }

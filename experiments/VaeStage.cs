@@ -30,8 +30,7 @@ public static class VaeStage
             // The diffusion models see the posterior mean (encode_moments' mu), so the decoder is trained on mu:
             // sampling z with the initial unit variance would bury the signal in noise for a short schedule. A small
             // KL term still keeps the latents near the unit Gaussian scale.
-            var (mu, logVar) = vae.encode_whole_sequence(x);
-            var rec = vae.decode_whole_sequence(mu);
+            var (rec, mu, logVar) = Reconstruct(vae, x);
             var recon = F.mse_loss(rec, x);
             var kl = ((mu.square() + logVar.exp() - logVar - 1.0) * 0.5).mean();
             var loss = recon + kl * cfg.KlWeight;
@@ -44,6 +43,16 @@ public static class VaeStage
         }
         vae.eval();
         EncodeTrainingSet(ctx);
+    }
+
+    /// <summary>The training reconstruction of <paramref name="x"/> [B, 3, T, H, W]: the decoded posterior mean, through
+    /// the whole-sequence passes. decode takes the NORMALISED latent (official semantics) and denormalises it, so the
+    /// mean goes through normalize: the decoder then sees mu whatever the latent statistics are now or are refitted to
+    /// later, and equals <c>vae.decode(vae.encode(x))</c> (without the clamp) at any time.</summary>
+    public static (Tensor rec, Tensor mu, Tensor logVar) Reconstruct(Models.Wan.Vae.WanVAE vae, Tensor x)
+    {
+        var (mu, logVar) = vae.encode_whole_sequence(x);
+        return (vae.decode_whole_sequence(vae.normalize(mu)), mu, logVar);
     }
 
     /// <summary>Encodes every training sample (no grad), sets the VAE's latent mean/std from the image latents and

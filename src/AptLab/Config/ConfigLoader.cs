@@ -9,7 +9,8 @@ namespace AptLab.Config;
 /// <summary>
 /// Loads typed configs from YAML: keys are snake_case (<c>num_heads</c> binds <c>NumHeads</c>); an unknown key, a
 /// value of the wrong type or malformed YAML is an error naming the file, line and key; after binding every
-/// <see cref="IValidatable"/> section validates itself, recursively.
+/// <see cref="IValidatable"/> section validates itself, recursively. A file may start from another with
+/// <c>base: other.yaml</c> and override only what differs (<see cref="ConfigInheritance"/>).
 /// </summary>
 public static class ConfigLoader
 {
@@ -26,7 +27,18 @@ public static class ConfigLoader
     public static T Load<T>(string path) where T : class
     {
         if (!File.Exists(path)) throw new ConfigException($"config file not found: {path}");
-        return Parse<T>(File.ReadAllText(path), path);
+        var text = File.ReadAllText(path);
+        if (ConfigInheritance.TryMerge(path, text) is not var (parser, map)) return Parse<T>(text, path);
+        T? value;
+        try { value = Deserializer.Deserialize<T>(parser); }
+        catch (YamlException e)
+        {
+            var (file, line, column) = map.Locate(e.Start);
+            throw new ConfigException($"{file}:{line}:{column}: {Describe(e)}");
+        }
+        if (value is null) throw new ConfigException($"{path}: the config is empty");
+        Validate(value, "", path);
+        return value;
     }
 
     public static T Parse<T>(string yaml, string? file = null) where T : class
