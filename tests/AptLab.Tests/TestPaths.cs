@@ -19,6 +19,17 @@ public static class TestPaths
     /// <summary>Small fixtures committed with the tests (tests/AptLab.Tests/Fixtures).</summary>
     public static string Fixture(string name) => Path.Combine(Repo, "tests", "AptLab.Tests", "Fixtures", name);
 
+    /// <summary>The shim's live-tensor count once every earlier test's unreachable tensors are finalized: tensors
+    /// that were never disposed are freed by the finalizer thread at a time of its choosing, which would otherwise
+    /// move a before/after comparison.</summary>
+    public static long SettledLiveTensors()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return torch.live_tensors();
+    }
+
     /// <summary>A fresh temporary directory, deleted by the caller's using.</summary>
     public static TempDir Temp() => new();
 

@@ -28,7 +28,7 @@ public class TensorBasicsTests
     [Fact]
     public void Scope_frees_temporaries_but_keeps_kept_tensors()
     {
-        long before = torch.live_tensors();
+        long before = TestPaths.SettledLiveTensors();
         Tensor kept;
         using (var scope = torch.NewScope())
         {

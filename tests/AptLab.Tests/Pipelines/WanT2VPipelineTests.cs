@@ -142,7 +142,7 @@ public sealed class WanT2VPipelineTests : IDisposable
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        long before = torch.live_tensors();
+        long before = TestPaths.SettledLiveTensors();
         using (torch.NewScope()) pipe.GenerateLatent(Settings(kind));
         Assert.Equal(before, torch.live_tensors());                          // the sampler's history included
     }

@@ -147,7 +147,7 @@ public class WanDiTGradientTests(ITestOutputHelper log)
         var cfg = Micro("i2v");
         using var model = new WanModel(cfg);
         var a = MakeInputs(cfg, ScalarType.Float32, 17);
-        long before = torch.live_tensors();
+        long before = TestPaths.SettledLiveTensors();
         for (int step = 0; step < 3; step++)
         {
             using var scope = torch.NewScope();

@@ -14,7 +14,7 @@ public class PthCorruptionTests
 
     private static InvalidDataException Rejects(string path)
     {
-        long before = torch.live_tensors();
+        long before = TestPaths.SettledLiveTensors();
         var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
         Assert.Contains(path, e.Message);
         Assert.Equal(before, torch.live_tensors());

@@ -120,7 +120,7 @@ public class PthFixtureTests
     [InlineData("forbidden_class.pt", "__main__.Custom")]
     public void Forbidden_globals_are_refused_by_name(string file, string global)
     {
-        long before = torch.live_tensors();
+        long before = TestPaths.SettledLiveTensors();
         var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(Fixture(file)));
         Assert.Contains($"refusing to load global '{global}'", e.Message);
         Assert.Contains(file, e.Message);

@@ -11,7 +11,7 @@ public class SafetensorsCorruptionTests
 
     private static InvalidDataException Rejects(string path)
     {
-        long before = torch.live_tensors();
+        long before = TestPaths.SettledLiveTensors();
         var e = Assert.Throws<InvalidDataException>(() => { using var sd = Checkpoint.Load(path); });
         Assert.Contains(path, e.Message);
         Assert.Equal(before, torch.live_tensors());
@@ -132,7 +132,7 @@ public class SafetensorsCorruptionTests
         Write(path, "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"q\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[4,8]}}", new byte[8]);
         using var f = Safetensors.Open(path);
         Assert.Null(f.Info("q").ScalarType);
-        long before = torch.live_tensors();
+        long before = TestPaths.SettledLiveTensors();
         var e = Assert.Throws<NotSupportedException>(() => f.LoadAll());
         Assert.Contains("'q'", e.Message);
         Assert.Contains("F8_E4M3", e.Message);

@@ -175,7 +175,7 @@ public sealed class WanVaeStreamingTests(ITestOutputHelper output)
         using var vae = Tiny();
         using var ng = torch.no_grad();
         var video = Video(9);
-        long before = torch.live_tensors();
+        long before = TestPaths.SettledLiveTensors();
         using (torch.NewScope())
         {
             var z = vae.encode(video);
@@ -184,7 +184,7 @@ public sealed class WanVaeStreamingTests(ITestOutputHelper output)
         Assert.Equal(before, torch.live_tensors());
         // A longer clip leaves nothing behind either: the caches do not accumulate per chunk.
         var longer = Video(17);
-        long before2 = torch.live_tensors();
+        long before2 = TestPaths.SettledLiveTensors();
         Tensor x;
         using (var s = torch.NewScope()) x = s.Keep(vae.decode(vae.encode(longer)));
         Assert.Equal(before2 + 1, torch.live_tensors());
