@@ -43,19 +43,22 @@ public static class ComparisonWriter
         ctx.Out.WriteLine(md.ToString());
     }
 
-    /// <summary>Whether the APT student beats the CD student on both metrics, per kind.</summary>
+    /// <summary>Whether the APT students (the final one, and for images also the image phase's) beat the CD student
+    /// on both metrics, per kind.</summary>
     private static string? Verdict(List<(string kind, ComparisonOutputs outputs)> reports)
     {
         var lines = new List<string>();
         foreach (var (kind, o) in reports)
         {
             var cd = o.Scores.FirstOrDefault(s => s.Method == "CD 1 step");
-            var apt = o.Scores.FirstOrDefault(s => s.Method == (kind == "image" ? "APT image phase 1 step" : "APT 1 step"))
-                      ?? o.Scores.FirstOrDefault(s => s.Method == "APT 1 step");
-            if (cd is null || apt is null) continue;
-            bool fd = apt.FrechetDistance < cd.FrechetDistance, sharp = apt.Sharpness > cd.Sharpness;
-            lines.Add($"- {kind}s: {apt.Method} vs CD 1 step: Fréchet distance {F(apt.FrechetDistance)} vs {F(cd.FrechetDistance)} " +
-                      $"({(fd ? "better" : "worse")}), sharpness {F(apt.Sharpness)} vs {F(cd.Sharpness)} ({(sharp ? "sharper" : "blurrier")}).");
+            if (cd is null) continue;
+            string[] students = kind == "image" ? ["APT 1 step", "APT image phase 1 step"] : ["APT 1 step"];
+            foreach (var apt in students.Select(m => o.Scores.FirstOrDefault(s => s.Method == m)).OfType<ComparisonScore>())
+            {
+                bool fd = apt.FrechetDistance < cd.FrechetDistance, sharp = apt.Sharpness > cd.Sharpness;
+                lines.Add($"- {kind}s: {apt.Method} vs CD 1 step: Fréchet distance {F(apt.FrechetDistance)} vs {F(cd.FrechetDistance)} " +
+                          $"({(fd ? "better" : "worse")}), sharpness {F(apt.Sharpness)} vs {F(cd.Sharpness)} ({(sharp ? "sharper" : "blurrier")}).");
+            }
         }
         return lines.Count == 0 ? null : "## APT vs consistency distillation\n\n" + string.Join("\n", lines);
     }
