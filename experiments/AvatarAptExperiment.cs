@@ -1,8 +1,4 @@
 using AptLab.Apt;
-using AptLab.Models.Wan.Text;
-using AptLab.Torch.IO;
-using AptLab.Torch.optim;
-using AptLab.Training;
 
 namespace AptLab.Experiments;
 
@@ -11,7 +7,7 @@ namespace AptLab.Experiments;
 /// <list type="number">
 /// <item>Teacher (Wan base + OmniAvatar LoRA/audio, LoRA merged; <see cref="AvatarAptModels"/>); the CFG negative
 /// prompt encoded once with umT5 (or read from omniavatar.data.negative_context).</item>
-/// <item>Consistency distillation (distill: N, shift, guidance) with <see cref="ConsistencyDistillation"/>; the
+/// <item>Consistency distillation (distill: N, shift, guidance) with <see cref="CdStage"/>; the
 /// teacher's CFG negative is the negative prompt with zero audio and the same y (<see cref="OmniAvatarFlowModel.Negative"/>);
 /// image (one latent frame) and clip batches alternate -> checkpoints/cd.safetensors.</item>
 /// <item>Image phase from the CD student, video phase from the image phase's EMA, each with a discriminator freshly
@@ -40,12 +36,7 @@ public static class AvatarAptExperiment
         OmniAvatarFlowModel? cd = null, image = null, video = null;
         try
         {
-            if (StudyCheckpoints.Has(ctx, "cd")) cd = StudyCheckpoints.LoadModel(ctx, teacher, "cd");
-            else
-            {
-                cd = ctx.Timed("distill", () => Distill(ctx, teacher, samples, negative));
-                StudyCheckpoints.SaveModel(ctx, "cd", cd);
-            }
+            cd = Distill(ctx, teacher, samples, negative);
             image = Phase(ctx, teacher, cd, samples, video: false);
             video = Phase(ctx, teacher, image, samples, video: true);
             ctx.OnMain(() => AvatarGenerator.Save(ctx.Run.File(Export), video, new Dictionary<string, string>
@@ -62,30 +53,20 @@ public static class AvatarAptExperiment
         }
     }
 
-    /// <summary>Consistency distillation of the teacher into a student (a copy of it, or model.student_init).</summary>
-    public static OmniAvatarFlowModel Distill(RunContext ctx, OmniAvatarFlowModel teacher, AvatarAptSamples samples, Tensor negative)
-    {
-        var cfg = ctx.Config.Distill;
-        var student = AvatarAptModels.BuildStudent(ctx.Config.Omniavatar!, teacher, []);
-        using var opt = new AdamW(student.Module.parameters(), lr: cfg.Lr, weight_decay: cfg.WeightDecay);
-        var progress = new ProgressReporter("distill", cfg.Steps, ctx.Out, every: 10);
-        using var rng = new Generator(ctx.Config.Seed + 33);
-        for (int step = 1; step <= cfg.Steps; step++)
+    /// <summary>The CD student (<see cref="CdStage"/>): a copy of the teacher (or model.student_init) distilled on
+    /// alternating image (odd steps) and clip (even steps) batches, or this run's checkpoints/cd.safetensors.</summary>
+    public static OmniAvatarFlowModel Distill(RunContext ctx, OmniAvatarFlowModel teacher, AvatarAptSamples samples, Tensor negative) =>
+        CdStage.Student(ctx, teacher, () =>
         {
-            using var scope = torch.NewScope();
-            var (x0, c) = samples.Batch(cfg.Batch, video: step % 2 == 0, rng);
-            var neg = OmniAvatarFlowModel.Negative(c, negative);
-            var loss = ConsistencyDistillation.Loss(student, teacher, x0, c, neg, cfg.Settings, rng).loss;
-            loss.backward();
-            opt.step();
-            opt.zero_grad();
-            double l = loss.item<double>();
-            ctx.Log.Scalar(step, "cd/loss", l);
-            progress.Report(step, new Dictionary<string, double> { ["loss"] = l }, cfg.Batch);
-        }
-        student.Module.eval();
-        return student;
-    }
+            var student = AvatarAptModels.BuildStudent(ctx.Config.Omniavatar!, teacher, []);
+            try
+            {
+                CdStage.Train(ctx, student, teacher, (step, size, rng) => samples.Batch(size, video: step % 2 == 0, rng),
+                    c => OmniAvatarFlowModel.Negative(c, negative));
+                return student;
+            }
+            catch { student.Dispose(); throw; }
+        });
 
     private static OmniAvatarFlowModel Phase(RunContext ctx, OmniAvatarFlowModel teacher, OmniAvatarFlowModel init, AvatarAptSamples samples, bool video)
     {
@@ -117,37 +98,14 @@ public static class AvatarAptExperiment
         return AvatarAptSamples.Open(folder, oa.Data, ctx.Device, oa.ModelDtype);
     }
 
-    /// <summary>The negative prompt's context [1, Lt, text_dim] on the run's device, in the model dtype.</summary>
+    /// <summary>The negative prompt's context [1, Lt, text_dim] on the run's device, in the model dtype
+    /// (omniavatar.data: negative_context, or negative_prompt encoded with umT5; <see cref="Experiments.NegativeContext"/>).</summary>
     public static Tensor NegativeContext(RunContext ctx, long textDim)
     {
         var oa = ctx.Config.Omniavatar!;
         var d = oa.Data;
-        using var scope = torch.NewScope();
-        Tensor rows;                                                                           // [Lt, text_dim]
-        string source;
-        if (!string.IsNullOrWhiteSpace(d.NegativeContext))
-        {
-            source = Path.GetFullPath(d.NegativeContext);
-            using var sd = Checkpoint.Load(source);
-            rows = sd.TryGetValue("context", out var c) && c.dim() == 2 ? c.to(ScalarType.Float32).clone()
-                : throw new InvalidDataException($"{source}: needs a \"context\" tensor [Lt, {textDim}] (omniavatar.data.negative_context)");
-        }
-        else
-        {
-            bool random = oa.Model.RandomWeights;
-            var tokPath = Path.GetFullPath(!string.IsNullOrWhiteSpace(d.TokenizerPath) ? d.TokenizerPath
-                : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(d.TextEncoderPath))!, "google", "umt5-xxl"));
-            using var tokenizer = new UmT5Tokenizer(tokPath, textLen: random ? AvatarAptModelConfig.TinyTextLen : 512);
-            using var g = new Generator(ctx.Config.Seed + 7);
-            using var t5 = random
-                ? new T5Encoder(T5EncoderConfig.Tiny with { Vocab = Math.Max(tokenizer.VocabSize, 2), TextLen = AvatarAptModelConfig.TinyTextLen }, generator: g)
-                : T5Encoder.FromCheckpoint(Path.GetFullPath(d.TextEncoderPath), T5EncoderConfig.UmT5Xxl, oa.ModelDtype);
-            rows = new UmT5TextEncoder(tokenizer, t5).Encode([d.NegativePrompt])[0].to(ScalarType.Float32);
-            source = random ? "a tiny random umT5" : d.TextEncoderPath;
-        }
-        if (rows.size(1) != textDim)
-            throw new InvalidDataException($"the negative context from {source} is [{string.Join(", ", rows.shape)}] but the DiT's text_dim is {textDim}");
-        ctx.Out.WriteLine($"[apt-omniavatar] negative prompt: {rows.size(0)} tokens from {source}");
-        return scope.Keep(rows.unsqueeze(0).to(ctx.Device).to(oa.ModelDtype));
+        var source = new NegativeSource("omniavatar.data", d.NegativePrompt, d.NegativeContext, d.TextEncoderPath, d.TokenizerPath,
+            oa.Model.RandomWeights ? AvatarAptModelConfig.TinyTextLen : 0);
+        return Experiments.NegativeContext.Load(ctx, source, textDim, oa.ModelDtype, "apt-omniavatar");
     }
 }

@@ -42,6 +42,7 @@ public sealed class ExperimentConfig : IValidatable
         catch (ArgumentException e) { throw ConfigException.For(file, "device", e.Message); }
         if (Threads < 0) throw ConfigException.For(file, "threads", "must be >= 0");
         if (Experiment == "omniavatar-finetune" && Avatar is null) throw ConfigException.For(file, "avatar", "experiment omniavatar-finetune needs an avatar: section");
+        if (Experiment == "apt" && Wan is not null && string.IsNullOrWhiteSpace(Apt.Student)) Wan.ValidateNegative("wan", file);
         if (Experiment == "apt-omniavatar")
         {
             if (Omniavatar is null) throw ConfigException.For(file, "omniavatar", "experiment apt-omniavatar needs this section (teacher weights and data)");
@@ -178,7 +179,8 @@ public sealed class AptStagesConfig : IValidatable
 
     /// <summary>apt kind: foundation checkpoint (or run folder) of a teacher run; unused with a <c>wan</c> section.</summary>
     public string Teacher { get; set; } = "";
-    /// <summary>apt kind: the CD student checkpoint (or the distill run folder).</summary>
+    /// <summary>apt kind: the CD student checkpoint (or the distill run folder); with a <c>wan</c> section empty = the
+    /// run distils it first (distill section, checkpoints/cd.safetensors).</summary>
     public string Student { get; set; } = "";
     public AptPhaseSettings Image { get => image; set => image = value with { Name = "image" }; }
     public AptPhaseSettings Video { get => video; set => video = value with { Name = "video" }; }

@@ -10,7 +10,8 @@ namespace AptLab.Experiments;
 /// teacher  -> checkpoints/foundation.safetensors   VAE (+ latent stats) + text encoder + teacher, and their config
 /// distill  distill.from: a foundation               -> checkpoints/cd.safetensors (the CD student)
 /// apt      apt.teacher: a foundation, apt.student: a CD student (or, with a wan section, a Wan checkpoint + LatentCache
-///          data) -> checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors (+ resumable phase checkpoints)
+///          data; an empty apt.student then distils one first -> checkpoints/cd.safetensors)
+///          -> checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors (+ resumable phase checkpoints)
 /// compare  compare.foundation + compare.methods (teacher and any student checkpoints) -> comparison.csv, sheets, mp4
 /// sample   the same methods, sheets and samples.csv without scores
 /// apt-omniavatar  an OmniAvatar teacher (omniavatar section) + LatentCache data -> checkpoints/cd, apt_image_ema,
@@ -80,6 +81,7 @@ public static class ExperimentKinds
                 StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Distill.From);
                 break;
             case "apt":
+                if (cfg.Wan is not null && string.IsNullOrWhiteSpace(cfg.Apt.Student)) break;            // the run distils its student
                 cfg.Apt.Student = ResolveCheckpoint(cfg.Apt.Student, "apt.student", "cd", "apt_image_ema");
                 if (cfg.Wan is not null) break;
                 cfg.Apt.Teacher = ResolveCheckpoint(cfg.Apt.Teacher, "apt.teacher", StudyCheckpoints.Foundation);

@@ -4,7 +4,8 @@ namespace AptLab.Experiments;
 
 /// <summary>
 /// APT on a released Wan 2.1 DiT (apt.md 11): the checkpoint initialises the discriminator (and is the CD teacher);
-/// the generator starts from <c>apt.student</c>. Training data are two <see cref="Data.LatentCache"/> folders (one
+/// the generator starts from <c>apt.student</c>, or, when that is empty, from the CD student the run distils first
+/// (<see cref="WanAptExperiment"/>; the CFG negative from <see cref="NegativeContext"/> or <see cref="NegativePrompt"/>). Training data are two <see cref="Data.LatentCache"/> folders (one
 /// per phase) whose samples hold <c>latents</c> [16, f, h, w] (the Wan VAE's posterior means, unnormalised; the
 /// DiT sees (mu - mean) / std of the Wan 2.1 statistics) and <c>context</c> [L, 4096] (umT5-XXL outputs of the
 /// caption, L &lt;= the DiT's text_len; zero-padded to it as Wan does). Captions without a context must be
@@ -27,6 +28,26 @@ public sealed class WanAptConfig : IValidatable
     public string VideoSize { get; set; } = "832x480";
     /// <summary>Frames of a training clip (1 + 4k; APT: 49 = 2 s at 24 fps).</summary>
     public int VideoFrames { get; set; } = 49;
+
+    /// <summary>The teacher's CFG negative prompt in the CD stage (Wan's standard one).</summary>
+    public string NegativePrompt { get; set; } = Models.Wan.Text.WanNegativePrompts.Default;
+    /// <summary>The negative prompt's umT5 output, precomputed: a safetensors file with "context" [L, 4096]; replaces the text encoder.</summary>
+    public string NegativeContext { get; set; } = "";
+    /// <summary>umT5-XXL weights (models_t5_umt5-xxl-enc-bf16.pth or safetensors) and tokenizer (default: google/umt5-xxl
+    /// beside the weights) that encode <see cref="NegativePrompt"/> once.</summary>
+    public string TextEncoderPath { get; set; } = "";
+    public string TokenizerPath { get; set; } = "";
+
+    /// <summary>Where the CD stage's negative comes from.</summary>
+    public Experiments.NegativeSource Negative() => new("wan", NegativePrompt, NegativeContext, TextEncoderPath, TokenizerPath);
+
+    /// <summary>The CD stage (apt.student empty) needs negative_context or text_encoder_path.</summary>
+    public void ValidateNegative(string key, string? file)
+    {
+        if (string.IsNullOrWhiteSpace(NegativeContext) && string.IsNullOrWhiteSpace(TextEncoderPath))
+            throw ConfigException.For(file, key + ".negative_context", "an empty apt.student makes the run distil its own CD student: give " +
+                "negative_context (a safetensors file with the negative prompt's umT5 \"context\") or text_encoder_path (umT5-XXL) to encode negative_prompt");
+    }
 
     public ScalarType ModelDtype() => Dtype switch
     {

@@ -68,8 +68,12 @@ public class WanAptTests
         Assert.Equal(13, video[1]);                                                              // 49 frames
         Assert.Equal(videoTokens, video[1] * video[2] / 2 * video[3] / 2);                       // patch 1x2x2
         Assert.Equal(1, cfg.Wan.LatentShape(video: false)[1]);
-        // the CD recipe of apt.md 11.4
+        // the CD recipe of apt.md 11.4, run first (empty apt.student) with Wan's negative prompt encoded by the release's umT5
         Assert.Equal((32, 5.0, 5.0, 1e-5, 0.01), (cfg.Distill.N, cfg.Distill.Shift, cfg.Distill.Guidance, cfg.Distill.Lr, cfg.Distill.WeightDecay));
+        Assert.Equal((5000, 64), (cfg.Distill.Steps, cfg.Distill.Batch));
+        Assert.Equal("", cfg.Apt.Student);
+        Assert.Equal(AptLab.Models.Wan.Text.WanNegativePrompts.Default, cfg.Wan.NegativePrompt);
+        Assert.Equal(Path.Combine(cfg.Wan.Checkpoint, "models_t5_umt5-xxl-enc-bf16.pth"), cfg.Wan.TextEncoderPath);
     }
 
     private static readonly WanConfig Tiny = WanConfig.TinyT2V with { TextLen = 8 };
@@ -146,7 +150,6 @@ public class WanAptTests
         using var student = Checkpoint.Load(cfg.Apt.Student);
         using var image = Checkpoint.Load(Path.Combine(run.Checkpoints, "apt_image_ema.safetensors"));
         using var video = Checkpoint.Load(Path.Combine(run.Checkpoints, "apt_video_ema.safetensors"));
-        double Diff(StateDict a, StateDict b) => a.Keys.Max(k => (a[k] - b[k]).abs().max().item<double>());
         Assert.True(Diff(image, student) > 0);
         Assert.True(Diff(video, image) > 0);
         Assert.Equal(student.Keys.Order(), video.Keys.Order());
@@ -156,6 +159,94 @@ public class WanAptTests
         ExperimentKinds.Launch(cfg, run.Root, null, log2);
         Assert.Equal(3, MetricsCsv.Read(run.MetricsCsv).Series("apt_image/loss_d").Values.Length);
         Assert.DoesNotContain("done in", log2.ToString());
+    }
+
+    private static double Diff(StateDict a, StateDict b) => a.Keys.Max(k => (a[k] - b[k]).abs().max().item<double>());
+
+    private static string WriteNegative(string root, long textDim, long tokens = 3)
+    {
+        var file = Path.Combine(root, "negative.safetensors");
+        using var g = new Generator(5);
+        Safetensors.Save(file, new Dictionary<string, Tensor> { ["context"] = torch.randn([tokens, textDim], generator: g) });
+        return file;
+    }
+
+    /// <summary>The tiny config without apt.student: CD (4 steps of 2, N 4) from the negative-context file first.</summary>
+    private static ExperimentConfig DistillingConfig(string root)
+    {
+        var cfg = TinyConfig(root);
+        cfg.Apt.Student = "";
+        (cfg.Wan!.NegativeContext, cfg.Wan.TextEncoderPath) = (WriteNegative(root, Tiny.TextDim), "");
+        (cfg.Distill.Steps, cfg.Distill.Batch, cfg.Distill.Lr, cfg.Distill.N, cfg.Distill.Shift, cfg.Distill.Guidance) = (4, 2, 1e-3, 4, 3.0, 3.0);
+        return cfg;
+    }
+
+    [Fact]
+    public void Apt_kind_without_a_student_distils_the_teacher_first_and_a_resumed_run_skips_it()
+    {
+        using var tmp = TestPaths.Temp();
+        var cfg = DistillingConfig(tmp.Path);
+        var log = new StringWriter();
+        var run = ExperimentKinds.Launch(cfg, null, "cd", log);
+        var text = log.ToString();
+        Assert.Contains("negative prompt: 3 tokens from", text);
+        Assert.Contains("6 images and 4 clips alternating", text);
+        Assert.Contains("[distill] done in", text);
+
+        var m = MetricsCsv.Read(run.MetricsCsv);
+        var cdLoss = m.Series("cd/loss").Values;
+        Assert.Equal(4, cdLoss.Length);
+        Assert.All(cdLoss, x => Assert.True(double.IsFinite(x) && x > 0, $"cd/loss {x}"));
+        foreach (var (phase, updates) in new[] { ("apt_image", 3), ("apt_video", 2) })
+            Assert.All(new[] { "loss_d", "loss_g", "r1" }, tag =>
+            {
+                var values = m.Series($"{phase}/{tag}").Values;
+                Assert.Equal(updates, values.Length);
+                Assert.All(values, x => Assert.True(double.IsFinite(x), $"{phase}/{tag}"));
+            });
+
+        // cd.safetensors: the teacher's keys, moved by CD; the phases start from it and move on.
+        using var teacher = Checkpoint.Load(Path.Combine(tmp.Path, "wan", "diffusion_pytorch_model.safetensors"));
+        var cdFile = Path.Combine(run.Checkpoints, "cd.safetensors");
+        using var cd = Checkpoint.Load(cdFile);
+        Assert.Equal(teacher.Keys.Order(), cd.Keys.Order());
+        Assert.True(Diff(cd, teacher) > 1e-4, "CD left the teacher's weights unchanged");
+        using var image = Checkpoint.Load(Path.Combine(run.Checkpoints, "apt_image_ema.safetensors"));
+        using var video = Checkpoint.Load(Path.Combine(run.Checkpoints, "apt_video_ema.safetensors"));
+        Assert.True(Diff(image, cd) > 0);
+        Assert.True(Diff(video, image) > 0);
+
+        // Resumed without the phases' products: CD is not run again (its student is read back), and the image phase
+        // from that student reproduces the first run's EMA.
+        var cdWritten = File.GetLastWriteTimeUtc(cdFile);
+        foreach (var f in Directory.GetFiles(run.Checkpoints, "apt_*")) File.Delete(f);
+        var log2 = new StringWriter();
+        ExperimentKinds.Launch(cfg, run.Root, null, log2);
+        var text2 = log2.ToString();
+        Assert.Contains($"CD student from {cdFile}", text2);
+        Assert.DoesNotContain("[distill] done in", text2);
+        Assert.Contains("[apt_image] done in", text2);
+        Assert.Equal(4, MetricsCsv.Read(run.MetricsCsv).Series("cd/loss").Values.Length);
+        Assert.Equal(cdWritten, File.GetLastWriteTimeUtc(cdFile));
+        using var image2 = Checkpoint.Load(Path.Combine(run.Checkpoints, "apt_image_ema.safetensors"));
+        Assert.True(Diff(image2, image) < 1e-5, $"image EMA after resume differs by {Diff(image2, image)}");
+    }
+
+    [Fact]
+    public void Distilling_needs_a_negative_of_the_dits_text_width()
+    {
+        var yaml = File.ReadAllText(Path.Combine(TestPaths.Repo, "configs", "apt-wan2.1-t2v-1.3b.yaml"));
+        var none = yaml.Replace("  text_encoder_path:", "  # text_encoder_path:");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse<ExperimentConfig>(none, "x.yaml"));
+        Assert.Contains("'wan.negative_context'", e.Message);
+        Assert.Equal("cd.safetensors", ConfigLoader.Parse<ExperimentConfig>(none.Replace("student: \"\"", "student: cd.safetensors"), "x.yaml").Apt.Student);
+
+        using var tmp = TestPaths.Temp();
+        var cfg = DistillingConfig(tmp.Path);
+        cfg.Wan!.NegativeContext = WriteNegative(tmp.Path, Tiny.TextDim + 1);
+        var bad = Assert.Throws<InvalidDataException>(() => ExperimentKinds.Launch(cfg, null, "bad", TextWriter.Null));
+        Assert.Contains("negative.safetensors", bad.Message);
+        Assert.Contains($"text_dim is {Tiny.TextDim}", bad.Message);
     }
 
     [Fact]
