@@ -6,13 +6,14 @@ using AptLab.Torch.IO;
 using AptLab.Torch.optim;
 using AptLab.Torch.nn;
 using AptLab.Training.Avatar;
+using Xunit.Abstractions;
 
 namespace AptLab.Tests.AvatarTraining;
 
 /// <summary>bf16 fine-tuning with float32 trainable tensors (DiffSynth's upcast, spec omniavatar §7.2) on the tiny
 /// random OmniAvatar rounded to bf16.</summary>
 [Collection("AvatarTraining")]
-public class AvatarBf16MasterWeightsTests(AvatarTrainingFixture fx)
+public class AvatarBf16MasterWeightsTests(AvatarTrainingFixture fx, ITestOutputHelper output)
 {
     private AvatarFinetuneConfig Bf16Config(int microBatch = 1)
     {
@@ -79,6 +80,7 @@ public class AvatarBf16MasterWeightsTests(AvatarTrainingFixture fx)
             Assert.Equal(pureDtype, mixed.dtype);
             double rel = ((mixed.to(ScalarType.Float32) - pure).norm().item<double>()) / pure.norm().item<double>();
             Assert.True(pure.abs().max().item<double>() > 0.1);
+            output.WriteLine($"mixed vs all-bf16 forward: relative L2 difference {rel:G3}");
             Assert.True(rel < 2e-2, $"mixed-dtype forward differs from the bf16 one by {rel:G3} (relative)");
             var cond = dit.AudioConditioning(batch.Audio);
             Assert.Equal(ScalarType.BFloat16, cond.dtype);
@@ -113,6 +115,8 @@ public class AvatarBf16MasterWeightsTests(AvatarTrainingFixture fx)
         }
 
         using var scope = torch.NewScope();
+        long sumN = 0, sumTiny = 0, sumMoved = 0;
+        double maxUpdate = 0;
         foreach (var (name, p) in dit.named_parameters())
         {
             var w0 = before![name].to(ScalarType.Float64);
@@ -135,12 +139,15 @@ public class AvatarBf16MasterWeightsTests(AvatarTrainingFixture fx)
             long nTiny = tiny.sum().item<long>();
             Assert.True(nTiny >= 0.8 * n, $"{name}: only {nTiny} of {n} updates are below bf16 resolution (lr not small enough)");
             long moved = tiny.logical_and(delta.gt(0.0)).sum().item<long>();
+            (sumN, sumTiny, sumMoved, maxUpdate) = (sumN + n, sumTiny + nTiny, sumMoved + moved, Math.Max(maxUpdate, delta.max().item<double>()));
             Assert.True(moved >= 0.5 * nTiny, $"{name}: {moved} of {nTiny} sub-resolution updates reached the float32 weight");
             // a bf16 parameter given the same update would not have moved: bf16(w0b + Δ) = w0b on those elements
             var inBf16 = (w0b + step).to(ScalarType.BFloat16).to(ScalarType.Float64);
             Assert.Equal(0.0, ((inBf16 - w0b).abs() * tiny.to(ScalarType.Float64)).max().item<double>());
             Assert.True(delta.max().item<double>() < 10 * 2 * TinyLr, $"{name}: update {delta.max().item<double>():G3} is not of the order of lr");
         }
+        output.WriteLine($"lr {TinyLr:G3}, 2 steps: {sumTiny} of {sumN} nonzero trainable weights got updates below 2^-9 of their bf16 value " +
+                         $"(largest update {maxUpdate:G3}); {sumMoved} of those moved in float32, none would have in bf16");
         foreach (var v in before!.Values) v.Dispose();
     }
 
@@ -181,6 +188,7 @@ public class AvatarBf16MasterWeightsTests(AvatarTrainingFixture fx)
             var d = (file[k].to(ScalarType.Float64) - m.detach().to(ScalarType.Float64)).abs() / m.detach().to(ScalarType.Float64).abs().clamp(1e-30, double.MaxValue);
             maxRel = Math.Max(maxRel, d.max().item<double>());
         }
+        output.WriteLine($"export: largest relative bf16 rounding of a trained tensor {maxRel:G3}");
         Assert.True(maxRel <= Math.Pow(2, -8), $"bf16 rounding of the export is {maxRel:G3} relative");   // half an ulp of an 8-bit significand
         Assert.True(maxRel > 0);                                                  // the masters were not bf16 values
     }
