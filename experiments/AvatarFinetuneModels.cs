@@ -34,7 +34,8 @@ public static class AvatarFinetuneModels
                     else if (p.dim() >= 2) p.normal_(0, 1 / Math.Sqrt(p.numel() / p.size(0)), g);
                     else if (name.EndsWith("weight")) p.uniform_(0.75, 1.25, g);
                 }
-            log.WriteLine($"[model] tiny random DiT (dim {dit.config.Wan.Dim}, {dit.config.Wan.NumLayers} layers), LoRA rank {a.LoraRank}");
+            if (a.ModelDtype() != ScalarType.Float32) dit.to(a.ModelDtype());       // dtype: bf16 → the same weights rounded
+            log.WriteLine($"[model] tiny random DiT (dim {dit.config.Wan.Dim}, {dit.config.Wan.NumLayers} layers, {a.Dtype}), LoRA rank {a.LoraRank}");
         }
         else
         {

@@ -56,7 +56,7 @@ public sealed class OmniAvatarFlowModel(OmniAvatarModel net) : FlowModel
     public override FlowModel Copy()
     {
         var p = Net.patch_embedding.weight;
-        var copy = new OmniAvatarModel(Net.config, p.dtype, p.device)
+        var copy = new OmniAvatarModel(Net.config, Net.Dtype, p.device)
         {
             GradientCheckpointing = Net.GradientCheckpointing,
             AttentionDtype = Net.AttentionDtype,

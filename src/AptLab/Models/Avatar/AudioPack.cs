@@ -9,6 +9,8 @@ namespace AptLab.Models.Avatar;
 /// <c>proj: Linear(t·C → hidden)</c> then <c>norm_out: LayerNorm(hidden, eps 1e-5)</c>.
 /// The first row is repeated 3 more times in front, so L = 4k + 1 video frames give k + 1 latent frames:
 /// latent frame 0 ← [a0, a0, a0, a0], frame n ≥ 1 ← rows 4n−3 .. 4n.
+/// The output is in the module's own dtype (float32 when trained as a master copy in a bf16 model); the caller
+/// (<see cref="OmniAvatarModel.AudioConditioning"/>) casts the projections back to the model's dtype.
 /// </summary>
 public sealed class AudioPack : Module
 {
@@ -36,6 +38,7 @@ public sealed class AudioPack : Module
         var first = a.narrow(1, 0, 1).expand(b, patchT - 1, inDim);                           // [B, t−1, C]
         var padded = torch.cat([first, a], 1);                                                   // [B, L+t−1, C]
         var packed = padded.reshape(b, (l + patchT - 1) / patchT, (long)patchT * inDim);        // [B, T, t·C]
-        return scope.Keep(norm_out.forward(proj.forward(packed)));                               // [B, T, hidden]
+        var z = proj.forward(packed);                                                            // [B, T, hidden]
+        return scope.Keep(norm_out.forward(z.As(norm_out.weight?.dtype ?? z.dtype)));           // [B, T, hidden]
     }
 }

@@ -47,7 +47,11 @@ public sealed class OmniAvatarModel : Module
                 .Select(_ => new Linear(config.AudioHiddenSize, config.Wan.Dim, dtype: dtype, device: device))));
     }
 
-    private ScalarType ParamDtype => patch_embedding.weight.dtype;
+    /// <summary>The compute dtype (that of the frozen Wan base weights). The trainable tensors (LoRA, audio modules,
+    /// patch embedding) may be float32 master copies in a bf16 model (<c>OmniAvatarTrainer</c>, spec §7.2): each of
+    /// those layers casts its input to its own weight dtype and its output back to this one.</summary>
+    public ScalarType Dtype => wan.Dtype;
+    private ScalarType ParamDtype => Dtype;
     private ScalarType Island => ParamDtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
 
     /// <summary>
@@ -59,7 +63,7 @@ public sealed class OmniAvatarModel : Module
     {
         using var scope = torch.NewScope();
         var za = audio_proj.forward(audio_emb);                                  // [B, T, hidden]
-        var projected = audio_cond_projs.Select(p => p.forward(za)).ToList();    // K × [B, T, dim]
+        var projected = audio_cond_projs.Select(p => p.forward(za.As(p.weight.dtype)).As(Dtype)).ToList();   // K × [B, T, dim]
         return scope.Keep(torch.stack(projected, 1));                            // [B, K, T, dim]
     }
 

@@ -9,7 +9,7 @@ public sealed partial class WanModel
     public Tensor Patchify(Tensor x)
     {
         using var scope = torch.NewScope();
-        var y = patch_embedding.forward(x.As(ParamDtype));                     // [B, dim, F', H', W']
+        var y = patch_embedding.forward(x.As(patch_embedding.weight.dtype)).As(ParamDtype);   // [B, dim, F', H', W']
         return scope.Keep(y.flatten(2).transpose(1, 2).contiguous());         // [B, L, dim]
     }
 

@@ -86,7 +86,11 @@ public sealed partial class WanModel : Module
         init.normal_(head.modulation, 0, 1 / Math.Sqrt(dim), generator);
     }
 
-    private ScalarType ParamDtype => patch_embedding.weight.dtype;
+    /// <summary>The compute dtype of the token stream: that of the (frozen) base weights. The patch embedding may be
+    /// held in float32 as a trainable master copy (bf16 fine-tuning, spec omniavatar §7.2); it then casts its input to
+    /// its own dtype and its output back to this one.</summary>
+    public ScalarType Dtype => ((Linear)text_embedding[0]).weight.dtype;
+    private ScalarType ParamDtype => Dtype;
     private ScalarType Island => WanPrecision.Island(ParamDtype);
 
     /// <summary>Batched forward without padding (every sample has the same grid, seq_len = f·h·w).</summary>

@@ -80,7 +80,7 @@ public sealed class AvatarFlowMatchingLoss
         if (draw.Timesteps.Length != b || draw.PrefixFrames.Length != b || !draw.Noise.shape.SequenceEqual(batch.Latents.shape))
             throw new ArgumentException($"AvatarFlowMatchingLoss: the draw is for {draw.Timesteps.Length} samples of [{string.Join(", ", draw.Noise.shape)}], the batch has [{string.Join(", ", batch.Latents.shape)}]");
         using var scope = torch.NewScope();
-        var dtype = model.patch_embedding.weight.dtype;
+        var dtype = model.Dtype;                                                        // the compute dtype (the patch embedding may be a float32 master copy)
         var device = model.patch_embedding.weight.device;
         var x0 = batch.Latents.to(device).to(dtype);                                   // [B, 16, F, h, w]
         var noise = draw.Noise.to(device).to(dtype);

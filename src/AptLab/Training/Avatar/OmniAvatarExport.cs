@@ -17,13 +17,22 @@ public static class OmniAvatarExport
     public const string WeightsFile = "pytorch_model.pt";
     public const string ConfigFile = "config.json";
 
-    /// <summary>The exported tensors (unmerged LoRA, audio modules, patch embedding), detached copies in float32
-    /// unless the model is float64.</summary>
+    /// <summary>The exported tensors (unmerged LoRA, audio modules, patch embedding): detached copies in the model's
+    /// dtype (<see cref="OmniAvatarModel.Dtype"/>, that of the frozen base). A bf16 model trained with float32 master
+    /// copies (<see cref="OmniAvatarTrainer"/>) is therefore exported in bf16, as the released OmniAvatar weights are;
+    /// the trainer's own checkpoints keep the float32 values for resuming.</summary>
     public static Dictionary<string, Tensor> StateDict(OmniAvatarModel model, Lora lora)
     {
         if (lora.Merged) throw new InvalidOperationException("OmniAvatarExport: unmerge the LoRA adapters first (the file holds the unmerged A/B and the base weights stay Wan's)");
+        var dtype = model.Dtype;
         return model.state_dict().Where(kv => OmniAvatarWeights.IsTrainedKey(kv.Key))
-            .ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromScope());
+            .ToDictionary(kv => kv.Key, kv => Copy(kv.Value, dtype));
+    }
+
+    private static Tensor Copy(Tensor t, ScalarType dtype)
+    {
+        using var d = t.detach();
+        return (d.dtype == dtype ? d.clone() : d.to(dtype)).DetachFromScope();
     }
 
     /// <summary>Writes <c>pytorch_model.pt</c> and <c>config.json</c> into <paramref name="directory"/> (atomically each)

@@ -24,7 +24,8 @@ public sealed record AvatarStepStats(int Step, double Loss, double Mse, double G
 
 /// <summary>
 /// Fine-tunes an OmniAvatar DiT (spec omniavatar §7): AdamW over exactly the trainable set of
-/// <see cref="AvatarTrainableParameters"/> (everything else requires_grad = false), linear LR warmup, gradient
+/// <see cref="AvatarTrainableParameters"/> (everything else requires_grad = false; in a bf16 model the trainable tensors
+/// are upcast to float32 in place, as DiffSynth does, while the frozen base stays bf16), linear LR warmup, gradient
 /// accumulation over micro-batches, global-norm clipping, optional per-block gradient checkpointing.
 /// <para>Randomness (timesteps, noise, prefix lengths) comes from one generator whose state is part of the checkpoint.
 /// Every draw is made for the GLOBAL micro-batch (micro_batch × world_size samples) and each rank keeps its interleaved
@@ -60,6 +61,7 @@ public sealed class OmniAvatarTrainer : IDisposable
         Settings = settings.Validate();
         Model = model;
         Trainable = AvatarTrainableParameters.Apply(model);
+        AvatarTrainableParameters.UpcastToFloat32(Trainable);                         // bf16 model: float32 trainable tensors (§7.2)
         model.GradientCheckpointing = settings.GradientCheckpointing;
         model.train();
         (this.group, Rank, WorldSize) = (group, group?.rank ?? 0, group?.world_size ?? 1);
