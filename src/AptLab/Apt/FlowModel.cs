@@ -49,6 +49,9 @@ public abstract class FlowModel : IDisposable
         return o.Hidden;
     }
 
+    /// <summary>Wan's timestep input [B] (float32, 1000 sigma) on <paramref name="device"/>.</summary>
+    protected static Tensor WanTimesteps(Tensor sigma, Device device) => sigma.to(device, ScalarType.Float32) * 1000.0;
+
     /// <summary>A new, independent network with the same weights (for the student, D and EMA copies).</summary>
     public abstract FlowModel Copy();
 
@@ -71,7 +74,7 @@ public sealed class WanFlowModel(WanModel net) : FlowModel
     public override WanDiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
     {
         using var scope = torch.NewScope();
-        var t = sigma.to(x.device, ScalarType.Float32) * 1000.0;                       // [B] Wan timesteps
+        var t = WanTimesteps(sigma, x.device);                                         // [B]
         var o = Net.forward(x, t, c.Context, c.ClipFeatures, c.Y, hiddenAfter);
         scope.Keep(o.Output);
         scope.KeepAll(o.Hidden.ToArray());
@@ -81,7 +84,7 @@ public sealed class WanFlowModel(WanModel net) : FlowModel
     public override IReadOnlyList<Tensor> Hidden(Tensor x, Tensor sigma, Conditioning c, int[] blocks)
     {
         using var scope = torch.NewScope();
-        var t = sigma.to(x.device, ScalarType.Float32) * 1000.0;
+        var t = WanTimesteps(sigma, x.device);
         var hidden = Net.hidden_states(x, t, c.Context, blocks, c.ClipFeatures, c.Y);
         scope.KeepAll(hidden.ToArray());
         return hidden;

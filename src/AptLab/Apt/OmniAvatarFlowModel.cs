@@ -26,7 +26,7 @@ public sealed class OmniAvatarFlowModel(OmniAvatarModel net) : FlowModel
     public override WanDiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
     {
         using var scope = torch.NewScope();
-        var t = sigma.to(x.device, ScalarType.Float32) * 1000.0;                      // [B] Wan timesteps
+        var t = WanTimesteps(sigma, x.device);                                         // [B]
         var audioCond = c.Audio is null ? null : Net.AudioConditioning(c.Audio);       // [B, K, F, dim]
         var o = Net.Forward(x, t, c.Context, YOf(c), audioCond, null, hiddenAfter);
         scope.Keep(o.Output);
@@ -38,7 +38,7 @@ public sealed class OmniAvatarFlowModel(OmniAvatarModel net) : FlowModel
     public override IReadOnlyList<Tensor> Hidden(Tensor x, Tensor sigma, Conditioning c, int[] blocks)
     {
         using var scope = torch.NewScope();
-        var t = sigma.to(x.device, ScalarType.Float32) * 1000.0;
+        var t = WanTimesteps(sigma, x.device);                                         // [B]
         var audioCond = c.Audio is null ? null : Net.AudioConditioning(c.Audio);
         var hidden = Net.hidden_states(x, t, c.Context, YOf(c), audioCond, blocks);
         scope.KeepAll(hidden.ToArray());

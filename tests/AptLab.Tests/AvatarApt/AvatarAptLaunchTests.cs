@@ -34,14 +34,7 @@ public class AvatarAptLaunchTests
         var b = MetricsCsv.Read(one.MetricsCsv);
         var tags = b.Tags.Where(t => t == "cd/loss" || (t.StartsWith("apt_") && !t.EndsWith("samples_per_s") && !t.EndsWith("/lr") && !t.StartsWith("time/"))).ToList();
         Assert.Contains("apt_video/loss_g", tags);
-        foreach (var tag in tags)
-        {
-            var (x, y) = (a.Series(tag), b.Series(tag));
-            Assert.Equal(y.Steps, x.Steps);
-            for (int i = 0; i < y.Values.Length; i++)
-                Assert.True(Math.Abs(x.Values[i] - y.Values[i]) <= 1e-3 * Math.Max(Math.Abs(y.Values[i]), 1e-3),
-                    $"{tag} at step {y.Steps[i]}: 2 ranks {x.Values[i]}, 1 process {y.Values[i]}");
-        }
+        MetricsAgreement.Assert(a, b, tags);
         Assert.True(File.Exists(Path.Combine(cfg.Results, cfg.Name, "two", AvatarAptExperiment.Export)));
     }
 }

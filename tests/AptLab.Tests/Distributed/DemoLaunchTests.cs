@@ -35,13 +35,6 @@ public class DemoLaunchTests
         Assert.Contains("apt_image/loss_d", tags);
         Assert.Contains("apt_video/loss_g", tags);
         Assert.Equal(b.Series("teacher/loss").Values, a.Series("teacher/loss").Values);     // rank 0 logs what one process computes
-        foreach (var tag in tags)
-        {
-            var (x, y) = (a.Series(tag), b.Series(tag));
-            Assert.Equal(y.Steps, x.Steps);
-            for (int i = 0; i < y.Values.Length; i++)
-                Assert.True(Math.Abs(x.Values[i] - y.Values[i]) <= 1e-3 * Math.Max(Math.Abs(y.Values[i]), 1e-3),
-                    $"{tag} at step {y.Steps[i]}: 2 ranks {x.Values[i]}, 1 process {y.Values[i]}");
-        }
+        MetricsAgreement.Assert(a, b, tags);
     }
 }
