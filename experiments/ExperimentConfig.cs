@@ -1,5 +1,7 @@
 using AptLab.Apt;
 using AptLab.Config;
+using AptLab.Avatar.Apt;
+using AptLab.Experiments.Avatar;
 
 namespace AptLab.Experiments;
 

@@ -1,5 +1,6 @@
 using AptLab.Torch.Distributed;
 using AptLab.Training;
+using AptLab.Experiments.Avatar;
 
 namespace AptLab.Experiments;
 

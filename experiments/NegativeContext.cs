@@ -1,4 +1,4 @@
-using AptLab.Models.Wan.Text;
+using AptLab.Wan.Text;
 using AptLab.Torch.IO;
 
 namespace AptLab.Experiments;

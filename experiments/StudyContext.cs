@@ -1,11 +1,9 @@
 using AptLab.Apt;
 using AptLab.Data.Synthetic;
-using AptLab.Logging;
-using AptLab.Models.Wan;
-using AptLab.Models.Wan.Text;
-using AptLab.Models.Wan.Vae;
+using AptLab.Wan;
+using AptLab.Wan.Text;
+using AptLab.Wan.Vae;
 using AptLab.Torch.Distributed;
-using AptLab.Torch.nn;
 using AptLab.Training;
 
 namespace AptLab.Experiments;

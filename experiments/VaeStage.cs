@@ -1,5 +1,6 @@
 using AptLab.Torch.optim;
 using AptLab.Training;
+using AptLab.Wan.Vae;
 
 namespace AptLab.Experiments;
 
@@ -49,7 +50,7 @@ public static class VaeStage
     /// the whole-sequence passes. decode takes the NORMALISED latent (official semantics) and denormalises it, so the
     /// mean goes through normalize: the decoder then sees mu whatever the latent statistics are now or are refitted to
     /// later, and equals <c>vae.decode(vae.encode(x))</c> (without the clamp) at any time.</summary>
-    public static (Tensor rec, Tensor mu, Tensor logVar) Reconstruct(Models.Wan.Vae.WanVAE vae, Tensor x)
+    public static (Tensor rec, Tensor mu, Tensor logVar) Reconstruct(WanVAE vae, Tensor x)
     {
         var (mu, logVar) = vae.encode_whole_sequence(x);
         return (vae.decode_whole_sequence(vae.normalize(mu)), mu, logVar);
@@ -90,7 +91,7 @@ public static class VaeStage
         videos?.Dispose();
     }
 
-    private static Tensor Normalize(Models.Wan.Vae.WanVAE vae, Tensor mu)
+    private static Tensor Normalize(WanVAE vae, Tensor mu)
     {
         using var scope = torch.NewScope();
         return scope.Keep(vae.normalize(mu)).DetachFromScope();

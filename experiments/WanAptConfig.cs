@@ -1,4 +1,6 @@
 using AptLab.Config;
+using AptLab.Wan;
+using AptLab.Wan.Text;
 
 namespace AptLab.Experiments;
 
@@ -30,7 +32,7 @@ public sealed class WanAptConfig : IValidatable
     public int VideoFrames { get; set; } = 49;
 
     /// <summary>The teacher's CFG negative prompt in the CD stage (Wan's standard one).</summary>
-    public string NegativePrompt { get; set; } = Models.Wan.Text.WanNegativePrompts.Default;
+    public string NegativePrompt { get; set; } = WanNegativePrompts.Default;
     /// <summary>The negative prompt's umT5 output, precomputed: a safetensors file with "context" [L, 4096]; replaces the text encoder.</summary>
     public string NegativeContext { get; set; } = "";
     /// <summary>umT5-XXL weights (models_t5_umt5-xxl-enc-bf16.pth or safetensors) and tokenizer (default: google/umt5-xxl
@@ -56,11 +58,11 @@ public sealed class WanAptConfig : IValidatable
     };
 
     /// <summary>The preset's architecture, or null without a preset.</summary>
-    public Models.Wan.WanConfig? Architecture() => Preset switch
+    public WanConfig? Architecture() => Preset switch
     {
         "" => null,
-        "t2v-1.3b" => Models.Wan.WanConfig.T2V_1_3B,
-        "t2v-14b" => Models.Wan.WanConfig.T2V_14B,
+        "t2v-1.3b" => WanConfig.T2V_1_3B,
+        "t2v-14b" => WanConfig.T2V_14B,
         _ => throw new ArgumentException($"wan.preset '{Preset}' is not t2v-1.3b or t2v-14b"),
     };
 

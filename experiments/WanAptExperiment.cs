@@ -1,8 +1,7 @@
 using AptLab.Apt;
 using AptLab.Data;
-using AptLab.Models.Wan;
-using AptLab.Models.Wan.Vae;
-using AptLab.Torch.IO;
+using AptLab.Wan;
+using AptLab.Wan.Vae;
 
 namespace AptLab.Experiments;
 

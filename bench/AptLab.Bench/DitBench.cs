@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AptLab.Models.Wan;
-using AptLab.Pipelines;
+using AptLab.Wan;
+using AptLab.Wan.Pipelines;
 using AptLab.Torch.IO;
 
 namespace AptLab.Bench;

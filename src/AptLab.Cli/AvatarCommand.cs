@@ -1,8 +1,8 @@
 using System.CommandLine;
 using AptLab.Config;
 using AptLab.Data.Media;
-using AptLab.Diffusion.Avatar;
-using AptLab.Models.Audio;
+using AptLab.Avatar.Inference;
+using AptLab.Avatar.Audio;
 
 namespace AptLab.Cli;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using AptLab.Config;
 using AptLab.Data.Media;
-using AptLab.Pipelines;
+using AptLab.Wan.Pipelines;
 using Spectre.Console;
 
 namespace AptLab.Cli;

@@ -1,4 +1,4 @@
-using AptLab.Models.Wan;
+using AptLab.Wan;
 using AptLab.Torch.nn;
 
 namespace AptLab.Apt;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using AptLab.Apt;
-using AptLab.Models.Wan;
+using AptLab.Wan;
 using AptLab.Torch.Distributed;
 using AptLab.Torch.IO;
 using AptLab.Training;

@@ -1,5 +1,5 @@
 using AptLab.Apt;
-using AptLab.Models.Wan;
+using AptLab.Wan;
 
 namespace AptLab.Tests.Apt;
 

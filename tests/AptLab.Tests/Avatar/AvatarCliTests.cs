@@ -1,6 +1,6 @@
 using AptLab.Config;
 using AptLab.Data.Media;
-using AptLab.Diffusion.Avatar;
+using AptLab.Avatar.Inference;
 using AptLab.Tests.Distributed;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using AptLab.Diffusion;
-using AptLab.Diffusion.Avatar;
-using AptLab.Models.Avatar;
+using AptLab.Avatar.Inference;
+using AptLab.Avatar;
 using Xunit.Abstractions;
 using static AptLab.Tests.Wan.WanTestUtil;
 

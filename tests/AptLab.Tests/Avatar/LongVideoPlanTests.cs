@@ -1,5 +1,5 @@
-using AptLab.Diffusion.Avatar;
-using AptLab.Models.Audio;
+using AptLab.Avatar.Inference;
+using AptLab.Avatar.Audio;
 using Xunit.Abstractions;
 
 namespace AptLab.Tests.Avatar;

@@ -1,7 +1,5 @@
-using AptLab.Models.Avatar;
 using AptLab.Torch.IO;
 using Xunit.Abstractions;
-using static AptLab.Tests.Avatar.AvatarTestUtil;
 using static AptLab.Tests.Wan.WanTestUtil;
 
 namespace AptLab.Tests.Avatar;

@@ -1,5 +1,5 @@
-using AptLab.Models.Avatar;
-using AptLab.Models.Wan;
+using AptLab.Avatar;
+using AptLab.Wan;
 using AptLab.Torch.IO;
 using Xunit.Abstractions;
 using static AptLab.Tests.Wan.WanTestUtil;

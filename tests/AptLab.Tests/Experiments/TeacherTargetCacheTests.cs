@@ -1,7 +1,7 @@
 using AptLab.Apt;
 using AptLab.Data;
 using AptLab.Experiments;
-using AptLab.Models.Wan;
+using AptLab.Wan;
 using AptLab.Training;
 
 namespace AptLab.Tests.Experiments;

@@ -4,7 +4,7 @@ using AptLab.Config;
 using AptLab.Data;
 using AptLab.Experiments;
 using AptLab.Logging;
-using AptLab.Models.Wan;
+using AptLab.Wan;
 using AptLab.Torch.IO;
 
 namespace AptLab.Tests.Experiments;
@@ -72,7 +72,7 @@ public class WanAptTests
         Assert.Equal((32, 5.0, 5.0, 1e-5, 0.01), (cfg.Distill.N, cfg.Distill.Shift, cfg.Distill.Guidance, cfg.Distill.Lr, cfg.Distill.WeightDecay));
         Assert.Equal((5000, 64), (cfg.Distill.Steps, cfg.Distill.Batch));
         Assert.Equal("", cfg.Apt.Student);
-        Assert.Equal(AptLab.Models.Wan.Text.WanNegativePrompts.Default, cfg.Wan.NegativePrompt);
+        Assert.Equal(AptLab.Wan.Text.WanNegativePrompts.Default, cfg.Wan.NegativePrompt);
         Assert.Equal(Path.Combine(cfg.Wan.Checkpoint, "models_t5_umt5-xxl-enc-bf16.pth"), cfg.Wan.TextEncoderPath);
     }
 

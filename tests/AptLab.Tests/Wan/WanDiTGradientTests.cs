@@ -1,4 +1,4 @@
-using AptLab.Models.Wan;
+using AptLab.Wan;
 using Xunit.Abstractions;
 using static AptLab.Tests.Wan.WanTestUtil;
 

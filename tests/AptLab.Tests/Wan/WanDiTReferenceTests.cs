@@ -1,4 +1,3 @@
-using AptLab.Models.Wan;
 using AptLab.Torch.IO;
 using Xunit.Abstractions;
 using static AptLab.Tests.Wan.WanTestUtil;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AptLab.Models.Wan;
+using AptLab.Wan;
 using static AptLab.Tests.Wan.WanTestUtil;
 
 namespace AptLab.Tests.Wan;

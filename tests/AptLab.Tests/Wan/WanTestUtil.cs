@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AptLab.Models.Wan;
+using AptLab.Wan;
 
 namespace AptLab.Tests.Wan;
 

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using AptLab.Models.Wan.Text;
+using AptLab.Wan.Text;
 
 namespace AptLab.Tests.Wan.Text;
 

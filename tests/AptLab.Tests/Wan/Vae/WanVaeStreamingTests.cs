@@ -1,4 +1,4 @@
-using AptLab.Models.Wan.Vae;
+using AptLab.Wan.Vae;
 using AptLab.Torch.IO;
 using Xunit.Abstractions;
 using static AptLab.Tests.Wan.Vae.VaeTestUtil;

@@ -1,0 +1,75 @@
+using AptLab.Wan.Text;
+using AptLab.Wan.Vae;
+
+namespace AptLab.Wan.Pipelines;
+
+/// <summary>Loads the models a <see cref="SampleConfig"/> names (or builds the tiny preset) and wraps them in the
+/// pipeline of its task. Missing files give one error naming the config key and the path.</summary>
+public static class WanSampleModels
+{
+    /// <summary>The demo tokenizer of the repository, used by the tiny preset when no tokenizer is named.</summary>
+    public const string TinyTokenizer = "configs/demo/spiece.model";
+
+    /// <summary>Builds the T2V or I2V pipeline (owning its models) for <paramref name="cfg"/>.</summary>
+    public static WanPipeline Load(SampleConfig cfg, Action<string>? log = null)
+    {
+        var (dit, vae, text) = cfg.IsTiny ? LoadTiny(cfg, log) : LoadCheckpoints(cfg, log);
+        try
+        {
+            return cfg.IsI2V ? new WanI2VPipeline(dit, vae, text, ownsModels: true)
+                             : new WanT2VPipeline(dit, vae, text, ownsModels: true);
+        }
+        catch
+        {
+            dit.Dispose(); vae.Dispose(); text.Encoder.Dispose(); text.Tokenizer.Dispose();
+            throw;
+        }
+    }
+
+    private static (WanModel, WanVAE, UmT5TextEncoder) LoadTiny(SampleConfig cfg, Action<string>? log)
+    {
+        var tok = cfg.Tokenizer ?? TinyTokenizer;
+        RequirePath("tokenizer", tok, directoryOk: true);
+        log?.Invoke($"building tiny random {cfg.Task} models (seed {cfg.Tiny.Seed})");
+        return TinyWan.Build(cfg.Tiny, cfg.IsI2V, tok);
+    }
+
+    private static (WanModel, WanVAE, UmT5TextEncoder) LoadCheckpoints(SampleConfig cfg, Action<string>? log)
+    {
+        RequirePath("dit", cfg.Dit!, directoryOk: true);
+        RequirePath("vae", cfg.Vae!, directoryOk: false);
+        RequirePath("t5", cfg.T5!, directoryOk: false);
+        RequirePath("tokenizer", cfg.Tokenizer!, directoryOk: true);
+        var device = Device.Parse(cfg.Device);
+        var dtype = cfg.ModelDtype();
+        WanModel? dit = null;
+        WanVAE? vae = null;
+        T5Encoder? t5 = null;
+        try
+        {
+            log?.Invoke($"loading DiT {cfg.Dit}");
+            dit = WanCheckpoint.Load(cfg.Dit!, null, dtype, device);
+            if (dit.config.IsI2V != cfg.IsI2V)
+                throw new ArgumentException($"config 'task' is {cfg.Task} but {cfg.Dit} holds a {dit.config.ModelType} DiT");
+            log?.Invoke($"loading VAE {cfg.Vae}");
+            vae = WanVAE.FromCheckpoint(cfg.Vae!);
+            if (device != Device.CPU) vae.to(device);
+            log?.Invoke($"loading umT5 {cfg.T5}");
+            t5 = T5Encoder.FromCheckpoint(cfg.T5!, T5EncoderConfig.UmT5Xxl, dtype, device);
+            var tokenizer = new UmT5Tokenizer(cfg.Tokenizer!, T5EncoderConfig.UmT5Xxl.TextLen);
+            dit.eval(); vae.eval(); t5.eval();
+            return (dit, vae, new UmT5TextEncoder(tokenizer, t5));
+        }
+        catch
+        {
+            dit?.Dispose(); vae?.Dispose(); t5?.Dispose();
+            throw;
+        }
+    }
+
+    private static void RequirePath(string key, string path, bool directoryOk)
+    {
+        if (File.Exists(path) || (directoryOk && Directory.Exists(path))) return;
+        throw new FileNotFoundException($"config '{key}': {(directoryOk ? "file or folder" : "file")} not found: {Path.GetFullPath(path)}", path);
+    }
+}
