@@ -1,6 +1,7 @@
 using AptLab.Apt;
 using AptLab.Torch.IO;
 using AptLab.Training;
+using AptLab.Wan;
 
 namespace AptLab.Experiments;
 

@@ -2,6 +2,7 @@ using AptLab.Apt;
 using AptLab.Data;
 using AptLab.Torch.optim;
 using AptLab.Training;
+using AptLab.Wan;
 
 namespace AptLab.Experiments;
 

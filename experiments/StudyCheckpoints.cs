@@ -1,6 +1,7 @@
 using AptLab.Apt;
 using AptLab.Config;
 using AptLab.Torch.IO;
+using AptLab.Wan;
 
 namespace AptLab.Experiments;
 

@@ -1,4 +1,5 @@
 using AptLab.Apt;
+using AptLab.Wan;
 
 namespace AptLab.Experiments;
 

@@ -1,3 +1,4 @@
+using AptLab.Diffusion;
 using AptLab.Avatar.Inference;
 using AptLab.Wan;
 using AptLab.Torch.nn;
@@ -83,7 +84,7 @@ public sealed class OmniAvatarModel : Module
     /// <see cref="AudioConditioning"/>), an optional TeaCache, and the residual stream after the listed blocks.
     /// With <paramref name="hiddenOnly"/> the blocks stop after the last listed one and no velocity is computed
     /// (Output is null; see <see cref="hidden_states"/>).</summary>
-    public WanDiTOutput Forward(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond,
+    public DiTOutput Forward(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond,
         TeaCache? teaCache = null, int[]? returnHiddenAfter = null, bool hiddenOnly = false)
     {
         using var scope = torch.NewScope();
@@ -114,7 +115,7 @@ public sealed class OmniAvatarModel : Module
             if (returnHiddenAfter is not { Length: > 0 }) throw new ArgumentException("OmniAvatarModel: hidden states requested without a block index");
             RunBlocks(tokens, e0, ctx, rope, audioCond, grid, returnHiddenAfter, hidden, stopAfter: returnHiddenAfter.Max());
             scope.KeepAll(hidden.ToArray());
-            return new WanDiTOutput(null!, hidden);
+            return new DiTOutput(null!, hidden);
         }
         Tensor h;
         if (teaCache is not null && teaCache.Check(e0))
@@ -126,7 +127,7 @@ public sealed class OmniAvatarModel : Module
         }
         var output = wan.Unpatchify(head.forward(h, e), grid);                    // [B, out_dim, T, h, w]
         scope.KeepAll(hidden.ToArray());
-        return new WanDiTOutput(scope.Keep(output), hidden);
+        return new DiTOutput(scope.Keep(output), hidden);
     }
 
     /// <summary>Only the residual stream [B, S, dim] after the listed blocks (the APT discriminator's input), running

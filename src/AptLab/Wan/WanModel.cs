@@ -1,11 +1,7 @@
+using AptLab.Diffusion;
 using AptLab.Torch.nn;
 
 namespace AptLab.Wan;
-
-/// <summary>The output of a batched forward: the prediction and the requested hidden states.</summary>
-/// <param name="Output">[B, out_dim, F, H, W] predicted flow velocity.</param>
-/// <param name="Hidden">[B, S, dim] residual stream after each requested block, in the requested order.</param>
-public sealed record WanDiTOutput(Tensor Output, IReadOnlyList<Tensor> Hidden);
 
 /// <summary>The output of the official list-style forward: one prediction [out_dim, F_i, H_i, W_i] per sample.</summary>
 public sealed record WanDiTListOutput(IReadOnlyList<Tensor> Outputs, IReadOnlyList<Tensor> Hidden);
@@ -106,7 +102,7 @@ public sealed partial class WanModel : Module
 
     /// <summary>Batched forward returning the hidden states after the blocks listed in
     /// <paramref name="returnHiddenAfter"/> (block indices, e.g. for the APT discriminator).</summary>
-    public WanDiTOutput forward(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter) =>
+    public DiTOutput forward(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter) =>
         ForwardBatched(x, t, context, clip_fea, y, returnHiddenAfter, hiddenOnly: false);
 
     /// <summary>Only the hidden states [B, S, dim] after the listed blocks (e.g. the APT discriminator's
@@ -117,7 +113,7 @@ public sealed partial class WanModel : Module
         return ForwardBatched(x, t, context, clip_fea, y, blocks, hiddenOnly: true).Hidden;
     }
 
-    private WanDiTOutput ForwardBatched(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter, bool hiddenOnly)
+    private DiTOutput ForwardBatched(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter, bool hiddenOnly)
     {
         using var scope = torch.NewScope();
         if (x.dim() != 5) throw new ArgumentException($"WanModel: x must be [B, C, F, H, W], got [{string.Join(", ", x.shape)}]");
@@ -135,9 +131,9 @@ public sealed partial class WanModel : Module
         var grids = Enumerable.Repeat(grid, (int)b).ToArray();
         var (outTokens, hidden) = ForwardTokens(tokens, grids, seqLen, t, ctx, clip_fea, returnHiddenAfter, hiddenOnly);
         scope.KeepAll(hidden.ToArray());
-        if (outTokens is null) return new WanDiTOutput(null!, hidden);
+        if (outTokens is null) return new DiTOutput(null!, hidden);
         var output = Unpatchify(outTokens, grid);                               // [B, out_dim, F, H, W]
-        return new WanDiTOutput(scope.Keep(output), hidden);
+        return new DiTOutput(scope.Keep(output), hidden);
     }
 
     /// <summary>

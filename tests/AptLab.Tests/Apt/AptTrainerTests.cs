@@ -1,3 +1,4 @@
+using AptLab.Diffusion;
 using AptLab.Apt;
 using AptLab.Wan;
 
@@ -25,7 +26,7 @@ public class AptTrainerTests
         public override int NumLayers => inner.NumLayers;
         public override int Dim => inner.Dim;
         public override int NumHeads => inner.NumHeads;
-        public override WanDiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
+        public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
         {
             Sigmas.Add(sigma.to(ScalarType.Float64).data<double>());
             return inner.Forward(x, sigma, c, hiddenAfter);

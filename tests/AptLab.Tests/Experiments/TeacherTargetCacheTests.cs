@@ -1,3 +1,4 @@
+using AptLab.Diffusion;
 using AptLab.Apt;
 using AptLab.Data;
 using AptLab.Experiments;
@@ -18,7 +19,7 @@ public class TeacherTargetCacheTests
         public override int NumLayers => inner.NumLayers;
         public override int Dim => inner.Dim;
         public override int NumHeads => inner.NumHeads;
-        public override WanDiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
+        public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
         {
             Calls++;
             return inner.Forward(x, sigma, c, hiddenAfter);

@@ -1,3 +1,4 @@
+using AptLab.Diffusion;
 using AptLab.Wan;
 using AptLab.Torch.nn;
 using AptLab.Apt;
@@ -23,7 +24,7 @@ public sealed class OmniAvatarFlowModel(OmniAvatarModel net) : FlowModel
     public override int Dim => Net.wanConfig.Dim;
     public override int NumHeads => Net.wanConfig.NumHeads;
 
-    public override WanDiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
+    public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
     {
         using var scope = torch.NewScope();
         var t = WanTimesteps(sigma, x.device);                                         // [B]
