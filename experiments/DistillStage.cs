@@ -1,3 +1,4 @@
+using AptLab.Diffusion;
 using AptLab.Apt;
 using AptLab.Data;
 using AptLab.Torch.optim;
@@ -91,8 +92,7 @@ public static class DistillStage
             using var g = new Generator(NoiseSeed(ctx.Config.Seed, video, indices[i], seeds[i]));
             return torch.randn(x0.shape[1..], x0.dtype, x0.device, g);
         }).ToArray());                                                                                 // [B, C, F, H, W]
-        var s1 = tn1.to(x0.dtype).view(b, 1, 1, 1, 1);
-        var xn1 = x0 * (1.0 - s1) + eps * s1;                                                         // x_{n+1}
+        var xn1 = FlowMatch.AddNoise(x0, eps, tn1);                                                  // x_{n+1}
 
         var keys = Enumerable.Range(0, b).Select(i => TeacherTargetCache.Key(set, indices[i], seeds[i], steps[i])).ToArray();
         var targets = keys.Select(cache.TryGet).ToArray();

@@ -1,3 +1,4 @@
+using AptLab.Diffusion;
 using AptLab.Apt;
 using AptLab.Torch.optim;
 using AptLab.Training;
@@ -30,11 +31,10 @@ public static class TeacherStage
             var dropped = captions.Select(c => random.NextDouble() < cfg.CaptionDropout ? cfg.NegativePrompt : c).ToArray();
             var cond = new Conditioning(ctx.Encode(dropped, grad: true));
             long b = x0.size(0);
-            var sigma = TimestepShift.Apply(torch.rand([b], generator: rng, device: ctx.Device), cfg.Shift);
+            var sigma = FlowMatch.SampleSigmas(b, cfg.Shift, rng, ctx.Device);
             var eps = torch.randn(x0.shape, generator: rng, device: ctx.Device);
-            var s = sigma.view(b, 1, 1, 1, 1);
-            var xt = x0 * (1.0 - s) + eps * s;
-            var loss = F.mse_loss(ctx.Teacher.Velocity(xt, sigma, cond), eps - x0);
+            var xt = FlowMatch.AddNoise(x0, eps, sigma);
+            var loss = F.mse_loss(ctx.Teacher.Velocity(xt, sigma, cond), FlowMatch.Velocity(x0, eps));
             loss.backward();
             opt.step();
             opt.zero_grad();

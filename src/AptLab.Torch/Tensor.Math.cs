@@ -3,8 +3,6 @@ namespace AptLab.Torch;
 // Elementwise math, comparisons, reductions and matrix products, with PyTorch's names and broadcasting.
 public partial class Tensor
 {
-    private static int IsInt(double v, bool isInt) => isInt ? 1 : 0;
-
     // ---- operators ----
     public static Tensor operator +(Tensor a, Tensor b) => Wrap(Native.apt_add(a.H, b.H, 1), a, b);
     public static Tensor operator -(Tensor a, Tensor b) => Wrap(Native.apt_sub(a.H, b.H, 1), a, b);

@@ -1,3 +1,5 @@
+using AptLab.Diffusion;
+
 namespace AptLab.Apt;
 
 /// <summary>
@@ -59,8 +61,8 @@ public sealed class BatchShard
     /// <summary>Discriminator timesteps t = shift(u, s) [localBatch]: drawn for the global batch and sliced.</summary>
     public Tensor Timesteps(long localBatch, double shift, Generator rng, Device device)
     {
-        if (IsWhole) return TimestepShift.Sample(localBatch, shift, rng, device);
+        if (IsWhole) return FlowMatch.SampleSigmas(localBatch, shift, rng, device);
         using var scope = torch.NewScope();
-        return scope.Keep(Of(TimestepShift.Sample(localBatch * WorldSize, shift, rng, device)).contiguous());
+        return scope.Keep(Of(FlowMatch.SampleSigmas(localBatch * WorldSize, shift, rng, device)).contiguous());
     }
 }

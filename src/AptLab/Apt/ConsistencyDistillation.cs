@@ -1,3 +1,5 @@
+using AptLab.Diffusion;
+
 namespace AptLab.Apt;
 
 /// <summary>Settings of discrete-time consistency distillation (apt.md 4.3; Wan defaults of 11.4).</summary>
@@ -26,7 +28,7 @@ public static class ConsistencyDistillation
     public static Tensor Discretisation(int steps, double shift)
     {
         using var scope = torch.NewScope();
-        return scope.Keep(TimestepShift.Apply(torch.linspace(0, 1, steps + 1, ScalarType.Float64), shift).to(ScalarType.Float32));
+        return scope.Keep(FlowMatch.Shift(torch.linspace(0, 1, steps + 1, ScalarType.Float64), shift).to(ScalarType.Float32));
     }
 
     /// <summary>The teacher's guided Euler step x^_n from x_{n+1} (the ODE target that may be cached).</summary>
@@ -35,7 +37,7 @@ public static class ConsistencyDistillation
         using var scope = torch.NewScope();
         using var _ = torch.no_grad();
         var v = CfgVelocity(teacher, x, tFrom, c, neg, guidance);
-        return scope.Keep(x + v * Bcast(tTo - tFrom, x));
+        return scope.Keep(FlowMatch.EulerStep(x, v, tFrom, tTo));
     }
 
     /// <summary>v_neg + w (v_pos - v_neg), with negative and positive in one batched forward.</summary>
@@ -44,9 +46,7 @@ public static class ConsistencyDistillation
         using var scope = torch.NewScope();
         long b = x.size(0);
         var both = model.Velocity(torch.cat(new[] { x, x }), torch.cat(new[] { sigma, sigma }), Conditioning.Cat(neg, c));
-        var vNeg = both.narrow(0, 0, b);
-        var vPos = both.narrow(0, b, b);
-        return scope.Keep(vNeg + (vPos - vNeg) * guidance);
+        return scope.Keep(FlowMatch.Cfg(both.narrow(0, 0, b), both.narrow(0, b, b), guidance));   // (v_neg, v_pos)
     }
 
     /// <summary>The loss for a batch of clean latents x0 [B, C, F, H, W].</summary>
@@ -60,7 +60,7 @@ public static class ConsistencyDistillation
         var tn = tk.index_select(0, n);
         var tn1 = tk.index_select(0, n + 1L);
         var eps = torch.randn(x0.shape, x0.dtype, x0.device, g);
-        var xn1 = x0 * Bcast(1.0 - tn1, x0) + eps * Bcast(tn1, x0);                      // x_{n+1}
+        var xn1 = FlowMatch.AddNoise(x0, eps, tn1);                                      // x_{n+1}
         var xhat = cachedTarget ?? TeacherStep(teacher, xn1, tn1, tn, c, neg, s.Guidance);
         var loss = LossFromTarget(student, xn1, tn1, xhat, tn, c);
         return (scope.Keep(loss), scope.Keep(n));
@@ -76,12 +76,8 @@ public static class ConsistencyDistillation
         using var scope = torch.NewScope();
         Tensor y;
         using (torch.no_grad())
-            y = xhat - student.Velocity(xhat, tn, c) * Bcast(tn, xn1);                    // f(x^_n, t_n), stop-gradient
-        var p = xn1 - student.Velocity(xn1, tn1, c) * Bcast(tn1, xn1);                    // f(x_{n+1}, t_{n+1})
+            y = FlowMatch.X0(xhat, student.Velocity(xhat, tn, c), tn);                      // f(x^_n, t_n), stop-gradient
+        var p = FlowMatch.X0(xn1, student.Velocity(xn1, tn1, c), tn1);                      // f(x_{n+1}, t_{n+1})
         return scope.Keep(F.mse_loss(p, y));
     }
-
-    /// <summary>[B] -> [B, 1, 1, 1, 1] for broadcasting against x.</summary>
-    internal static Tensor Bcast(Tensor perSample, Tensor like) =>
-        perSample.to(like.dtype).view([perSample.size(0), .. Enumerable.Repeat(1L, like.dim() - 1)]);
 }

@@ -49,8 +49,8 @@ public abstract class FlowModel : IDisposable
         return o.Hidden;
     }
 
-    /// <summary>Wan's timestep input [B] (float32, 1000 sigma) on <paramref name="device"/>.</summary>
-    protected static Tensor WanTimesteps(Tensor sigma, Device device) => sigma.to(device, ScalarType.Float32) * 1000.0;
+    /// <summary>Wan's timestep input [B] (float32, 1000 sigma, <see cref="FlowMatch.Timestep(Tensor, int)"/>) on <paramref name="device"/>.</summary>
+    protected static Tensor WanTimesteps(Tensor sigma, Device device) => FlowMatch.Timestep(sigma.to(device, ScalarType.Float32));
 
     /// <summary>A new, independent network with the same weights (for the student, D and EMA copies).</summary>
     public abstract FlowModel Copy();

@@ -1,3 +1,5 @@
+using AptLab.Diffusion;
+
 namespace AptLab.Apt;
 
 /// <summary>
@@ -11,16 +13,16 @@ public static class OneStepGenerator
     {
         using var scope = torch.NewScope();
         var sigma = torch.ones([z.size(0)], device: z.device);
-        return scope.Keep(z - model.Velocity(z, sigma, c));
+        return scope.Keep(FlowMatch.X0(z, model.Velocity(z, sigma, c), 1.0));
     }
 
     public static Tensor GenerateTwoStep(FlowModel model, Tensor z, Conditioning c, Tensor secondNoise, double shift)
     {
         using var scope = torch.NewScope();
-        double tm = TimestepShift.Apply(0.5, shift);
+        double tm = FlowMatch.Shift(0.5, shift);
         var x1 = Generate(model, z, c);
-        var mid = x1 * (1 - tm) + secondNoise * tm;
+        var mid = FlowMatch.AddNoise(x1, secondNoise, tm);
         var sigma = torch.full([z.size(0)], tm, device: z.device);
-        return scope.Keep(mid - model.Velocity(mid, sigma, c) * tm);
+        return scope.Keep(FlowMatch.X0(mid, model.Velocity(mid, sigma, c), tm));
     }
 }

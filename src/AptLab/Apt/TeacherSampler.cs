@@ -1,28 +1,26 @@
+using AptLab.Diffusion;
+
 namespace AptLab.Apt;
 
 /// <summary>
-/// Multi-step Euler sampling of a flow model with classifier-free guidance: sigmas = shift(linspace(1, 0, n + 1), s),
-/// x_{i+1} = x_i + (sigma_{i+1} - sigma_i) (v_neg + w (v_pos - v_neg)). 2 NFE per step with guidance, 1 without.
+/// Multi-step Euler sampling of a flow model with classifier-free guidance (<see cref="EulerSampler"/>: sigmas =
+/// shift(1 - i/n, s), i = 0..n), x_{i+1} = x_i + (sigma_{i+1} - sigma_i) (v_neg + w (v_pos - v_neg)). 2 NFE per step with
+/// guidance, 1 without.
 /// </summary>
 public static class TeacherSampler
 {
     public static Tensor Sample(FlowModel model, Tensor z, Conditioning c, Conditioning? negative, int steps, double shift, double guidance)
     {
-        using var scope = torch.NewScope();
         using var _ = torch.no_grad();
         long b = z.size(0);
-        var x = z;
-        for (int i = 0; i < steps; i++)
+        var sampler = new EulerSampler(steps, shift);
+        return FlowSampling.Sample(sampler, z, (i, x) =>
         {
-            using var step = torch.NewScope();
-            double s0 = TimestepShift.Apply(1 - (double)i / steps, shift), s1 = TimestepShift.Apply(1 - (double)(i + 1) / steps, shift);
-            var sigma = torch.full([b], s0, device: z.device);
-            var v = negative is null || guidance == 1
+            var sigma = torch.full([b], sampler.SigmasFloat64[i], device: z.device);
+            return negative is null || guidance == 1
                 ? model.Velocity(x, sigma, c)
                 : ConsistencyDistillation.CfgVelocity(model, x, sigma, c, negative, guidance);
-            x = step.Keep(x + v * (s1 - s0));
-        }
-        return scope.Keep(x);
+        });
     }
 
     /// <summary>Network evaluations of <see cref="Sample"/>.</summary>

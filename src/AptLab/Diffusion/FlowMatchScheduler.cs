@@ -2,7 +2,7 @@ namespace AptLab.Diffusion;
 
 /// <summary>
 /// DiffSynth's / OmniAvatar's <c>FlowMatchScheduler</c> (spec wan21 §7.4, omniavatar §3.1): a shifted linear
-/// sigma grid, float (not truncated) timesteps <c>t = 1000 sigma</c>, a plain Euler step, and the training
+/// sigma grid, float (not truncated) timesteps <c>t = 1000 sigma</c>, the Euler step, and the training
 /// helpers (<see cref="AddNoise"/>, <see cref="TrainingTarget"/>, <see cref="TrainingWeight"/>).
 /// The grid is computed with libtorch's float32 <c>linspace</c> and float32 arithmetic, exactly as upstream.
 /// For Wan use <see cref="Wan"/>: shift 5, sigma_min 0, extra_one_step.
@@ -43,7 +43,10 @@ public sealed class FlowMatchScheduler : ISampler
     public static FlowMatchScheduler Wan(bool modelTimestepsInBFloat16 = false) =>
         new(shift: 5, sigmaMin: 0.0, extraOneStep: true) { ModelTimestepsInBFloat16 = modelTimestepsInBFloat16 };
 
+    /// <summary>The grid's timesteps <c>t = 1000 sigma</c> (float32, as upstream), in sampling order.</summary>
     public IReadOnlyList<double> Timesteps => Array.ConvertAll(timesteps, t => (double)t);
+
+    public int Steps => timesteps.Length;
 
     /// <summary>The grid sigmas followed by the final level (0, or 1 for inverse/reversed grids).</summary>
     public IReadOnlyList<float> Sigmas => [.. sigmas, FinalSigma];
@@ -77,9 +80,9 @@ public sealed class FlowMatchScheduler : ISampler
         var s = ExtraOneStep ? torch.linspace(start, SigmaMin, steps + 1).narrow(0, 0, steps)
                              : torch.linspace(start, SigmaMin, steps);                        // [N] float32
         if (InverseTimesteps) s = s.flip(0);
-        s = s * Shift / (s * (Shift - 1) + 1.0);
+        s = FlowMatch.Shift(s, Shift);
         if (ReverseSigmas) s = 1.0 - s;
-        var t = s * (long)NumTrainTimesteps;
+        var t = FlowMatch.Timestep(s, NumTrainTimesteps);
         sigmas = s.contiguous().data<float>();
         timesteps = t.contiguous().data<float>();
         weights = null;
@@ -108,14 +111,14 @@ public sealed class FlowMatchScheduler : ISampler
         return best;
     }
 
-    /// <summary>Euler: <c>x + v (sigma_next - sigma)</c>, sigma_next being the final level after the last grid point.</summary>
-    public Tensor Step(Tensor modelOutput, double t, Tensor sample) => Step(modelOutput, t, sample, toFinal: false);
-
-    public Tensor Step(Tensor modelOutput, double t, Tensor sample, bool toFinal)
+    /// <summary>Euler (<see cref="FlowMatch.EulerStep(Tensor, Tensor, double, double)"/>) from sigma_index to the next
+    /// grid point, or to the final level after the last one.</summary>
+    public Tensor Step(Tensor velocity, int index, Tensor sample)
     {
-        int id = IndexOf(t);
-        float next = toFinal || id + 1 >= sigmas.Length ? FinalSigma : sigmas[id + 1];
-        return FlowMatch.EulerStep(sample, modelOutput, sigmas[id], next);
+        if (index < 0 || index >= sigmas.Length)
+            throw new ArgumentException($"FlowMatchScheduler: step {index} is outside the {sigmas.Length} steps of the schedule");
+        float next = index + 1 >= sigmas.Length ? FinalSigma : sigmas[index + 1];
+        return FlowMatch.EulerStep(sample, velocity, sigmas[index], next);
     }
 
     public void Reset() { }
@@ -124,7 +127,7 @@ public sealed class FlowMatchScheduler : ISampler
     public Tensor AddNoise(Tensor x0, Tensor noise, double t) => FlowMatch.AddNoise(x0, noise, sigmas[IndexOf(t)]);
 
     /// <summary>The velocity target <c>noise - x0</c>.</summary>
-    public Tensor TrainingTarget(Tensor x0, Tensor noise) => FlowMatch.VelocityTarget(x0, noise);
+    public Tensor TrainingTarget(Tensor x0, Tensor noise) => FlowMatch.Velocity(x0, noise);
 
     /// <summary>Weight of the grid point nearest to <paramref name="t"/>.</summary>
     public float TrainingWeight(double t) => TrainingWeights[IndexOf(t)];

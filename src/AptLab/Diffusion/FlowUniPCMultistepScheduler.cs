@@ -30,6 +30,7 @@ public sealed class FlowUniPCMultistepScheduler : ISampler
         (NumTrainTimesteps, SolverOrder, LowerOrderFinal, DefaultShift) = (numTrainTimesteps, solverOrder, lowerOrderFinal, shift);
     }
 
+    /// <summary>The official timesteps <c>trunc(1000 sigma)</c> (int64, what the DiT receives), in sampling order.</summary>
     public IReadOnlyList<double> Timesteps => Array.ConvertAll(schedule.Timesteps, t => (double)t);
     public IReadOnlyList<long> IntTimesteps => schedule.Timesteps;
     public IReadOnlyList<float> Sigmas => schedule.Sigmas;
@@ -56,16 +57,22 @@ public sealed class FlowUniPCMultistepScheduler : ISampler
         stepIndex = null;
     }
 
-    public Tensor Step(Tensor modelOutput, double t, Tensor sample)
+    public int Steps => schedule.Timesteps.Length;
+
+    public double ModelTimestep(int index) => schedule.Timesteps[index];
+
+    public Tensor Step(Tensor velocity, int index, Tensor sample)
     {
         int n = schedule.Timesteps.Length;
         if (n == 0) throw new InvalidOperationException("FlowUniPCMultistepScheduler: call SetTimesteps before Step");
-        stepIndex ??= IndexForTimestep(t);
-        int k = stepIndex.Value;
-        if (k >= n) throw new InvalidOperationException($"FlowUniPCMultistepScheduler: all {n} steps are done; call Reset or SetTimesteps");
+        if (index < 0 || index >= n) throw new ArgumentException($"FlowUniPCMultistepScheduler: step {index} is outside the {n} steps of the schedule");
+        if (stepIndex is int expected && index != expected)
+            throw new ArgumentException($"FlowUniPCMultistepScheduler: step {index} given, step {expected} is next (steps run in order; call Reset to restart)");
+        stepIndex = index;
+        int k = index;
 
         using var scope = torch.NewScope();
-        var x0 = (sample - modelOutput * (double)Sigma(k)).DetachFromScope();            // m_k = x_k - sigma_k v_k
+        var x0 = FlowMatch.X0(sample, velocity, Sigma(k)).DetachFromScope();            // m_k = x_k - sigma_k v_k
         var x = sample;
         if (k > 0 && lastSample is not null) x = Corrector(x0, lastSample, sample, thisOrder);
 
@@ -80,16 +87,6 @@ public sealed class FlowUniPCMultistepScheduler : ISampler
         if (lowerOrderNums < SolverOrder) lowerOrderNums++;
         stepIndex = k + 1;
         return scope.Keep(next);
-    }
-
-    /// <summary>The official index lookup: the first schedule entry equal to t, or the second when t occurs
-    /// more than once.</summary>
-    private int IndexForTimestep(double t)
-    {
-        var hits = Enumerable.Range(0, schedule.Timesteps.Length).Where(i => schedule.Timesteps[i] == t).ToList();
-        if (hits.Count == 0)
-            throw new ArgumentException($"FlowUniPCMultistepScheduler: timestep {t} is not in the schedule [{string.Join(", ", schedule.Timesteps)}]");
-        return hits.Count > 1 ? hits[1] : hits[0];
     }
 
     private double Sigma(int i) => schedule.Sigmas[i];

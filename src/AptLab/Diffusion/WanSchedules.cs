@@ -24,7 +24,7 @@ public static class WanSchedules
     /// passed to the scheduler (configured with shift 1, which leaves it unchanged).</summary>
     public static WanSchedule DpmPlusPlus(int steps, double shift, int numTrainTimesteps = 1000)
     {
-        var sampling = Array.ConvertAll(NpLinspace(1.0, 0.0, steps + 1)[..steps], s => ShiftNp(s, shift));
+        var sampling = Array.ConvertAll(NpLinspace(1.0, 0.0, steps + 1)[..steps], s => FlowMatch.Shift(s, shift));
         return Build(sampling, 1.0, numTrainTimesteps);
     }
 
@@ -32,16 +32,13 @@ public static class WanSchedules
     {
         if (baseSigmas.Length == 0) throw new ArgumentException("a schedule needs at least one step");
         if (!(shift > 0)) throw new ArgumentException($"shift must be positive, got {shift}");
-        var s = Array.ConvertAll(baseSigmas, v => ShiftNp(v, shift));
-        var t = Array.ConvertAll(s, v => (long)(v * numTrainTimesteps));                // truncation toward zero
+        var s = Array.ConvertAll(baseSigmas, v => FlowMatch.Shift(v, shift));
+        var t = Array.ConvertAll(s, v => (long)FlowMatch.Timestep(v, numTrainTimesteps));   // truncation toward zero
         var f = new float[s.Length + 1];
         for (int i = 0; i < s.Length; i++) f[i] = (float)s[i];
         f[^1] = 0f;                                                                        // final_sigmas_type "zero"
         return new WanSchedule(f, t, s);
     }
-
-    /// <summary>numpy's float64 <c>shift * s / (1 + (shift - 1) * s)</c>.</summary>
-    private static double ShiftNp(double s, double shift) => shift * s / (1 + (shift - 1) * s);
 
     /// <summary>numpy.linspace(start, stop, num) with endpoint: <c>i*step + start</c>, last value = stop.</summary>
     internal static double[] NpLinspace(double start, double stop, int num)

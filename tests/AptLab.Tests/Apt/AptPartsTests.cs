@@ -1,4 +1,5 @@
 using AptLab.Apt;
+using AptLab.Diffusion;
 
 namespace AptLab.Tests.Apt;
 
@@ -9,20 +10,20 @@ public class AptPartsTests
     {
         foreach (var s in new[] { 1.0, 5, 12, 24 })
         {
-            Assert.Equal(0, TimestepShift.Apply(0, s));
-            Assert.Equal(1, TimestepShift.Apply(1, s), 15);
+            Assert.Equal(0, FlowMatch.Shift(0, s));
+            Assert.Equal(1, FlowMatch.Shift(1, s), 15);
             double prev = -1;
             for (int i = 0; i <= 100; i++)
             {
-                double v = TimestepShift.Apply(i / 100.0, s);
+                double v = FlowMatch.Shift(i / 100.0, s);
                 Assert.True(v > prev);
                 prev = v;
             }
         }
-        Assert.Equal(12 * 0.5 / (1 + 11 * 0.5), TimestepShift.Apply(0.5, 12), 15);
-        Assert.Throws<ArgumentOutOfRangeException>(() => TimestepShift.Apply(999, 12));   // bug E3
+        Assert.Equal(12 * 0.5 / (1 + 11 * 0.5), FlowMatch.Shift(0.5, 12), 15);
+        Assert.Throws<ArgumentOutOfRangeException>(() => FlowMatch.Shift(999, 12));   // bug E3
         using var _ = torch.NewScope();
-        TensorAssert.Close(new[] { 0.0, 5 * 0.25 / (1 + 4 * 0.25), 1 }, TimestepShift.Apply(torch.tensor(new double[] { 0, 0.25, 1 }), 5), atol: 1e-12);
+        TensorAssert.Close(new[] { 0.0, 5 * 0.25 / (1 + 4 * 0.25), 1 }, FlowMatch.Shift(torch.tensor(new double[] { 0, 0.25, 1 }), 5), atol: 1e-12);
     }
 
     [Fact]

@@ -25,14 +25,14 @@ public class SamplerE2ETests(ITestOutputHelper log)
         var x = io["noise"];
         var latents = new List<Tensor>();
         Tensor? pred0 = null;
-        for (int i = 0; i < sampler.Timesteps.Count; i++)
+        for (int i = 0; i < sampler.Steps; i++)
         {
             var t = torch.full([2], sampler.ModelTimestep(i), tDtype);
             // the conditional and unconditional passes batched (per-sample results equal separate calls)
             var outs = model.forward([x, x], t, [io["context_pos"], io["context_neg"]], 45).Outputs;
-            var v = Cfg.Combine(outs[1], outs[0], 4.0);
+            var v = FlowMatch.Cfg(outs[1], outs[0], 4.0);
             pred0 ??= v;
-            x = sampler.Step(v, sampler.Timesteps[i], x);
+            x = sampler.Step(v, i, x);
             latents.Add(x);
         }
         return (latents, pred0!);

@@ -1,3 +1,5 @@
+using AptLab.Diffusion;
+
 namespace AptLab.Avatar.Inference;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace AptLab.Avatar.Inference;
 /// <list type="bullet">
 /// <item>guidance_scale = 1: one pass, v = pos (audio CFG is off even when audio_scale is set);</item>
 /// <item>audio_scale unset or equal to guidance_scale: 2 passes, v = neg + cfg·(pos − neg) with
-/// neg = (negative text, zero audio);</item>
+/// neg = (negative text, zero audio) (<see cref="FlowMatch.Cfg"/>);</item>
 /// <item>otherwise 3 passes: v = t_neg + cfg·(a_neg − t_neg) + acfg·(pos − a_neg), a_neg = (text, zero audio),
 /// t_neg = (negative text, zero audio).</item>
 /// </list>
@@ -18,13 +20,6 @@ public static class AvatarGuidance
     {
         if (guidanceScale == 1) return 1;
         return (audioScale ?? guidanceScale) == guidanceScale ? 2 : 3;
-    }
-
-    /// <summary>The 2-pass combination <c>neg + cfg (pos − neg)</c>.</summary>
-    public static Tensor Combine2(Tensor pos, Tensor neg, double cfg)
-    {
-        using var scope = torch.NewScope();
-        return scope.Keep(neg + (pos - neg) * cfg);
     }
 
     /// <summary>The 3-pass combination <c>t_neg + cfg (a_neg − t_neg) + acfg (pos − a_neg)</c>.</summary>

@@ -66,40 +66,36 @@ public static class AvatarSampler
         using var _ = torch.no_grad();
         var scheduler = FlowMatchScheduler.Wan(options.BFloat16Timesteps);
         scheduler.SetTimesteps(options.NumSteps, options.Shift);
-        var sigmas = scheduler.Sigmas;                                           // N + 1 (last 0)
 
-        var latents = noise?.clone() ?? torch.randn(lat.shape, lat.dtype, lat.device, generator);   // [B, 16, T, h, w]
+        var start = noise ?? torch.randn(lat.shape, lat.dtype, lat.device, generator);   // [B, 16, T, h, w]
         var audioPos = model.AudioConditioning(audio);                           // [B, K, T, dim]
         var audioZero = passes > 1 ? model.AudioConditioning(torch.zeros_like(audio)) : null;
         bool cache = options.TeaCacheThreshold > 0;
         using var posi = cache ? new TeaCache(options.NumSteps, options.TeaCacheThreshold, options.TeaCacheModelId) : null;
         using var nega = cache ? new TeaCache(options.NumSteps, options.TeaCacheThreshold, options.TeaCacheModelId) : null;
         int calls = 0;
-        for (int i = 0; i < options.NumSteps; i++)
+        var latents = FlowSampling.Sample(scheduler, start, (i, x) =>
         {
-            using var step = torch.NewScope();
-            if (fixedFrames > 0) latents.narrow(2, 0, fixedFrames).copy_(lat.narrow(2, 0, fixedFrames));
-            var tau = torch.tensor([(float)scheduler.ModelTimestep(i)], 1).to(latents.device);   // [1] bf16-rounded value
-            var pos = model.Forward(latents, tau, context, y, audioPos, posi).Output;
+            if (fixedFrames > 0) x.narrow(2, 0, fixedFrames).copy_(lat.narrow(2, 0, fixedFrames));
+            var tau = torch.tensor([(float)scheduler.ModelTimestep(i)], 1).to(x.device);   // [1] bf16-rounded value
+            var pos = model.Forward(x, tau, context, y, audioPos, posi).Output;
             Tensor v;
             if (passes == 1) v = pos;
             else if (passes == 2)
             {
-                var neg = model.Forward(latents, tau, negativeContext!, y, audioZero, nega).Output;
-                v = AvatarGuidance.Combine2(pos, neg, options.GuidanceScale);
+                var neg = model.Forward(x, tau, negativeContext!, y, audioZero, nega).Output;
+                v = FlowMatch.Cfg(neg, pos, options.GuidanceScale);
             }
             else
             {
                 // upstream gives the audio-negative pass a fresh cache at every step: it is never skipped
-                var audioNeg = model.Forward(latents, tau, context, y, audioZero, null).Output;
-                var textNeg = model.Forward(latents, tau, negativeContext!, y, audioZero, nega).Output;
+                var audioNeg = model.Forward(x, tau, context, y, audioZero, null).Output;
+                var textNeg = model.Forward(x, tau, negativeContext!, y, audioZero, nega).Output;
                 v = AvatarGuidance.Combine3(pos, audioNeg, textNeg, options.GuidanceScale, options.AudioScale!.Value);
             }
             calls += passes;
-            var next = FlowMatch.EulerStep(latents, v.to(latents.dtype), sigmas[i], sigmas[i + 1]);
-            latents.copy_(next);
-            onStep?.Invoke(i + 1, options.NumSteps);
-        }
+            return v.to(x.dtype);
+        }, (done, _) => onStep?.Invoke(done, options.NumSteps));
         if (fixedFrames > 0) latents.narrow(2, 0, fixedFrames).copy_(lat.narrow(2, 0, fixedFrames));
         int skipped = (posi?.Skipped ?? 0) + (nega?.Skipped ?? 0);
         return new AvatarSample(scope.Keep(latents), calls, skipped);

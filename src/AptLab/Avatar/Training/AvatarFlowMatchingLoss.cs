@@ -1,4 +1,4 @@
-
+using AptLab.Diffusion;
 namespace AptLab.Avatar.Training;
 
 /// <summary>The random part of one training micro-batch: timesteps, noise and the number of clean prefix latent frames.</summary>
@@ -63,13 +63,13 @@ public sealed class AvatarFlowMatchingLoss
     public static Tensor NoisyInput(Tensor x0, Tensor noise, IReadOnlyList<AvatarTimestep> timesteps, Tensor generated)
     {
         using var scope = torch.NewScope();
-        var sigma = Sigmas(timesteps, x0);                                            // [B, 1, 1, 1, 1]
-        var xt = x0 * (1.0 - sigma) + noise * sigma;
+        var sigma = Sigmas(timesteps, x0);                                            // [B] in x0's dtype
+        var xt = FlowMatch.AddNoise(x0, noise, sigma);
         return scope.Keep(xt * generated + x0 * (1.0 - generated));
     }
 
     private static Tensor Sigmas(IReadOnlyList<AvatarTimestep> ts, Tensor like) =>
-        torch.tensor(ts.Select(t => (double)t.Sigma).ToArray(), ts.Count, 1, 1, 1, 1).to(like.device).to(like.dtype);
+        torch.tensor(ts.Select(t => (double)t.Sigma).ToArray(), ts.Count).to(like.device).to(like.dtype);
 
     /// <summary>The batch's loss for the given draw (the model's forward runs with autograd when enabled).</summary>
     public AvatarLossOutput Compute(OmniAvatarModel model, AvatarBatch batch, AvatarDraw draw)
@@ -95,7 +95,7 @@ public sealed class AvatarFlowMatchingLoss
         }
         var tau = torch.tensor(draw.Timesteps.Select(t => t.Timestep).ToArray(), b).to(device).to(ScalarType.Float32);   // [B]
         var pred = model.forward(xt, tau, batch.Context.to(device), y, audio);          // [B, 16, F, h, w]
-        var target = (noise - x0).to(ScalarType.Float32);                              // velocity ε − x0
+        var target = FlowMatch.Velocity(x0, noise).to(ScalarType.Float32);            // velocity ε − x0
         var sq = (pred.to(ScalarType.Float32) - target).square();                       // [B, 16, F, h, w]
         var weightMask = LossOnPrefixFrames ? torch.ones_like(generated).to(ScalarType.Float32) : generated.to(ScalarType.Float32);
         long perFrame = x0.size(1) * x0.size(3) * x0.size(4);

@@ -7,8 +7,8 @@ namespace AptLab.Wan.Pipelines;
 /// The denoising loop shared by the Wan pipelines (spec wan21 §8.1 step 6, §8.2 step 9): at each timestep t_k
 /// two separate DiT passes, <c>v_c = DiT(x, t_k, ctx)</c> and <c>v_u = DiT(x, t_k, ctx_null)</c> (I2V: both with
 /// the same <c>clip_fea</c> and <c>y</c>), guidance <c>v = v_u + g (v_c − v_u)</c>, then
-/// <c>x = sampler.step(v, t_k, x)</c>. With g = 1 the unconditional pass is skipped (v = v_c, as DiffSynth).
-/// The model receives <see cref="ISampler.ModelTimestep"/> (Wan's UniPC: the int-truncated t_k).
+/// <c>x = sampler.step(v, k, x)</c> (<see cref="FlowSampling.Sample"/>). With g = 1 the unconditional pass is skipped
+/// (v = v_c, as DiffSynth). The model receives <see cref="ISampler.ModelTimestep"/> (Wan's UniPC: the int-truncated t_k).
 /// </summary>
 public static class WanDenoiser
 {
@@ -33,25 +33,14 @@ public static class WanDenoiser
         var ctxNull = contextNull.to(device).unsqueeze(0);                        // [1, Ln, text_dim]
         var clip = clipFea?.to(device);
         var yb = y?.to(device).unsqueeze(0);                                       // [1, C_y, T, h, w]
-        sampler.Reset();
         var x = noise.to(device, ScalarType.Float32);                              // [C, T, h, w]
-        int n = sampler.Timesteps.Count;
-        for (int i = 0; i < n; i++)
+        int n = sampler.Steps;
+        return scope.Keep(FlowSampling.Sample(sampler, x, (i, xi) =>
         {
-            Tensor next;
-            using (var step = torch.NewScope())
-            {
-                var t = torch.full([1], sampler.ModelTimestep(i), ScalarType.Float64, device);
-                var xb = x.unsqueeze(0);                                           // [1, C, T, h, w]
-                var vc = dit.forward(xb, t, ctx, clip, yb).squeeze(0);             // [C, T, h, w]
-                var v = guide == 1.0 ? vc : Cfg.Combine(dit.forward(xb, t, ctxNull, clip, yb).squeeze(0), vc, guide);
-                next = step.Keep(sampler.Step(v, sampler.Timesteps[i], x));
-            }
-            if (!ReferenceEquals(x, noise)) x.Dispose();                           // no per-step growth
-            x = next;
-            progress?.Invoke(new WanSampleProgress("denoise", i + 1, n, sampler.ModelTimestep(i), clock.Elapsed));
-        }
-        sampler.Reset();                                                           // frees a multistep history now, not at GC
-        return scope.Keep(x);
+            var t = torch.full([1], sampler.ModelTimestep(i), ScalarType.Float64, device);
+            var xb = xi.unsqueeze(0);                                              // [1, C, T, h, w]
+            var vc = dit.forward(xb, t, ctx, clip, yb).squeeze(0);                 // [C, T, h, w]
+            return guide == 1.0 ? vc : FlowMatch.Cfg(dit.forward(xb, t, ctxNull, clip, yb).squeeze(0), vc, guide);
+        }, (done, _) => progress?.Invoke(new WanSampleProgress("denoise", done, n, sampler.ModelTimestep(done - 1), clock.Elapsed))));
     }
 }

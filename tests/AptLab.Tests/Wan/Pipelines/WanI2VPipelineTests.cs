@@ -75,7 +75,7 @@ public sealed class WanI2VPipelineTests : IDisposable
             var t = torch.tensor(new[] { sampler.ModelTimestep(k) });
             var vc = pipe.Dit.forward(x.unsqueeze(0), t, ctx, clipFea, y).squeeze(0);
             var vu = pipe.Dit.forward(x.unsqueeze(0), t, ctxNull, clipFea, y).squeeze(0);
-            x = sampler.Step(vu + (vc - vu) * s.Guide, sampler.Timesteps[k], x);
+            x = sampler.Step(vu + (vc - vu) * s.Guide, k, x);
         }
         sampler.Reset();
         Assert.Equal(0.0, MaxAbsDiff(result.Latent, x));

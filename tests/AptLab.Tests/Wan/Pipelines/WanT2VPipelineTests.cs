@@ -64,7 +64,7 @@ public sealed class WanT2VPipelineTests : IDisposable
             var v = vu + (vc - vu) * s.Guide;
             if (s.Sampler == WanSamplerKind.Euler)
                 x = x + v * (double)(sampler.Sigmas[k + 1] - sampler.Sigmas[k]);
-            else x = sampler.Step(v, sampler.Timesteps[k], x);
+            else x = sampler.Step(v, k, x);
         }
         sampler.Reset();                                                        // frees UniPC's history
         return x;
