@@ -1,5 +1,4 @@
 using AptLab.Diffusion;
-using AptLab.Avatar.Inference;
 using AptLab.Wan;
 using AptLab.Torch.nn;
 
@@ -13,10 +12,10 @@ namespace AptLab.Avatar;
 /// patch_embedding text_embedding.{0,2} time_embedding.{0,2} time_projection.1 blocks.N.* head.*
 /// audio_proj.proj audio_proj.norm_out audio_cond_projs.{0..K-1}        (K = num_layers/2 − 1)
 /// </code>
-/// Forward: tokens = patch_embedding(cat(x, y)); before block i ∈ [2, num_layers/2] every token of latent frame f
-/// gets <c>audio_cond_projs[i−2](AudioPack(audio))[f]</c> added. Unlike the original (whose concat-then-reshape
-/// mixes batch and projection indices for B &gt; 1), the projections are stacked on a new dim, so each sample of a
-/// batch gets its own audio.
+/// Forward: <see cref="WanModel"/>'s forward on cat(x, y) with one hook (<see cref="AudioInjection"/>): before block
+/// i ∈ [2, num_layers/2] every token of latent frame f gets <c>audio_cond_projs[i−2](AudioPack(audio))[f]</c> added.
+/// Unlike the original (whose concat-then-reshape mixes batch and projection indices for B &gt; 1), the projections are
+/// stacked on a new dim, so each sample of a batch gets its own audio.
 /// </summary>
 public sealed class OmniAvatarModel : Module
 {
@@ -26,7 +25,7 @@ public sealed class OmniAvatarModel : Module
     public readonly ModuleList<Linear> audio_cond_projs;
 
     /// <summary>Recompute each block in backward (activation checkpointing, spec §7.6); the audio add stays outside.</summary>
-    public bool GradientCheckpointing { get; set; }
+    public bool GradientCheckpointing { get => wan.GradientCheckpointing; set => wan.GradientCheckpointing = value; }
 
     public WanConfig wanConfig => config.Wan;
     public Conv3d patch_embedding => wan.patch_embedding;
@@ -52,8 +51,6 @@ public sealed class OmniAvatarModel : Module
     /// patch embedding) may be float32 master copies in a bf16 model (<c>OmniAvatarTrainer</c>, spec §7.2): each of
     /// those layers casts its input to its own weight dtype and its output back to this one.</summary>
     public ScalarType Dtype => wan.Dtype;
-    private ScalarType ParamDtype => Dtype;
-    private ScalarType Island => ParamDtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
 
     /// <summary>
     /// The per-block audio terms of spec §2.2 steps 1–5, batch-correct: audio_emb [B, L, C] (L = 4T − 3 video
@@ -71,21 +68,23 @@ public sealed class OmniAvatarModel : Module
     /// <summary>
     /// x: [B, 16, T, h, w] noisy latent; t: [B] (or one value for all); context: [B, Lt, text_dim] (zero-padded to
     /// text_len); y: [B, 17, T, h, w] = (reference latent repeated over T, mask); audio_emb: [B, 4T − 3, C] or null
-    /// (no audio branch at all). Returns the velocity [B, 16, T, h, w].
+    /// (no audio branch at all); hook: an optional extra <see cref="WanHook"/> (e.g. a sampler's TeaCache).
+    /// Returns the velocity [B, 16, T, h, w].
     /// </summary>
-    public Tensor forward(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audio_emb, TeaCache? tea_cache = null)
+    public Tensor forward(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audio_emb, WanHook? hook = null)
     {
         using var scope = torch.NewScope();
         var cond = audio_emb is null ? null : AudioConditioning(audio_emb);
-        return scope.Keep(Forward(x, t, context, y, cond, tea_cache).Output);
+        return scope.Keep(Forward(x, t, context, y, cond, hook).Output);
     }
 
     /// <summary>The forward with precomputed audio terms <paramref name="audioCond"/> [B, K, T, dim] (see
-    /// <see cref="AudioConditioning"/>), an optional TeaCache, and the residual stream after the listed blocks.
+    /// <see cref="AudioConditioning"/>), an optional extra hook, and the residual stream after the listed blocks.
+    /// It is <see cref="WanModel"/>'s forward on cat(x, y) with the <see cref="AudioInjection"/> hook.
     /// With <paramref name="hiddenOnly"/> the blocks stop after the last listed one and no velocity is computed
     /// (Output is null; see <see cref="hidden_states"/>).</summary>
     public DiTOutput Forward(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond,
-        TeaCache? teaCache = null, int[]? returnHiddenAfter = null, bool hiddenOnly = false)
+        WanHook? hook = null, int[]? returnHiddenAfter = null, bool hiddenOnly = false)
     {
         using var scope = torch.NewScope();
         var wc = config.Wan;
@@ -96,81 +95,30 @@ public sealed class OmniAvatarModel : Module
         var (pt, ph, pw) = wc.PatchSize;
         if (x.size(3) % ph != 0 || x.size(4) % pw != 0)
             throw new ArgumentException($"OmniAvatarModel: latent height/width [{x.size(3)}, {x.size(4)}] must be multiples of the patch size ({ph}, {pw})");
-        long b = x.size(0);
-        var grid = ((int)(x.size(2) / pt), (int)(x.size(3) / ph), (int)(x.size(4) / pw));
+        long b = x.size(0), frames = x.size(2) / pt;
         if (audioCond is not null &&
-            (audioCond.dim() != 4 || audioCond.size(0) != b || audioCond.size(1) != config.NumAudioProjections || audioCond.size(2) != grid.Item1 || audioCond.size(3) != wc.Dim))
-            throw new ArgumentException($"OmniAvatarModel: the audio terms must be [{b}, {config.NumAudioProjections}, {grid.Item1}, {wc.Dim}] " +
-                $"(audio of {4 * grid.Item1 - 3} video frames for {grid.Item1} latent frames), got [{string.Join(", ", audioCond.shape)}]");
-
-        var tokens = wan.Patchify(torch.cat([x, y.As(x.dtype)], 1));             // [B, S, dim]
-        long seqLen = tokens.size(1);
-        var (e, e0) = wan.TimeEmbedding(t.to(tokens.device), b);                  // [B, dim], [B, 6, dim]
-        var ctx = wan.EmbedContext(PadContext(context, b), null);                 // [B, text_len, dim]
-        var rope = WanRope.Table(wc.HeadDim, [grid], seqLen, Island, tokens.device);   // [1, S, 1, d/2]
-
-        var hidden = new List<Tensor>();
+            (audioCond.dim() != 4 || audioCond.size(0) != b || audioCond.size(1) != config.NumAudioProjections || audioCond.size(2) != frames || audioCond.size(3) != wc.Dim))
+            throw new ArgumentException($"OmniAvatarModel: the audio terms must be [{b}, {config.NumAudioProjections}, {frames}, {wc.Dim}] " +
+                $"(audio of {4 * frames - 3} video frames for {frames} latent frames), got [{string.Join(", ", audioCond.shape)}]");
+        var hooks = new List<WanHook>();
+        if (audioCond is not null) hooks.Add(new AudioInjection(audioCond, config.AudioBlocks));
+        if (hook is not null) hooks.Add(hook);
+        var xy = torch.cat([x, y.As(x.dtype)], 1);                              // [B, 33, T, h, w]: the Wan DiT's input
         if (hiddenOnly)
         {
             if (returnHiddenAfter is not { Length: > 0 }) throw new ArgumentException("OmniAvatarModel: hidden states requested without a block index");
-            RunBlocks(tokens, e0, ctx, rope, audioCond, grid, returnHiddenAfter, hidden, stopAfter: returnHiddenAfter.Max());
+            var hidden = wan.hidden_states(xy, t, context, returnHiddenAfter, hooks: hooks);
             scope.KeepAll(hidden.ToArray());
             return new DiTOutput(null!, hidden);
         }
-        Tensor h;
-        if (teaCache is not null && teaCache.Check(e0))
-            h = tokens + teaCache.Residual!;                                      // skipped: cached residual of the blocks
-        else
-        {
-            h = RunBlocks(tokens, e0, ctx, rope, audioCond, grid, returnHiddenAfter, hidden);
-            teaCache?.Store(tokens, h);
-        }
-        var output = wan.Unpatchify(head.forward(h, e), grid);                    // [B, out_dim, T, h, w]
-        scope.KeepAll(hidden.ToArray());
-        return new DiTOutput(scope.Keep(output), hidden);
+        var o = wan.forward(xy, t, context, null, null, returnHiddenAfter, hooks);
+        scope.Keep(o.Output);
+        scope.KeepAll(o.Hidden.ToArray());
+        return o;
     }
 
     /// <summary>Only the residual stream [B, S, dim] after the listed blocks (the APT discriminator's input), running
     /// the blocks up to the last of them; equal to the hidden states of the full <see cref="Forward"/>.</summary>
     public IReadOnlyList<Tensor> hidden_states(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond, int[] blocks) =>
         Forward(x, t, context, y, audioCond, null, blocks, hiddenOnly: true).Hidden;
-
-    private Tensor RunBlocks(Tensor x, Tensor e0, Tensor ctx, Tensor rope, Tensor? audioCond, (int F, int H, int W) grid,
-        int[]? returnHiddenAfter, List<Tensor> hidden, int stopAfter = int.MaxValue)
-    {
-        using var scope = torch.NewScope();
-        long b = x.size(0), d = config.Wan.Dim, hw = (long)grid.H * grid.W;
-        var (first, last) = config.AudioBlocks;
-        bool checkpoint = GradientCheckpointing && torch.is_grad_enabled();
-        var attnDtype = AttentionDtype;
-        for (int i = 0; i < blocks.Count && i <= stopAfter; i++)
-        {
-            if (audioCond is not null && i >= first && i <= last)
-            {
-                // every token of latent frame f gets P[f]: [B, T, dim] → [B, T, 1, dim] broadcast over h·w
-                var p = audioCond.select(1, i - first).unsqueeze(2).As(x.dtype);
-                x = (x.view(b, grid.F, hw, d) + p).view(b, -1, d);               // [B, S, dim]
-            }
-            var block = blocks[i];
-            if (checkpoint)
-            {
-                var inputs = new[] { x.requires_grad ? x : x.detach().requires_grad_(), e0, ctx, rope };
-                x = Autograd.checkpoint(a => [block.forward(a[0], a[1], a[2], a[3], null, attnDtype)], inputs)[0];
-            }
-            else x = block.forward(x, e0, ctx, rope, null, attnDtype);            // [B, S, dim]
-            if (returnHiddenAfter is not null && returnHiddenAfter.Contains(i)) hidden.Add(scope.Keep(x.alias()));
-        }
-        return scope.Keep(x);
-    }
-
-    private Tensor PadContext(Tensor context, long batch)                       // [B, Lt, text_dim] → [B, text_len, text_dim]
-    {
-        var wc = config.Wan;
-        if (context.dim() != 3 || context.size(0) != batch || context.size(2) != wc.TextDim)
-            throw new ArgumentException($"OmniAvatarModel: context must be [{batch}, Lt, {wc.TextDim}], got [{string.Join(", ", context.shape)}]");
-        if (context.size(1) > wc.TextLen)
-            throw new ArgumentException($"OmniAvatarModel: context has {context.size(1)} rows, more than text_len {wc.TextLen}");
-        var c = context.As(ParamDtype);
-        return c.size(1) == wc.TextLen ? c : F.pad(c, [0, 0, 0, wc.TextLen - c.size(1)]);
-    }
 }

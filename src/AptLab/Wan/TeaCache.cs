@@ -1,4 +1,4 @@
-namespace AptLab.Avatar.Inference;
+namespace AptLab.Wan;
 
 /// <summary>
 /// TeaCache as OmniAvatar / DiffSynth implement it for Wan (spec omniavatar §5), one object per CFG pass and chunk.
@@ -6,8 +6,10 @@ namespace AptLab.Avatar.Inference;
 /// <c>rel = mean|t_mod − prev| / mean|prev|</c>, accumulates <c>poly(rel)</c> and skips the blocks while the sum
 /// stays below the threshold, reusing the last computed residual <c>blocks(x) − x</c>. The first and the last
 /// step of the chunk are always computed. A threshold ≤ 0 never skips (upstream creates no cache then).
+/// It is a <see cref="WanHook"/>: the sampler passes it to the DiT's forward (<see cref="SkipBlocks"/> decides and
+/// supplies the cached output, <see cref="AfterBlocks"/> stores the residual); the model knows nothing of it.
 /// </summary>
-public sealed class TeaCache : IDisposable
+public sealed class TeaCache : WanHook, IDisposable
 {
     /// <summary>Rescaling polynomials (highest power first) per model id; OmniAvatar always uses Wan2.1-T2V-14B's.</summary>
     public static readonly IReadOnlyDictionary<string, double[]> Coefficients = new Dictionary<string, double[]>
@@ -80,6 +82,12 @@ public sealed class TeaCache : IDisposable
         residual?.Dispose();
         residual = r.DetachFromScope();
     }
+
+    /// <summary>The hook: <see cref="Check"/> on the time projection; a skipped call returns x + the cached residual.</summary>
+    public override Tensor? SkipBlocks(Tensor x, Tensor e0) => Check(e0) ? x + residual! : null;
+
+    /// <summary>The hook: <see cref="Store"/> the residual of the computed block stack.</summary>
+    public override void AfterBlocks(Tensor input, Tensor output) => Store(input, output);
 
     public void Dispose()
     {

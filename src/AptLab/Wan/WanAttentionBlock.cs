@@ -41,9 +41,11 @@ public sealed class WanAttentionBlock : Module
 
     /// <summary>
     /// x: [B, S, dim] (float32 island); e0: [B, 6, dim] time projection; context: [B, Lc, dim];
-    /// rope: [B|1, S, 1, head_dim/2] complex; keyMask: [B, 1, 1, S] or null. Returns [B, S, dim].
+    /// rope: [B|1, S, 1, head_dim/2] complex; keyMask: [B, 1, 1, S] or null; afterCrossAttention: an extra residual
+    /// sub-layer between the cross-attention and the FFN (<see cref="WanHook.AfterCrossAttention"/>). Returns [B, S, dim].
     /// </summary>
-    public Tensor forward(Tensor x, Tensor e0, Tensor context, Tensor rope, Tensor? keyMask, ScalarType? attnDtype = null)
+    public Tensor forward(Tensor x, Tensor e0, Tensor context, Tensor rope, Tensor? keyMask, ScalarType? attnDtype = null,
+        Func<Tensor, Tensor>? afterCrossAttention = null)
     {
         using var scope = torch.NewScope();
         var island = WanPrecision.Island(modulation.dtype);
@@ -52,6 +54,7 @@ public sealed class WanAttentionBlock : Module
         x = x + y * m[2];                                                               // [B, S, dim]
         var c = norm3 is null ? x : norm3.forward(x);
         x = x + cross_attn.forward(c, context, textLen, attnDtype);
+        if (afterCrossAttention is not null) x = afterCrossAttention(x);
         y = FeedForward(norm2.forward(x).As(island) * (m[4] + 1.0) + m[3]);
         return scope.Keep(x + y * m[5]);
     }

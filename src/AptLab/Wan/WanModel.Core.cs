@@ -66,14 +66,15 @@ public sealed partial class WanModel
     /// <summary>
     /// tokens: [B, S, dim] (zero rows past each sample's f·h·w); paddedContext: [B, text_len, text_dim].
     /// Returns the head output [B, S, out_dim·pt·ph·pw] and the hidden states after the requested blocks.
-    /// </summary>
     /// With <paramref name="hiddenOnly"/> the blocks after the last requested one and the head are skipped
-    /// (output null).
+    /// (output null). <paramref name="hooks"/> (batched path only, one grid) run as <see cref="WanHook"/> describes.
+    /// </summary>
     private (Tensor? output, List<Tensor> hidden) ForwardTokens(Tensor tokens, (int F, int H, int W)[] grids, long seqLen,
-        Tensor t, Tensor paddedContext, Tensor? clip_fea, int[]? returnHiddenAfter, bool hiddenOnly = false)
+        Tensor t, Tensor paddedContext, Tensor? clip_fea, int[]? returnHiddenAfter, bool hiddenOnly = false, IReadOnlyList<WanHook>? hooks = null)
     {
         using var scope = torch.NewScope();
         long b = tokens.size(0);
+        hooks ??= [];
         foreach (var i in returnHiddenAfter ?? [])
             if (i < 0 || i >= blocks.Count)
                 throw new ArgumentException($"WanModel: returnHiddenAfter has block {i}, but the model has blocks 0..{blocks.Count - 1}");
@@ -83,24 +84,46 @@ public sealed partial class WanModel
         var lens = grids.Select(g => (long)g.F * g.H * g.W).ToArray();
         Tensor? keyMask = lens.All(l => l == seqLen) ? null
             : F.key_padding_mask(torch.tensor(lens).to(tokens.device), seqLen);  // [B, 1, 1, S]
+        foreach (var h in hooks) tokens = h.OnPatchTokens(tokens, grids[0]);
+        foreach (var h in hooks)
+            if (h.ExtraTokens(b, grids[0]) is { } extra)
+            {
+                if (keyMask is not null) throw new ArgumentException("WanModel: extra tokens need one grid for the whole batch");
+                tokens = torch.cat([tokens, extra.Tokens.As(tokens.dtype)], 1);  // [B, S + E, dim]
+                rope = torch.cat([rope, WanRope.Positions(config.HeadDim, extra.F, extra.H, extra.W, Island, tokens.device)], 1);
+            }
         var hidden = new List<Tensor>();
         var x = tokens;
-        bool checkpoint = GradientCheckpointing && torch.is_grad_enabled();
-        int last = hiddenOnly ? returnHiddenAfter!.Max() : blocks.Count - 1;
-        for (int i = 0; i <= last; i++)
+        Tensor? skipped = hiddenOnly ? null : hooks.Select(h => h.SkipBlocks(tokens, e0)).FirstOrDefault(s => s is not null);
+        if (skipped is not null) x = skipped;
+        else
         {
-            var block = blocks[i];
-            if (checkpoint)
+            bool checkpoint = GradientCheckpointing && torch.is_grad_enabled();
+            int last = hiddenOnly ? returnHiddenAfter!.Max() : blocks.Count - 1;
+            var grid = grids[0];
+            for (int i = 0; i <= last; i++)
             {
-                var attnDtype = AttentionDtype;
-                var inputs = keyMask is null ? new[] { x, e0, context, rope } : new[] { x, e0, context, rope, keyMask };
-                // The block's parameters only receive gradients through a checkpoint whose input requires grad.
-                if (!x.requires_grad) inputs[0] = x.detach().requires_grad_();
-                x = Autograd.checkpoint(a => [block.forward(a[0], a[1], a[2], a[3], a.Length > 4 ? a[4] : null, attnDtype)], inputs)[0];
+                var block = blocks[i];
+                int index = i;
+                foreach (var h in hooks) x = h.BeforeBlock(i, x, grid);
+                Func<Tensor, Tensor>? afterCross = hooks.Count == 0 ? null : u =>
+                {
+                    foreach (var h in hooks) u = h.AfterCrossAttention(index, u);
+                    return u;
+                };
+                if (checkpoint)
+                {
+                    var attnDtype = AttentionDtype;
+                    var inputs = keyMask is null ? new[] { x, e0, context, rope } : new[] { x, e0, context, rope, keyMask };
+                    // The block's parameters only receive gradients through a checkpoint whose input requires grad.
+                    if (!x.requires_grad) inputs[0] = x.detach().requires_grad_();
+                    x = Autograd.checkpoint(a => [block.forward(a[0], a[1], a[2], a[3], a.Length > 4 ? a[4] : null, attnDtype, afterCross)], inputs)[0];
+                }
+                else x = block.forward(x, e0, context, rope, keyMask, AttentionDtype, afterCross);   // [B, S, dim]
+                if (returnHiddenAfter is not null)
+                    foreach (var j in returnHiddenAfter) if (j == i) hidden.Add(x.alias());
             }
-            else x = block.forward(x, e0, context, rope, keyMask, AttentionDtype);   // [B, S, dim]
-            if (returnHiddenAfter is not null)
-                foreach (var j in returnHiddenAfter) if (j == i) hidden.Add(x.alias());
+            if (!hiddenOnly) foreach (var h in hooks) h.AfterBlocks(tokens, x);
         }
         scope.KeepAll(hidden.ToArray());
         if (hiddenOnly) return (null, hidden);

@@ -101,19 +101,23 @@ public sealed partial class WanModel : Module
         forward(x, t, context, clip_fea, y, null).Output;
 
     /// <summary>Batched forward returning the hidden states after the blocks listed in
-    /// <paramref name="returnHiddenAfter"/> (block indices, e.g. for the APT discriminator).</summary>
-    public DiTOutput forward(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter) =>
-        ForwardBatched(x, t, context, clip_fea, y, returnHiddenAfter, hiddenOnly: false);
+    /// <paramref name="returnHiddenAfter"/> (block indices, e.g. for the APT discriminator), with optional extension
+    /// <paramref name="hooks"/> (<see cref="WanHook"/>: audio injection, extra tokens, TeaCache, ...).</summary>
+    public DiTOutput forward(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter,
+        IReadOnlyList<WanHook>? hooks = null) =>
+        ForwardBatched(x, t, context, clip_fea, y, returnHiddenAfter, hiddenOnly: false, hooks);
 
     /// <summary>Only the hidden states [B, S, dim] after the listed blocks (e.g. the APT discriminator's
     /// features): the later blocks and the head are not run. Inputs as in the batched forward.</summary>
-    public IReadOnlyList<Tensor> hidden_states(Tensor x, Tensor t, Tensor context, int[] blocks, Tensor? clip_fea = null, Tensor? y = null)
+    public IReadOnlyList<Tensor> hidden_states(Tensor x, Tensor t, Tensor context, int[] blocks, Tensor? clip_fea = null, Tensor? y = null,
+        IReadOnlyList<WanHook>? hooks = null)
     {
         if (blocks.Length == 0) throw new ArgumentException("WanModel.hidden_states: no block index given");
-        return ForwardBatched(x, t, context, clip_fea, y, blocks, hiddenOnly: true).Hidden;
+        return ForwardBatched(x, t, context, clip_fea, y, blocks, hiddenOnly: true, hooks).Hidden;
     }
 
-    private DiTOutput ForwardBatched(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter, bool hiddenOnly)
+    private DiTOutput ForwardBatched(Tensor x, Tensor t, Tensor context, Tensor? clip_fea, Tensor? y, int[]? returnHiddenAfter, bool hiddenOnly,
+        IReadOnlyList<WanHook>? hooks)
     {
         using var scope = torch.NewScope();
         if (x.dim() != 5) throw new ArgumentException($"WanModel: x must be [B, C, F, H, W], got [{string.Join(", ", x.shape)}]");
@@ -129,7 +133,7 @@ public sealed partial class WanModel : Module
         long b = x.size(0), seqLen = tokens.size(1);
         var ctx = PadContext(context, b);                                       // [B, text_len, text_dim]
         var grids = Enumerable.Repeat(grid, (int)b).ToArray();
-        var (outTokens, hidden) = ForwardTokens(tokens, grids, seqLen, t, ctx, clip_fea, returnHiddenAfter, hiddenOnly);
+        var (outTokens, hidden) = ForwardTokens(tokens, grids, seqLen, t, ctx, clip_fea, returnHiddenAfter, hiddenOnly, hooks);
         scope.KeepAll(hidden.ToArray());
         if (outTokens is null) return new DiTOutput(null!, hidden);
         var output = Unpatchify(outTokens, grid);                               // [B, out_dim, F, H, W]

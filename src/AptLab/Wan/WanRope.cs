@@ -55,6 +55,23 @@ public static class WanRope
         return scope.Keep(table.unsqueeze(2).As(complexType));                  // [B|1, S, 1, c]
     }
 
+    /// <summary>The rotation factors of tokens at explicit grid positions (f, h, w), each [E] (e.g. reference or motion
+    /// frames appended to the latent tokens): complex [1, E, 1, head_dim/2], the same angles a grid token at that
+    /// position gets from <see cref="Table"/>.</summary>
+    public static Tensor Positions(int headDim, long[] f, long[] h, long[] w, ScalarType realDtype, Device device)
+    {
+        if (f.Length != h.Length || f.Length != w.Length)
+            throw new ArgumentException($"RoPE: position lists of different lengths ({f.Length}, {h.Length}, {w.Length})");
+        using var scope = torch.NewScope();
+        int c = headDim / 2;
+        int cf = c - 2 * (c / 3), ch = c / 3, cw = c / 3;
+        Tensor Ang(long[] pos, int pairs) =>                                       // [E, pairs] float64
+            torch.tensor(pos.Select(p => (double)p).ToArray()).to(device).unsqueeze(1) * torch.tensor(AxisFrequencies(pairs)).to(device).unsqueeze(0);
+        var ang = torch.cat([Ang(f, cf), Ang(h, ch), Ang(w, cw)], 1);              // [E, c]
+        var table = torch.polar(torch.ones_like(ang), ang).unsqueeze(0).unsqueeze(2);   // [1, E, 1, c] complex128
+        return scope.Keep(table.As(realDtype == ScalarType.Float64 ? ScalarType.ComplexFloat64 : ScalarType.ComplexFloat32));
+    }
+
     // angles pos·θ_j for pos = 0..n−1: [n, pairs] float64
     private static Tensor Axis(int n, int pairs, Device device)
     {

@@ -3,6 +3,7 @@ using AptLab.Avatar.Inference;
 using AptLab.Avatar;
 using Xunit.Abstractions;
 using static AptLab.Tests.Wan.WanTestUtil;
+using AptLab.Wan;
 
 namespace AptLab.Tests.Avatar;
 

@@ -1,4 +1,5 @@
 using AptLab.Diffusion;
+using AptLab.Wan;
 
 namespace AptLab.Avatar.Inference;
 
