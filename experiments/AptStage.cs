@@ -42,10 +42,10 @@ public static class AptStage
         generator.Module.train();
         var layers = apt.HeadLayers.Count > 0 ? apt.HeadLayers.ToArray() : null;
         using var discriminator = new Discriminator(teacher.Copy(), layers);
-        using (var g = new Generator(ctx.Config.Seed + (video ? 66UL : 77UL))) discriminator.ResetReadout(g);
+        using (var g = new Generator(ctx.Config.Seed + (video ? Seeds.DiscriminatorHeadsVideo : Seeds.DiscriminatorHeadsImage))) discriminator.ResetReadout(g);
         discriminator.requires_grad_(true);
         RealBatch Data(long update, int micro, Generator rng) => data(settings.MicroBatch * world, rng);   // the global micro-batch
-        using var trainer = new AptTrainer(generator, discriminator, settings, ctx.Config.Seed + (video ? 55UL : 44UL), Data, ctx.Group);
+        using var trainer = new AptTrainer(generator, discriminator, settings, ctx.Config.Seed + (video ? Seeds.AptVideo : Seeds.AptImage), Data, ctx.Group);
         var prefix = "apt_" + phase;
         var latest = ctx.AgreeWithMain(Checkpoints.Latest(ctx.Run.Checkpoints, prefix));
         if (latest is not null)

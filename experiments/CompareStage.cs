@@ -32,7 +32,7 @@ public static class CompareStage
         double s = twoStepShift > 0 ? twoStepShift : ctx.Config.Apt.Video.DiscriminatorShift;
         return new(name, 2, 2, (z, c) =>
         {
-            using var g = new Generator(ctx.Config.Seed + 77);
+            using var g = new Generator(ctx.Config.Seed + Seeds.TwoStepNoise);
             return OneStepGenerator.GenerateTwoStep(model, z, c, torch.randn(z.shape, generator: g, device: z.device), s);
         });
     }
@@ -124,7 +124,7 @@ public static class CompareStage
         var cfg = ctx.Config;
         int n = cfg.Compare.Samples;
         var captions = Prompts(ctx, video, n);
-        using var g = new Generator(cfg.Seed + (video ? 99UL : 88UL));
+        using var g = new Generator(cfg.Seed + (video ? Seeds.CompareClips : Seeds.CompareImages));
         using var z = torch.randn(LatentShape(ctx, n, video), generator: g, device: ctx.Device);
         var results = new List<ComparisonResult>();
         foreach (var m in methods)

@@ -37,7 +37,7 @@ public static class NegativeContext
             var tokPath = Path.GetFullPath(!string.IsNullOrWhiteSpace(s.TokenizerPath) ? s.TokenizerPath
                 : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(s.TextEncoderPath))!, "google", "umt5-xxl"));
             using var tokenizer = new UmT5Tokenizer(tokPath, textLen: random ? s.TinyTextLen : 512);
-            using var g = new Generator(ctx.Config.Seed + 7);
+            using var g = new Generator(ctx.Config.Seed + Seeds.TinyTextEncoder);
             using var t5 = random
                 ? new T5Encoder(T5EncoderConfig.Tiny with { Vocab = Math.Max(tokenizer.VocabSize, 2), TextLen = s.TinyTextLen }, generator: g)
                 : T5Encoder.FromCheckpoint(Path.GetFullPath(s.TextEncoderPath), T5EncoderConfig.UmT5Xxl, dtype);

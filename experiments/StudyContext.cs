@@ -31,7 +31,7 @@ public sealed class StudyContext : RunContext
     {
         var d = config.Data;
         Images = new MovingShapes(d.Size, 1, config.Seed);
-        Videos = new MovingShapes(d.Size, d.VideoFrames, config.Seed + 1);
+        Videos = new MovingShapes(d.Size, d.VideoFrames, config.Seed + Seeds.Clips);
         ImageCaptions = Enumerable.Range(0, d.TrainImages).Select(i => Images.Get(i).Caption).ToArray();
         VideoCaptions = Enumerable.Range(0, d.TrainVideos).Select(i => Videos.Get(i).Caption).ToArray();
 

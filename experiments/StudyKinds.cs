@@ -48,7 +48,7 @@ public static class StudyKinds
         if (StudyCheckpoints.Has(ctx, "cd")) cd = StudyCheckpoints.LoadModel(ctx, "cd");
         else
         {
-            cd = ctx.Timed("distill", () => DistillStage.Run(ctx));
+            cd = ctx.Timed("distill", () => CdStage.Distill(ctx, ctx.Teacher, CdStage.OpenCache(ctx)));
             StudyCheckpoints.SaveModel(ctx, "cd", cd);
         }
         ctx.SyncFromMain(cd.Module);

@@ -20,8 +20,8 @@ public static class TeacherStage
         using var opt = new AdamW(parameters, lr: cfg.Lr, weight_decay: 0.01);
         var schedule = new LRScheduler(opt, new LRSchedule.Cosine(Math.Min(100, cfg.Steps / 10), Math.Max(1, cfg.Steps), MinLr: cfg.Lr * 0.1));
         var progress = new ProgressReporter("teacher", cfg.Steps, ctx.Out, every: 100);
-        using var rng = new Generator(ctx.Config.Seed + 22);
-        var random = new Random((int)ctx.Config.Seed + 22);
+        using var rng = new Generator(ctx.Config.Seed + Seeds.Teacher);
+        var random = new Random((int)(ctx.Config.Seed + Seeds.Teacher));
         ctx.Teacher.Module.train();
         ctx.TextEncoder.train();
         for (int step = 1; step <= cfg.Steps; step++)

@@ -17,7 +17,7 @@ public static class VaeStage
         var vae = ctx.Vae;
         using var opt = new AdamW(vae.parameters(), lr: cfg.Lr, weight_decay: 0);
         var progress = new ProgressReporter("vae", cfg.Steps, ctx.Out, every: 25);
-        using var rng = new Generator(ctx.Config.Seed + 11);
+        using var rng = new Generator(ctx.Config.Seed + Seeds.Vae);
         vae.train();
         for (int step = 1; step <= cfg.Steps; step++)
         {

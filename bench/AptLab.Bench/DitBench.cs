@@ -70,7 +70,7 @@ public static class DitBench
     {
         using var scope = torch.NewScope();
         using var model = new WanModel(Config);
-        using (var g = new Generator(0)) TinyWan.Randomize(model, g, Config.Dim);
+        using (var g = new Generator(0)) AptLab.Torch.nn.init.nontrivial_(model, g);
         using var gi = new Generator(1);
         var x = torch.randn(Latent, ScalarType.Float32, Device.CPU, gi);                       // [1, 16, 5, 16, 24]
         var t = torch.tensor(new[] { 500f });                                                 // [1]

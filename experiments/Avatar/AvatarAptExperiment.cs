@@ -92,7 +92,7 @@ public static class AvatarAptExperiment
             ctx.OnMain(() =>
             {
                 if (!File.Exists(Path.Combine(folder, "index.jsonl")))
-                    AvatarAptSamples.WriteRandom(folder, oa.Data.RandomSamples, oa.Data.VideoLatentFrames, arch.AudioInDim, arch.Wan.TextDim, ctx.Config.Seed + 1);
+                    AvatarAptSamples.WriteRandom(folder, oa.Data.RandomSamples, oa.Data.VideoLatentFrames, arch.AudioInDim, arch.Wan.TextDim, ctx.Config.Seed + Seeds.RandomAvatarSamples);
             });
         }
         return AvatarAptSamples.Open(folder, oa.Data, ctx.Device, oa.ModelDtype);

@@ -28,27 +28,18 @@ public static class AvatarFinetuneModels
         {
             dit = new OmniAvatarModel(AvatarModels.TinyDit(T5EncoderConfig.Tiny.Dim, a.TextLen, OmniAvatarAudioEncoder.EmbeddingWidth(Wav2Vec2Config.Tiny)), generator: g);
             OmniAvatarWeights.InitForTraining(dit, g);
+            // the "base": patch_embedding's first 16 input channels (its first parameter) and every frozen parameter
             using (torch.no_grad())
-                foreach (var (name, p) in dit.named_parameters())
-                {
-                    if (name == "patch_embedding.weight") p.narrow(1, 0, dit.config.LatentChannels).normal_(0, 1 / Math.Sqrt(4.0 * dit.config.LatentChannels), g);
-                    else if (AvatarTrainableParameters.IsTrainable(name)) continue;
-                    else if (p.dim() >= 2) p.normal_(0, 1 / Math.Sqrt(p.numel() / p.size(0)), g);
-                    else if (name.EndsWith("weight")) p.uniform_(0.75, 1.25, g);
-                }
+                dit.patch_embedding.weight.narrow(1, 0, dit.config.LatentChannels).normal_(0, 1 / Math.Sqrt(4.0 * dit.config.LatentChannels), g);
+            init.nontrivial_(dit, g, modulation: false, biases: false,
+                where: name => name != "patch_embedding.weight" && !AvatarTrainableParameters.IsTrainable(name));
             if (a.ModelDtype() != ScalarType.Float32) dit.to(a.ModelDtype());       // dtype: bf16 → the same weights rounded
             log.WriteLine($"[model] tiny random DiT (dim {dit.config.Wan.Dim}, {dit.config.Wan.NumLayers} layers, {a.Dtype}), LoRA rank {a.LoraRank}");
         }
         else
         {
-            var shards = a.DitPath!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Path.GetFullPath).ToList();
-            var shapes = new Dictionary<string, long[]>();
-            foreach (var s in shards)
-            {
-                using var lazy = Checkpoint.OpenLazy(s) ?? throw new InvalidDataException($"{s}: avatar.dit_path must name Wan 2.1 safetensors files");
-                foreach (var n in lazy.Names) shapes[n] = lazy.Info(n).Shape;
-            }
-            var wan = WanCheckpoint.DetectConfig(shapes, textLen: a.TextLen, source: string.Join(",", shards));
+            var shards = WanCheckpoint.ShardPaths(a.DitPath!);
+            var wan = WanCheckpoint.DetectConfig(shards, "avatar.dit_path", a.TextLen);
             dit = new OmniAvatarModel(new OmniAvatarConfig { Wan = wan with { InDim = 2 * wan.OutDim + 1 } }, a.ModelDtype(), generator: g);
             OmniAvatarWeights.InitForTraining(dit, g);
             log.WriteLine($"[model] Wan base: {OmniAvatarWeights.LoadWanBase(dit, shards)}");
@@ -65,8 +56,8 @@ public static class AvatarFinetuneModels
         var tokenizer = new UmT5Tokenizer(a.TokenizerPath, a.TextLen);
         if (a.RandomWeights)
         {
-            torch.manual_seed(seed + 17);
-            using var g = new Generator(seed + 17);
+            torch.manual_seed(seed + Seeds.TinyEncoders);
+            using var g = new Generator(seed + Seeds.TinyEncoders);
             var t5 = new T5Encoder(T5EncoderConfig.Tiny with { Vocab = Math.Max(tokenizer.VocabSize, 2), TextLen = a.TextLen }, generator: g);
             return (new WanVAE(WanVaeConfig.Tiny), new UmT5TextEncoder(tokenizer, t5), new Wav2Vec2Model(Wav2Vec2Config.Tiny));
         }

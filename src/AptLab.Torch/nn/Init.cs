@@ -76,4 +76,31 @@ public static class init
         long fan = fanIn ? fi : fo;
         return normal_(t, 0, fan > 0 ? calculate_gain(nonlinearity, a) / Math.Sqrt(fan) : 0, g);
     }
+
+    /// <summary>
+    /// The "random non-trivial" initialisation of tiny random models and tests: every selected parameter of
+    /// <paramref name="module"/> is drawn afresh from <paramref name="g"/>, in named_parameters() order, so that no path
+    /// is zero (a freshly initialised DiT has a zero head, a training init zeroes new branches). The rules, first match:
+    /// <list type="number">
+    /// <item>"...modulation" (adaLN tables [1, k, dim]) with <paramref name="modulation"/>: N(0, 1/dim);</item>
+    /// <item>"...gamma" (norm scales of any shape): U(0.75, 1.25);</item>
+    /// <item>2 or more dims: N(0, 1/fan_in), fan_in = numel / size(0);</item>
+    /// <item>1-D "...weight" (norm scales): U(0.75, 1.25);</item>
+    /// <item>other 1-D (biases), with <paramref name="biases"/>: U(-0.1, 0.1); else left as they are.</item>
+    /// </list>
+    /// </summary>
+    /// <param name="where">which parameters (by full name) to draw; null = all</param>
+    public static void nontrivial_(Module module, Generator g, bool modulation = true, bool biases = true, Func<string, bool>? where = null)
+    {
+        using var _ = torch.no_grad();
+        foreach (var (name, p) in module.named_parameters())
+        {
+            if (where is not null && !where(name)) continue;
+            if (modulation && name.EndsWith("modulation")) p.normal_(0, 1 / Math.Sqrt(p.size(-1)), g);
+            else if (name.EndsWith("gamma")) p.uniform_(0.75, 1.25, g);
+            else if (p.dim() >= 2) p.normal_(0, 1 / Math.Sqrt(p.numel() / p.size(0)), g);
+            else if (name.EndsWith("weight")) p.uniform_(0.75, 1.25, g);
+            else if (biases) p.uniform_(-0.1, 0.1, g);
+        }
+    }
 }

@@ -45,6 +45,24 @@ public static class WanCheckpoint
         return cfg.Validate(source);
     }
 
+    /// <summary>The files of a comma-separated shard list (a config value such as <c>dit_path</c>), as full paths
+    /// (relative ones are taken from the working directory, as upstream's configs do).</summary>
+    public static List<string> ShardPaths(string commaSeparated) =>
+        commaSeparated.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Path.GetFullPath).ToList();
+
+    /// <summary><see cref="DetectConfig(IReadOnlyDictionary{string, long[]}, int, int, string)"/> from the keys and shapes
+    /// of safetensors shards, read lazily (no tensor is loaded). <paramref name="key"/> names the config key in errors.</summary>
+    public static WanConfig DetectConfig(IReadOnlyList<string> shards, string key, int textLen = 512)
+    {
+        var shapes = new Dictionary<string, long[]>();
+        foreach (var s in shards)
+        {
+            using var lazy = Checkpoint.OpenLazy(s) ?? throw new InvalidDataException($"{s}: {key} must name Wan 2.1 safetensors files");
+            foreach (var n in lazy.Names) shapes[n] = lazy.Info(n).Shape;
+        }
+        return DetectConfig(shapes, textLen: textLen, source: string.Join(",", shards));
+    }
+
     /// <summary>
     /// Builds a <see cref="WanModel"/> and loads <paramref name="path"/> (a .safetensors file, a sharded index or
     /// a model folder) strictly. Without <paramref name="config"/>, a <c>config.json</c> beside the weights is

@@ -39,17 +39,11 @@ internal static class AvatarTestUtil
         return model;
     }
 
-    /// <summary>Every parameter drawn afresh (norms around 1, small biases), so every path contributes.</summary>
+    /// <summary>Every parameter drawn afresh (<see cref="Torch.nn.init.nontrivial_"/>; modulation N(0, 1/dim) with
+    /// dim = <paramref name="dim"/>, the tables' last axis), so every path contributes.</summary>
     public static void Randomize(Torch.nn.Module model, ulong seed, int dim)
     {
-        using var _ = torch.no_grad();
         using var g = new Generator(seed);
-        foreach (var (name, p) in model.named_parameters())
-        {
-            if (name.EndsWith("modulation")) p.normal_(0, 1 / Math.Sqrt(dim), g);
-            else if (p.dim() >= 2) p.normal_(0, 1 / Math.Sqrt(p.numel() / p.size(0)), g);
-            else if (name.EndsWith("weight")) p.uniform_(0.75, 1.25, g);
-            else p.uniform_(-0.1, 0.1, g);
-        }
+        Torch.nn.init.nontrivial_(model, g);
     }
 }

@@ -57,8 +57,8 @@ public class TeacherTargetCacheTests
         using (var ctx = Context(cfg, tmp.Path, "r1"))
         {
             var teacher = new Counting(ctx.Teacher);
-            var cache = DistillStage.OpenCache(ctx)!;
-            using var student = DistillStage.Train(ctx, teacher, cache);
+            var cache = CdStage.OpenCache(ctx)!;
+            using var student = CdStage.Distill(ctx, teacher, cache);
             first = student.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
             computed = cache.Misses;
             int steps = cfg.Distill.Steps, batch = cfg.Distill.Batch;
@@ -74,7 +74,7 @@ public class TeacherTargetCacheTests
             long sample = long.Parse(parts[1]), k = long.Parse(parts[2][1..]), n = long.Parse(parts[3][1..]);
             using var scope = torch.NewScope();
             var x0 = (video ? ctx.VideoLatents! : ctx.ImageLatents!).narrow(0, sample, 1);
-            using var g = new Generator(DistillStage.NoiseSeed(cfg.Seed, video, sample, k));
+            using var g = new Generator(CdStage.NoiseSeed(cfg.Seed, video, sample, k));
             var eps = torch.randn(x0.shape[1..], generator: g).unsqueeze(0);
             var tk = ConsistencyDistillation.Discretisation(cfg.Distill.N, cfg.Distill.Shift).data<float>();
             var xn1 = x0 * (1.0 - tk[n + 1]) + eps * tk[n + 1];
@@ -90,9 +90,9 @@ public class TeacherTargetCacheTests
         using (var ctx = Context(cfg, tmp.Path, "r2"))
         {
             var teacher = new Counting(ctx.Teacher);
-            var cache = DistillStage.OpenCache(ctx)!;
+            var cache = CdStage.OpenCache(ctx)!;
             Assert.Equal(computed, cache.Count);
-            using var student = DistillStage.Train(ctx, teacher, cache);
+            using var student = CdStage.Distill(ctx, teacher, cache);
             Assert.Equal(0, teacher.Calls);
             Assert.Equal(0, cache.Misses);
             Assert.Equal(cfg.Distill.Steps * cfg.Distill.Batch, cache.Hits);
@@ -106,7 +106,7 @@ public class TeacherTargetCacheTests
         other.Distill.Guidance = 2;
         using (var ctx = Context(other, tmp.Path, "r3"))
         {
-            var e = Assert.Throws<InvalidDataException>(() => DistillStage.OpenCache(ctx));
+            var e = Assert.Throws<InvalidDataException>(() => CdStage.OpenCache(ctx));
             Assert.Contains("fingerprint", e.Message);
             Assert.Contains(Path.GetFullPath(cacheDir), e.Message);
         }

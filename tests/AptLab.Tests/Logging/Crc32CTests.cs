@@ -1,6 +1,7 @@
 using System.Text;
 using AptLab.Data.Media;
 using AptLab.Logging;
+using AptLab.Torch.IO;
 
 namespace AptLab.Tests.Logging;
 

@@ -28,17 +28,10 @@ internal static class WanTestUtil
         return WanCheckpoint.Load(TestPaths.ReferenceFile(caseName + ".weights.safetensors"), CaseConfig(caseName));
     }
 
-    /// <summary>Every parameter drawn afresh (norm weights around 1), so every path contributes.</summary>
+    /// <summary>Every parameter drawn afresh (<see cref="AptLab.Torch.nn.init.nontrivial_"/>), so every path contributes.</summary>
     public static void Randomize(WanModel model, ulong seed)
     {
-        using var _ = torch.no_grad();
         using var g = new Generator(seed);
-        foreach (var (name, p) in model.named_parameters())
-        {
-            if (name.EndsWith("modulation")) p.normal_(0, 1 / Math.Sqrt(model.config.Dim), g);
-            else if (p.dim() >= 2) p.normal_(0, 1 / Math.Sqrt(p.numel() / p.size(0)), g);
-            else if (name.EndsWith("weight")) p.uniform_(0.75, 1.25, g);   // 1-D weights are norm weights
-            else p.uniform_(-0.1, 0.1, g);
-        }
+        AptLab.Torch.nn.init.nontrivial_(model, g);
     }
 }

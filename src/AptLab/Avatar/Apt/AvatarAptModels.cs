@@ -1,6 +1,7 @@
 using AptLab.Torch.IO;
 using AptLab.Apt;
 using AptLab.Torch.nn;
+using AptLab.Wan;
 
 namespace AptLab.Avatar.Apt;
 
@@ -47,7 +48,7 @@ public sealed class AvatarAptModels : IDisposable
         if (m.RandomWeights)
         {
             using var g = new Generator(seed);
-            Randomize(dit, g);
+            init.nontrivial_(dit, g);                                        // the training init would zero the audio branch and the head
             lora = Lora.Inject(dit, new LoraConfig(4, 2, InitLoraWeights: "random"), g);
             log.Add($"teacher: tiny random OmniAvatar (dim {m.Architecture.Wan.Dim}, {m.Architecture.Wan.NumLayers} blocks, seed {seed})");
         }
@@ -55,7 +56,7 @@ public sealed class AvatarAptModels : IDisposable
         {
             if (load)
             {
-                var shards = m.DitPath.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Path.GetFullPath).ToList();
+                var shards = WanCheckpoint.ShardPaths(m.DitPath);
                 var report = OmniAvatarWeights.LoadWanBase(dit, shards);
                 var absent = report.Missing.Where(k => !OmniAvatarWeights.IsTrainedKey(k)).ToList();
                 if (report.Skipped.Count > 0 || absent.Count > 0)
@@ -96,17 +97,6 @@ public sealed class AvatarAptModels : IDisposable
         m.Net.requires_grad_(true);
         m.Net.train();
         m.Net.GradientCheckpointing = checkpointing;
-    }
-
-    /// <summary>A random, non-trivial DiT (the training init alone would zero the audio branch and the head).</summary>
-    private static void Randomize(OmniAvatarModel dit, Generator g)
-    {
-        using var _ = torch.no_grad();
-        foreach (var (name, p) in dit.named_parameters())
-            if (name.EndsWith("modulation")) p.normal_(0, 1 / Math.Sqrt(dit.wanConfig.Dim), g);
-            else if (p.dim() >= 2) p.normal_(0, 1 / Math.Sqrt(p.numel() / p.size(0)), g);
-            else if (name.EndsWith("weight")) p.uniform_(0.75, 1.25, g);
-            else p.uniform_(-0.1, 0.1, g);
     }
 
     public void Dispose()

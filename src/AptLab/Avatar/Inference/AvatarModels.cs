@@ -60,14 +60,8 @@ public sealed class AvatarModels : IDisposable
         var w2v = Wav2Vec2Model.FromCheckpoint(Resolve(cfg.Wav2vecPath!));
         var vae = WanVAE.FromCheckpoint(Resolve(cfg.VaePath!));
         // DiT: config from the Wan weights, in_dim / audio_hidden_size from model_config
-        var shards = cfg.DitPath!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Resolve).ToList();
-        var shapes = new Dictionary<string, long[]>();
-        foreach (var s in shards)
-        {
-            using var lazy = Checkpoint.OpenLazy(s) ?? throw new InvalidDataException($"{s}: dit_path must name safetensors files (Wan 2.1 releases)");
-            foreach (var n in lazy.Names) shapes[n] = lazy.Info(n).Shape;
-        }
-        var wanCfg = WanCheckpoint.DetectConfig(shapes, source: string.Join(",", shards));
+        var shards = WanCheckpoint.ShardPaths(cfg.DitPath!);
+        var wanCfg = WanCheckpoint.DetectConfig(shards, "dit_path");
         var dcfg = new OmniAvatarConfig
         {
             Wan = wanCfg with { InDim = cfg.ModelConfig?.InDim ?? 33 },
@@ -106,11 +100,7 @@ public sealed class AvatarModels : IDisposable
         var vae = new WanVAE(WanVaeConfig.Tiny);
         var dit = new OmniAvatarModel(TinyDit(t5.config.Dim, 16, OmniAvatarAudioEncoder.EmbeddingWidth(w2v.config)), generator: g);
         OmniAvatarWeights.InitForTraining(dit, g);
-        // a random, non-trivial DiT (the training init alone would zero the audio branch)
-        using (torch.no_grad())
-            foreach (var (name, p) in dit.named_parameters())
-                if (p.dim() >= 2) p.normal_(0, 1 / Math.Sqrt(p.numel() / p.size(0)), g);
-                else if (name.EndsWith("weight")) p.uniform_(0.75, 1.25, g);
+        init.nontrivial_(dit, g, modulation: false, biases: false);   // the training init alone would zero the audio branch
         var lora = Lora.Inject(dit, new LoraConfig(cfg.LoraRank ?? 4, cfg.LoraAlpha ?? 2), g);
         dit.eval();
         return new AvatarModels

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using AptLab.Torch.IO;
 
 namespace AptLab.Data.Media;
 

@@ -7,7 +7,7 @@ namespace AptLab.Wan.Pipelines;
 /// <summary>
 /// The tiny random-weight Wan 2.1 models of <c>model: tiny</c>: a DiT (t2v or i2v), the tiny VAE (dim 8, every
 /// code path) and a small umT5 whose vocabulary is the tokenizer's. Every parameter is drawn from one seeded
-/// generator by the reference cases' rule (weights N(0, 1/fan_in), biases U(−0.1, 0.1), norm weights U(0.75, 1.25),
+/// generator by <see cref="init.nontrivial_"/> (weights N(0, 1/fan_in), biases U(−0.1, 0.1), norm scales U(0.75, 1.25),
 /// modulation N(0, 1)/√dim), so no path is zero and the same seed gives the same models.
 /// </summary>
 public static class TinyWan
@@ -33,23 +33,10 @@ public static class TinyWan
         var vae = new WanVAE(VaeConfig(t));
         var dit = new WanModel(DitConfig(t, i2v, vae.config.z_dim));
         using var g = new Generator(t.Seed);
-        Randomize(dit, g, t.Dim);
-        Randomize(vae, g, t.Dim);
-        Randomize(encoder, g, t.Dim);
+        init.nontrivial_(dit, g);
+        init.nontrivial_(vae, g);
+        init.nontrivial_(encoder, g);
         dit.eval(); vae.eval(); encoder.eval();
         return (dit, vae, new UmT5TextEncoder(tokenizer, encoder));
-    }
-
-    /// <summary>Redraws every parameter of <paramref name="module"/> in named_parameters() order.</summary>
-    public static void Randomize(Module module, Generator g, int modelDim)
-    {
-        using var _ = torch.no_grad();
-        foreach (var (name, p) in module.named_parameters())
-        {
-            if (name.EndsWith("modulation")) p.normal_(0, 1 / Math.Sqrt(modelDim), g);
-            else if (p.dim() >= 2) p.normal_(0, 1 / Math.Sqrt(p.numel() / p.size(0)), g);
-            else if (name.EndsWith("weight") || name.EndsWith("gamma")) p.uniform_(0.75, 1.25, g);
-            else p.uniform_(-0.1, 0.1, g);
-        }
     }
 }

@@ -18,17 +18,7 @@ internal static class VaeTestUtil
     /// norm gammas U(0.75, 1.25), as the reference cases do (so attention proj is not zero).</summary>
     public static void Randomize(AptLab.Torch.nn.Module m, ulong seed)
     {
-        using var _ = torch.no_grad();
         using var g = new Generator(seed);
-        foreach (var (name, p) in m.named_parameters())
-        {
-            if (name.EndsWith("gamma")) p.uniform_(0.75, 1.25, g);
-            else if (name.EndsWith("bias")) p.uniform_(-0.1, 0.1, g);
-            else
-            {
-                long fanIn = p.numel() / p.size(0);
-                p.normal_(0, 1 / Math.Sqrt(fanIn), g);
-            }
-        }
+        AptLab.Torch.nn.init.nontrivial_(m, g);
     }
 }
