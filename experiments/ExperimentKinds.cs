@@ -10,9 +10,10 @@ namespace AptLab.Experiments;
 /// <code>
 /// teacher  -> checkpoints/foundation.safetensors   VAE (+ latent stats) + text encoder + teacher, and their config
 /// distill  distill.from: a foundation               -> checkpoints/cd.safetensors (the CD student)
-/// apt      apt.teacher: a foundation, apt.student: a CD student (or, with a wan section, a Wan checkpoint + LatentCache
-///          data; an empty apt.student then distils one first -> checkpoints/cd.safetensors)
+/// apt      apt.teacher: a foundation, apt.student: a CD student
 ///          -> checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors (+ resumable phase checkpoints)
+/// apt-wan  a released Wan 2.1 DiT (wan section) + LatentCache data; apt.student: a CD student, or empty to distil one
+///          first -> checkpoints/cd.safetensors, then the two phases as apt
 /// compare  compare.foundation + compare.methods (teacher and any student checkpoints) -> comparison.csv, sheets, mp4
 /// sample   the same methods, sheets and samples.csv without scores
 /// apt-omniavatar  an OmniAvatar teacher (omniavatar section) + LatentCache data -> checkpoints/cd, apt_image_ema,
@@ -25,7 +26,7 @@ namespace AptLab.Experiments;
 /// </summary>
 public static class ExperimentKinds
 {
-    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune"];
+    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune", "apt-wan"];
 
     /// <summary>Resolves <paramref name="path"/> (config key <paramref name="key"/>) to an existing checkpoint file:
     /// <c>latest</c> segments and run folders (then the first of <paramref name="products"/> in checkpoints/).</summary>
@@ -72,25 +73,28 @@ public static class ExperimentKinds
     }
 
     /// <summary>Resolves the kind's input paths in <paramref name="cfg"/> (so config.yaml records the concrete
-    /// checkpoints) and adopts the architecture of the foundation it starts from.</summary>
-    public static void Prepare(ExperimentConfig cfg)
+    /// checkpoints) and adopts the architecture of the foundation it starts from, writing a warning line to
+    /// <paramref name="warnings"/> for every value of the config this changes.</summary>
+    public static void Prepare(ExperimentConfig cfg, TextWriter? warnings = null)
     {
         switch (cfg.Experiment)
         {
             case "distill":
                 cfg.Distill.From = ResolveCheckpoint(cfg.Distill.From, "distill.from", StudyCheckpoints.Foundation);
-                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Distill.From);
+                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Distill.From, warnings);
                 break;
             case "apt":
-                if (cfg.Wan is not null && string.IsNullOrWhiteSpace(cfg.Apt.Student)) break;            // the run distils its student
                 cfg.Apt.Student = ResolveCheckpoint(cfg.Apt.Student, "apt.student", "cd", "apt_image_ema");
-                if (cfg.Wan is not null) break;
                 cfg.Apt.Teacher = ResolveCheckpoint(cfg.Apt.Teacher, "apt.teacher", StudyCheckpoints.Foundation);
-                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Apt.Teacher);
+                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Apt.Teacher, warnings);
+                break;
+            case "apt-wan":
+                if (!string.IsNullOrWhiteSpace(cfg.Apt.Student))                                         // else the run distils its student
+                    cfg.Apt.Student = ResolveCheckpoint(cfg.Apt.Student, "apt.student", "cd", "apt_image_ema");
                 break;
             case "compare" or "sample":
                 cfg.Compare.Foundation = ResolveCheckpoint(cfg.Compare.Foundation, "compare.foundation", StudyCheckpoints.Foundation);
-                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Compare.Foundation);
+                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Compare.Foundation, warnings);
                 if (cfg.Compare.Methods.Count == 0) throw new ArgumentException("config key 'compare.methods' lists nothing to sample");
                 for (int i = 0; i < cfg.Compare.Methods.Count; i++)
                     if (!cfg.Compare.Methods[i].IsTeacher)
@@ -105,7 +109,7 @@ public static class ExperimentKinds
     public static RunDirectory Launch(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group = null)
     {
         if (resume is not null) KeepRecordedInputs(cfg, Path.Combine(resume, "config.yaml"));
-        Prepare(cfg);
+        Prepare(cfg, DistributedRun.IsMainProcess(group) ? output : null);
         RunDirectory? created = null;
         if (DistributedRun.IsMainProcess(group))
         {
@@ -143,7 +147,7 @@ public static class ExperimentKinds
             AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed);
             return;
         }
-        if ((cfg.Experiment == "apt" && cfg.Wan is not null) || cfg.Experiment == "apt-omniavatar")
+        if (cfg.Experiment is "apt-wan" or "apt-omniavatar")
         {
             using var rc = new RunContext(cfg, run, output, group: group);
             if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");

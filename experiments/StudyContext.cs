@@ -65,7 +65,7 @@ public sealed class StudyContext : RunContext
 
     public Conditioning Condition(IReadOnlyList<string> prompts) => new(Encode(prompts));
 
-    public Conditioning Negative(int batch) => Condition(Enumerable.Repeat(Config.Teacher.NegativePrompt, batch).ToArray());
+    public Conditioning Negative(int batch) => Condition(Enumerable.Repeat(Config.Sampling.NegativePrompt, batch).ToArray());
 
     /// <summary>Real pixels [n, 3, T, H, W] of held-out samples (indices past the training set).</summary>
     public (Tensor pixels, string[] captions) Heldout(bool video, int count)

@@ -28,7 +28,7 @@ public static class TeacherStage
         {
             using var scope = torch.NewScope();
             var (x0, captions) = Batches.Sample(ctx, video: ctx.VideoLatents is not null && step % 2 == 0, cfg.Batch, rng);
-            var dropped = captions.Select(c => random.NextDouble() < cfg.CaptionDropout ? cfg.NegativePrompt : c).ToArray();
+            var dropped = captions.Select(c => random.NextDouble() < cfg.CaptionDropout ? cfg.DropoutPrompt : c).ToArray();
             var cond = new Conditioning(ctx.Encode(dropped, grad: true));
             long b = x0.size(0);
             var sigma = FlowMatch.SampleSigmas(b, cfg.Shift, rng, ctx.Device);

@@ -19,7 +19,7 @@ public static class CompareCommand
         var run = new Option<string?>("--run") { Description = "a demo run folder (checkpoints/foundation, cd, apt_image_ema, apt_video_ema)" };
         var foundation = new Option<string?>("--foundation") { Description = "foundation checkpoint (VAE + text encoder + teacher) of a teacher run" };
         var models = new Option<string[]>("--model") { Description = "NAME=CHECKPOINT of a one-step generator (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var methods = new Option<string?>("--methods") { Description = "comma-separated MODEL[:STEPS][:cfgW], e.g. teacher:25:cfg4,teacher:4,cd:1,apt:1,apt:2 (default: teacher at its sample_steps, every model in 1 step, apt also in 2)" };
+        var methods = new Option<string?>("--methods") { Description = "comma-separated MODEL[:STEPS][:cfgW], e.g. teacher:25:cfg4,teacher:4,cd:1,apt:1,apt:2 (default: teacher at sampling.steps (25), every model in 1 step, apt also in 2)" };
         var prompts = new Option<string[]>("--prompt") { Description = "prompt (repeatable; cycled over the samples; default: held-out captions)", AllowMultipleArgumentsPerToken = true };
         var seed = new Option<ulong>("--seed") { Description = "noise seed", DefaultValueFactory = _ => 0 };
         var samples = new Option<int>("--samples") { Description = "samples per method (scores use all)", DefaultValueFactory = _ => 64 };
@@ -88,7 +88,7 @@ public static class CompareCommand
             }
             if (m.IsTeacher)
             {
-                if (parts.Length == 1 || !parts.Skip(1).Any(p => int.TryParse(p, out _))) m.Steps = 0;   // the teacher's sample_steps, below
+                if (parts.Length == 1 || !parts.Skip(1).Any(p => int.TryParse(p, out _))) m.Steps = 0;   // sampling.steps, below
             }
             else
             {
@@ -110,10 +110,11 @@ public static class CompareCommand
             cfg.Name = Path.GetFileName(Path.GetDirectoryName(full)!);
             cfg.Results = Path.GetDirectoryName(Path.GetDirectoryName(full)!)!;
         }
-        // the teacher's default step count is its config's sample_steps, known once the foundation is read
+        // the foundation's architecture and data (no config of the user's to warn about); the teacher's default step
+        // count, shift and guidance are the sampling section's defaults
         cfg.Compare.Foundation = ExperimentKinds.ResolveCheckpoint(cfg.Compare.Foundation, "--foundation", StudyCheckpoints.Foundation);
         StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Compare.Foundation);
-        foreach (var m in list.Where(m => m.IsTeacher && m.Steps == 0)) m.Steps = cfg.Teacher.SampleSteps;
+        foreach (var m in list.Where(m => m.IsTeacher && m.Steps == 0)) m.Steps = cfg.Sampling.Steps;
         ConfigLoader.Validate(cfg, "", "aptlab compare options");
         return cfg;
     }

@@ -38,7 +38,7 @@ public class WanAptTests
         int imageBatch, int videoTokens)
     {
         var cfg = ConfigLoader.Load<ExperimentConfig>(Path.Combine(TestPaths.Repo, "configs", file));
-        Assert.Equal("apt", cfg.Experiment);
+        Assert.Equal("apt-wan", cfg.Experiment);
         var arch = cfg.Wan!.Architecture()!;
         Assert.Equal(layers, arch.NumLayers);
         Assert.Equal(heads, cfg.Apt.HeadLayers);
