@@ -1,7 +1,9 @@
 namespace AptLab.Torch.IO;
 
-/// <summary>CRC-32 (IEEE 802.3, reflected 0xEDB88320) as zip uses it; slicing-by-8.</summary>
-internal static class Crc32
+/// <summary>CRC-32/IEEE (reflected polynomial 0xEDB88320, init and final XOR 0xFFFFFFFF), the checksum of zip entries
+/// and PNG chunks; slicing-by-8. Not CRC32C (TFRecord uses that one, see <c>AptLab.Logging.Crc32C</c>).
+/// Check value: crc32("123456789") = 0xCBF43926.</summary>
+public static class Crc32
 {
     private static readonly uint[] Table = Build();
 
@@ -36,4 +38,6 @@ internal static class Crc32
         for (; i < data.Length; i++) c = t[(c ^ data[i]) & 0xFF] ^ (c >> 8);
         return ~c;
     }
+
+    public static uint Compute(ReadOnlySpan<byte> data) => Append(0, data);
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using AptLab.Data.Media;
+using AptLab.Torch.IO;
 using AptLab.Logging;
 
 namespace AptLab.Tests.Logging;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using AptLab.Data.Media;
+using AptLab.Torch.IO;
 
 namespace AptLab.Tests.Media;
 
