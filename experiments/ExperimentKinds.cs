@@ -31,7 +31,7 @@ public static class ExperimentKinds
     public static string ResolveCheckpoint(string path, string key, params string[] products)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"config key '{key}' must name a checkpoint (or the run folder that made it)");
-        var resolved = ResolveLatest(path, key);
+        var resolved = ResolveLatest(path, key, products);
         if (File.Exists(resolved)) return resolved;
         if (Directory.Exists(resolved))
         {
@@ -46,8 +46,11 @@ public static class ExperimentKinds
         throw new FileNotFoundException($"config key '{key}': not found: {Path.GetFullPath(resolved)}", resolved);
     }
 
-    /// <summary>Replaces each <c>latest</c> segment by the run folder (sibling) whose config.yaml is newest.</summary>
-    public static string ResolveLatest(string path, string key)
+    /// <summary>Replaces each <c>latest</c> segment by the newest run folder (sibling, by its config.yaml) whose product
+    /// exists: the rest of <paramref name="path"/> after the segment, or else one of <paramref name="products"/> in its
+    /// checkpoints/ (products are written atomically at the end of a stage, so a failed or unfinished run has none).
+    /// Without either to check, the newest run.</summary>
+    public static string ResolveLatest(string path, string key, params string[] products)
     {
         var parts = path.Replace('\\', '/').Split('/');
         string acc = path.StartsWith('/') ? "/" : "";
@@ -58,11 +61,19 @@ public static class ExperimentKinds
             if (part == "latest" && !Directory.Exists(Path.Combine(acc, part)))
             {
                 var parent = acc.Length == 0 ? "." : acc;
-                var runs = Directory.Exists(parent) ? Directory.GetDirectories(parent) : [];
-                var newest = runs.Where(r => File.Exists(Path.Combine(r, "config.yaml")))
-                                 .OrderByDescending(r => File.GetLastWriteTimeUtc(Path.Combine(r, "config.yaml"))).ThenByDescending(r => r, StringComparer.Ordinal)
-                                 .FirstOrDefault()
-                    ?? throw new DirectoryNotFoundException($"config key '{key}': no run under {Path.GetFullPath(parent)} to stand for 'latest' in {path}");
+                var rest = parts.Skip(i + 1).Contains("latest") ? "" : string.Join('/', parts.Skip(i + 1).Where(p => p.Length > 0));
+                bool hasProduct(string run) => rest.Length > 0 ? Path.Exists(Path.Combine(run, rest))
+                    : products.Length == 0 || products.Any(p => File.Exists(Path.Combine(run, "checkpoints", p + ".safetensors")));
+                var runs = (Directory.Exists(parent) ? Directory.GetDirectories(parent) : [])
+                    .Where(r => File.Exists(Path.Combine(r, "config.yaml")))
+                    .OrderByDescending(r => File.GetLastWriteTimeUtc(Path.Combine(r, "config.yaml"))).ThenByDescending(r => r, StringComparer.Ordinal)
+                    .ToList();
+                if (runs.Count == 0)
+                    throw new DirectoryNotFoundException($"config key '{key}': no run under {Path.GetFullPath(parent)} to stand for 'latest' in {path}");
+                var newest = runs.FirstOrDefault(hasProduct)
+                    ?? throw new FileNotFoundException($"config key '{key}': none of the {runs.Count} run(s) under {Path.GetFullPath(parent)} has " +
+                        (rest.Length > 0 ? rest : string.Join(" or ", products.Select(p => $"checkpoints/{p}.safetensors"))) +
+                        $" (failed or unfinished runs do not stand for 'latest' in {path})");
                 part = Path.GetFileName(newest);
             }
             acc = acc.Length == 0 ? part : Path.Combine(acc, part);

@@ -48,15 +48,31 @@ public sealed partial class AtomicFile : IDisposable
             : $".{name}.{id}.tmp");
     }
 
+    /// <summary>Writes everything to disk (a full disk shows here) without renaming yet: staging several files,
+    /// flush them all before committing any. On failure the temporary file is removed and the error propagates.</summary>
+    public void FlushToDisk()
+    {
+        if (committed || closed) return;
+        try
+        {
+            Stream.Flush();
+            file.Flush(flushToDisk: true);
+        }
+        catch
+        {
+            Abandon();
+            throw;
+        }
+    }
+
     /// <summary>Flushes to disk and renames the temporary file over <see cref="Path"/>. On failure the temporary file
     /// is removed and the error propagates; the destination is untouched.</summary>
     public void Commit()
     {
         if (committed) return;
+        FlushToDisk();
         try
         {
-            Stream.Flush();
-            file.Flush(flushToDisk: true);
             Close();
             File.Move(TempPath, Path, overwrite: true);
             committed = true;

@@ -115,7 +115,8 @@ internal static class SafetensorsWriter
                 w.WriteEndObject();
                 w.WriteEndObject();
             }
-            foreach (var f in staged) f.Commit();      // the index last
+            foreach (var f in staged) f.FlushToDisk(); // every file complete on disk (a full disk fails here) ...
+            foreach (var f in staged) f.Commit();      // ... before any is renamed; the index last
             return Path.GetFullPath(indexPath);
         }
         catch (Exception e)
