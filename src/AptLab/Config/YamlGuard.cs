@@ -22,6 +22,7 @@ internal static class YamlGuard
         var parser = new Parser(new StringReader(text));
         var anchors = new Dictionary<string, long>(StringComparer.Ordinal);   // anchor -> expanded size of its node
         var open = new Stack<(string? anchor, long size)>();                  // collections being read
+        var flows = new Stack<(Mark at, char bracket)>();                      // open '{' / '[' collections
         long total = 0;
         Mark last = Mark.Empty;
 
@@ -60,8 +61,11 @@ internal static class YamlGuard
                         if (open.Count >= MaxDepth)
                             throw new ConfigException($"{file}:{n.Start.Line}:{n.Start.Column}: lists and mappings nest deeper than {MaxDepth} levels");
                         open.Push((n.Anchor.IsEmpty ? null : n.Anchor.Value, 1));
+                        bool flow = n is MappingStart { Style: MappingStyle.Flow } || n is SequenceStart { Style: SequenceStyle.Flow };
+                        flows.Push(flow ? (n.Start, n is MappingStart ? '{' : '[') : (Mark.Empty, ' '));
                         break;
                     case SequenceEnd or MappingEnd:
+                        flows.Pop();
                         var (anchor, closed) = open.Pop();
                         if (anchor is not null) anchors[anchor] = closed;
                         Add(closed, e.Start);
@@ -71,13 +75,17 @@ internal static class YamlGuard
         }
         catch (YamlException e)
         {
-            throw new ConfigException($"{file}:{e.Start.Line}:{e.Start.Column}: {e.Message}");
+            (Mark at, char bracket) = flows.FirstOrDefault(f => f.bracket != ' ', (at: Mark.Empty, bracket: ' '));
+            var opened = bracket == ' ' ? "" : $" (the '{bracket}' opened at line {at.Line}, column {at.Column})";
+            throw new ConfigException($"{file}:{e.Start.Line}:{e.Start.Column}: {e.Message}{opened}");
         }
         catch (InvalidOperationException)
         {
             // YamlDotNet's scanner fails this way on some unterminated flow collections and quoted scalars
-            throw new ConfigException($"{file}:{last.Line}:{last.Column}: malformed YAML after this point " +
-                                      "(an unclosed '{', '[' or quote?)");
+            (Mark at, char bracket) = flows.FirstOrDefault(f => f.bracket != ' ', (at: Mark.Empty, bracket: ' '));
+            if (bracket != ' ')
+                throw new ConfigException($"{file}:{at.Line}:{at.Column}: malformed YAML: the '{bracket}' opened at line {at.Line}, column {at.Column} is never closed");
+            throw new ConfigException($"{file}:{last.Line}:{last.Column}: malformed YAML after this point (an unclosed quote?)");
         }
     }
 }
