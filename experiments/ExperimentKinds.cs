@@ -71,9 +71,10 @@ public static class ExperimentKinds
                 if (runs.Count == 0)
                     throw new DirectoryNotFoundException($"config key '{key}': no run under {Path.GetFullPath(parent)} to stand for 'latest' in {path}");
                 var newest = runs.FirstOrDefault(hasProduct)
-                    ?? throw new FileNotFoundException($"config key '{key}': none of the {runs.Count} run(s) under {Path.GetFullPath(parent)} has " +
-                        (rest.Length > 0 ? rest : string.Join(" or ", products.Select(p => $"checkpoints/{p}.safetensors"))) +
-                        $" (failed or unfinished runs do not stand for 'latest' in {path})");
+                    ?? throw new FileNotFoundException($"config key '{key}': no finished run stands for 'latest' in {path}: " +
+                        Path.GetFullPath(Path.Combine(runs[0], rest.Length > 0 ? rest : Path.Combine("checkpoints", products[0] + ".safetensors"))) +
+                        (rest.Length > 0 || products.Length == 1 ? "" : $" (or {string.Join(", ", products.Skip(1))})") +
+                        $" does not exist (that run failed or is still running), nor in the {runs.Count - 1} older run(s)");
                 part = Path.GetFileName(newest);
             }
             acc = acc.Length == 0 ? part : Path.Combine(acc, part);
