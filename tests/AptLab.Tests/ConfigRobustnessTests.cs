@@ -118,3 +118,18 @@ public class ConfigRobustnessTests : IDisposable
         Assert.StartsWith(Path.Combine(dir.Path, "base.yaml") + ":4: 'model.num_heads'", e.Message);
     }
 }
+
+/// <summary>The settings two configs differ in, named by key: what a resume must not change silently.</summary>
+public class ConfigDiffTests
+{
+    [Fact]
+    public void Changed_added_and_removed_settings_are_listed_by_key()
+    {
+        var recorded = ConfigLoader.Parse<ConfigRobustnessTests.Root>("seed: 0\nmodel: {lr: 0.001}\nextra: [{dim: 8}]\n");
+        var given = ConfigLoader.Parse<ConfigRobustnessTests.Root>("seed: 1\nmodel: {lr: 0.002}\nextra: [{dim: 8}, {dim: 16}]\ntags: {a: b}\n");
+        var changes = ConfigDiff.Changes(recorded, given, ignore: ["extra"]);
+        Assert.Equal(["model.lr: 0.001 -> 0.002", "seed: 0 -> 1", "tags.a: (unset) -> b"], changes.Select(c => c.ToString()));
+        Assert.Empty(ConfigDiff.Changes(recorded, ConfigLoader.Parse<ConfigRobustnessTests.Root>("seed: 0\nmodel: {lr: 1.0e-3}\nextra: [{dim: 8}]\n")));
+        Assert.Contains("extra[1].dim", ConfigDiff.Changes(recorded, given).Select(c => c.Key));
+    }
+}
