@@ -98,7 +98,8 @@ internal sealed class ConfigInheritance
         long offset = files.Count == 0 ? 0 : files[^1].offset + files[^1].length + 1;
         files.Add((path, offset, text.Length));
         texts.Add(text);
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+        if (stream.Documents.Count == 0) throw new ConfigException($"{path}: the config is empty");
+        if (stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ConfigException($"{path}: the config must be a mapping of keys");
         var node = (MapNode)Convert(root, offset, path);
         int at = node.IndexOf(BaseKey);
