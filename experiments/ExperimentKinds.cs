@@ -33,7 +33,7 @@ public static class ExperimentKinds
     public static string ResolveCheckpoint(string path, string key, params string[] products)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"config key '{key}' must name a checkpoint (or the run folder that made it)");
-        var resolved = ResolveLatest(path, key);
+        var resolved = ResolveLatest(path, key, products);
         if (File.Exists(resolved)) return resolved;
         if (Directory.Exists(resolved))
         {
@@ -48,8 +48,11 @@ public static class ExperimentKinds
         throw new FileNotFoundException($"config key '{key}': not found: {Path.GetFullPath(resolved)}", resolved);
     }
 
-    /// <summary>Replaces each <c>latest</c> segment by the run folder (sibling) whose config.yaml is newest.</summary>
-    public static string ResolveLatest(string path, string key)
+    /// <summary>Replaces each <c>latest</c> segment by the newest run folder (sibling, by its config.yaml) whose product
+    /// exists: the rest of <paramref name="path"/> after the segment, or else one of <paramref name="products"/> in its
+    /// checkpoints/ (products are written atomically at the end of a stage, so a failed or unfinished run has none).
+    /// Without either to check, the newest run.</summary>
+    public static string ResolveLatest(string path, string key, params string[] products)
     {
         var parts = path.Replace('\\', '/').Split('/');
         string acc = path.StartsWith('/') ? "/" : "";
@@ -60,11 +63,20 @@ public static class ExperimentKinds
             if (part == "latest" && !Directory.Exists(Path.Combine(acc, part)))
             {
                 var parent = acc.Length == 0 ? "." : acc;
-                var runs = Directory.Exists(parent) ? Directory.GetDirectories(parent) : [];
-                var newest = runs.Where(r => File.Exists(Path.Combine(r, "config.yaml")))
-                                 .OrderByDescending(r => File.GetLastWriteTimeUtc(Path.Combine(r, "config.yaml"))).ThenByDescending(r => r, StringComparer.Ordinal)
-                                 .FirstOrDefault()
-                    ?? throw new DirectoryNotFoundException($"config key '{key}': no run under {Path.GetFullPath(parent)} to stand for 'latest' in {path}");
+                var rest = parts.Skip(i + 1).Contains("latest") ? "" : string.Join('/', parts.Skip(i + 1).Where(p => p.Length > 0));
+                bool hasProduct(string run) => rest.Length > 0 ? Path.Exists(Path.Combine(run, rest))
+                    : products.Length == 0 || products.Any(p => File.Exists(Path.Combine(run, "checkpoints", p + ".safetensors")));
+                var runs = (Directory.Exists(parent) ? Directory.GetDirectories(parent) : [])
+                    .Where(r => File.Exists(Path.Combine(r, "config.yaml")))
+                    .OrderByDescending(r => File.GetLastWriteTimeUtc(Path.Combine(r, "config.yaml"))).ThenByDescending(r => r, StringComparer.Ordinal)
+                    .ToList();
+                if (runs.Count == 0)
+                    throw new DirectoryNotFoundException($"config key '{key}': no run under {Path.GetFullPath(parent)} to stand for 'latest' in {path}");
+                var newest = runs.FirstOrDefault(hasProduct)
+                    ?? throw new FileNotFoundException($"config key '{key}': no finished run stands for 'latest' in {path}: " +
+                        Path.GetFullPath(Path.Combine(runs[0], rest.Length > 0 ? rest : Path.Combine("checkpoints", products[0] + ".safetensors"))) +
+                        (rest.Length > 0 || products.Length == 1 ? "" : $" (or {string.Join(", ", products.Skip(1))})") +
+                        $" does not exist (that run failed or is still running), nor in the {runs.Count - 1} older run(s)");
                 part = Path.GetFileName(newest);
             }
             acc = acc.Length == 0 ? part : Path.Combine(acc, part);

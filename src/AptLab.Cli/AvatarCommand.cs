@@ -18,21 +18,30 @@ public static class AvatarCommand
         var image = new Option<string>("--image") { Description = "reference image (any format ffmpeg reads)", Required = true };
         var audio = new Option<string>("--audio") { Description = "driving audio (any format ffmpeg reads)", Required = true };
         var prompt = new Option<string>("--prompt") { Description = "text prompt: [first-frame description] - [behaviour] - [background]", Required = true };
-        var output = new Option<string?>("--output") { Description = "output mp4 (default: <output_dir>/result_NNN.mp4)" };
+        var output = new Option<string?>("--output") { Description = "output video, .mp4/.mov/.mkv (default: <output_dir>/result_NNN.mp4)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace an existing --output file" };
         var cmd = new Command("avatar", "Generate an audio-driven avatar video with OmniAvatar");
-        foreach (var o in new Option[] { config, image, audio, prompt, output }) cmd.Options.Add(o);
-        cmd.SetAction(p => Run(p.GetValue(config)!, p.GetValue(image)!, p.GetValue(audio)!, p.GetValue(prompt)!, p.GetValue(output)));
+        foreach (var o in new Option[] { config, image, audio, prompt, output, overwrite }) cmd.Options.Add(o);
+        cmd.SetAction(p => Run(p.GetValue(config)!, p.GetValue(image)!, p.GetValue(audio)!, p.GetValue(prompt)!, p.GetValue(output),
+                               p.GetValue(overwrite)));
         return cmd;
     }
 
-    public static int Run(string configPath, string imagePath, string audioPath, string prompt, string? outputPath)
+    public static int Run(string configPath, string imagePath, string audioPath, string prompt, string? outputPath, bool overwrite = false)
     {
         AvatarInferenceConfig cfg;
         try { cfg = ConfigLoader.Load<AvatarInferenceConfig>(configPath); }
         catch (ConfigException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
-        foreach (var (what, path) in new[] { ("image", imagePath), ("audio", audioPath) })
-            if (!File.Exists(path)) { Console.Error.WriteLine($"error: {what} file not found: {Path.GetFullPath(path)}"); return 2; }
-        if (cfg.Threads > 0) torch.set_num_threads(cfg.Threads);
+        // Everything the run needs is checked before a model is built (docs/reliability.md).
+        try
+        {
+            if (outputPath is not null) outputPath = OutputPath.CheckFile(outputPath, OutputKind.Video, "--output", overwrite);
+            else OutputPath.CheckFolder(cfg.OutputDir, "output_dir", [], overwrite: false);
+            if (Ffmpeg.Probe(imagePath).Video is null) throw new MediaException(Path.GetFullPath(imagePath), "--image: not an image (no video stream)");
+            if (Ffmpeg.Probe(audioPath).Audio is null) throw new MediaException(Path.GetFullPath(audioPath), "--audio: has no audio stream");
+        }
+        catch (IOException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
+        OpenMpPolicy.UseConfigThreads(cfg.Threads);
         try
         {
             using var models = AvatarModels.Build(cfg);

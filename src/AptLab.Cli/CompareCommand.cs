@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using AptLab.Config;
+using AptLab.Data.Media;
 using AptLab.Experiments;
 
 namespace AptLab.Cli;
@@ -38,12 +39,16 @@ public static class CompareCommand
     {
         try
         {
+            // a fresh run folder is made at --out (or beside it, -2, -3..., when it holds files): it must be a creatable folder
+            if (outDir is not null) OutputPath.CheckFolder(outDir, "--out", [], overwrite: false);
             var cfg = Build(runDir, foundation, models, methods, prompts, seed, samples, sheetPrompts, video, outDir);
+            cfg.Threads = OpenMpPolicy.UseConfigThreads(cfg.Threads);    // recorded in the run's config.yaml
             var run = ExperimentKinds.Launch(cfg, null, outDir is null ? null : Path.GetFileName(Path.GetFullPath(outDir)), output);
             output.WriteLine($"results: {run.Root}");
             return 0;
         }
-        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ConfigException)
+        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ConfigException
+                                       or OutputPathException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using AptLab.Data.Media;
 using AptLab.Notebooks;
+using AptLab.Torch.IO;
 
 namespace AptLab.Cli;
 
@@ -61,17 +63,22 @@ public static class NotebookCommand
     private static Command ConvertCommand()
     {
         var notebook = new Argument<FileInfo>("notebook") { Description = "the .ipynb file" };
-        var output = new Option<string?>("--output", "-o") { Description = "write the app here instead of printing it" };
+        var output = new Option<string?>("--output", "-o") { Description = "write the app (a .cs file) here instead of printing it" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace an existing --output file" };
         var repo = new Option<string?>("--repo") { Description = "the AptLab repository (default: found above the notebook)" };
         var cmd = new Command("convert", "Print the file-based app a notebook converts to");
         cmd.Arguments.Add(notebook);
         cmd.Options.Add(output);
+        cmd.Options.Add(overwrite);
         cmd.Options.Add(repo);
         cmd.SetAction(parse => Guarded(() =>
         {
             var nb = parse.GetValue(notebook)!;
+            var path = parse.GetValue(output) is string o
+                ? OutputPath.CheckFile(o, OutputKind.Text, "--output", parse.GetValue(overwrite), [".cs"])
+                : null;
             var app = NotebookConverter.Convert(NotebookDocument.Load(nb.FullName), Repo(parse.GetValue(repo), nb));
-            if (parse.GetValue(output) is string path) File.WriteAllText(path, app.Source);
+            if (path is not null) AtomicFile.Write(path, s => s.Write(new System.Text.UTF8Encoding(false).GetBytes(app.Source)));
             else Console.Write(app.Source);
             return 0;
         }));

@@ -30,16 +30,20 @@ public static class SampleCommand
         var image = new Option<string?>("--image") { Description = "i2v: the first frame (any image ffmpeg reads)" };
         var clip = new Option<string?>("--clip-features") { Description = "i2v: precomputed CLIP ViT-H/14 features of the image, [1, 257, 1280] in a .safetensors/.pth file (AptLab does not run the CLIP encoder)" };
         var output = new Option<string?>("--out") { Description = "output folder (default results/samples/<timestamp>)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace sample.mp4/png/json already in the --out folder" };
         var cmd = new Command("sample", "Sample a video with Wan 2.1 (T2V; I2V with --image and --clip-features) and write mp4 + PNG contact sheet");
-        foreach (var o in new Option[] { config, prompt, negative, steps, cfg, shift, seed, frames, size, sampler, image, clip, output })
+        foreach (var o in new Option[] { config, prompt, negative, steps, cfg, shift, seed, frames, size, sampler, image, clip, output, overwrite })
             cmd.Options.Add(o);
         cmd.SetAction(p => Run(p.GetValue(config)!, new SampleOverrides(p.GetValue(prompt)!, p.GetValue(negative), p.GetValue(steps),
             p.GetValue(cfg), p.GetValue(seed), p.GetValue(frames), p.GetValue(size), p.GetValue(sampler), p.GetValue(shift)),
-            p.GetValue(image), p.GetValue(clip), p.GetValue(output)));
+            p.GetValue(image), p.GetValue(clip), p.GetValue(output), p.GetValue(overwrite)));
         return cmd;
     }
 
-    public static int Run(string configPath, SampleOverrides overrides, string? imagePath, string? clipPath, string? outDir)
+    /// <summary>The files `sample` writes into its output folder.</summary>
+    public static readonly string[] Products = ["sample.mp4", "sample.png", "sample.json"];
+
+    public static int Run(string configPath, SampleOverrides overrides, string? imagePath, string? clipPath, string? outDir, bool overwrite = false)
     {
         try
         {
@@ -50,8 +54,10 @@ public static class SampleCommand
             if (!cfg.IsI2V && (imagePath is not null || clipPath is not null))
                 throw new ArgumentException("--image and --clip-features need an i2v config (task: i2v)");
             if (imagePath is not null && !File.Exists(imagePath)) throw new FileNotFoundException($"--image: file not found: {Path.GetFullPath(imagePath)}");
-            if (cfg.Threads > 0) torch.set_num_threads(cfg.Threads);
+            if (clipPath is not null && !File.Exists(clipPath)) throw new FileNotFoundException($"--clip-features: file not found: {Path.GetFullPath(clipPath)}");
             outDir ??= Path.Combine("results", "samples", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            outDir = OutputPath.CheckFolder(outDir, "--out", Products, overwrite);     // before any model loads
+            OpenMpPolicy.UseConfigThreads(cfg.Threads);
 
             using var scope = torch.NewScope();
             using var pipeline = WanSampleModels.Load(cfg, msg => Console.Error.WriteLine(msg));
@@ -65,17 +71,17 @@ public static class SampleCommand
             });
             string caption = $"{cfg.Model} {cfg.Task}  {settings.Sampler} {settings.Steps} steps  shift {settings.Shift:G4}  cfg {settings.Guide:G4}  seed {settings.Seed}";
             var (mp4, png) = WanSampleWriter.Write(outDir, "sample", result.Video, cfg.Sample.Fps, caption);
-            File.WriteAllText(Path.Combine(outDir, "sample.json"), JsonSerializer.Serialize(new
+            var json = JsonSerializer.SerializeToUtf8Bytes(new
             {
                 config = Path.GetFullPath(configPath), settings.Prompt, negative_prompt = settings.NegativePrompt,
                 settings.Frames, height = result.Height, width = result.Width, settings.Steps, settings.Shift, settings.Guide,
-                settings.Seed, sampler = settings.Sampler.ToString(), fps = cfg.Sample.Fps,
-            }, new JsonSerializerOptions { WriteIndented = true }));
+                settings.Seed, sampler = settings.Sampler.ToString(), fps = cfg.Sample.Fps, threads = torch.get_num_threads(),
+            }, new JsonSerializerOptions { WriteIndented = true });
+            AptLab.Torch.IO.AtomicFile.Write(Path.Combine(outDir, "sample.json"), s => s.Write(json));
             Console.WriteLine($"wrote {mp4} ({result.Frames} frames, {result.Width}x{result.Height}) and {png}");
             return 0;
         }
-        catch (Exception e) when (e is ConfigException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
-                                       or InvalidDataException or NotSupportedException or MediaException or TorchException)
+        catch (Exception e) when (CliErrors.IsUserError(e))
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

@@ -89,7 +89,7 @@ public static class Checkpoint
     {
         var root = PthFile.Load(path);
         try { return Unwrap(root, path); }
-        catch { new StateDict { Extra = new Dictionary<string, object?> { ["root"] = root } }.Dispose(); throw; }
+        catch { new StateDict { Extra = new Dictionary<string, object?> { ["root"] = root } }.Dispose(); throw; }   // frees every tensor, cycles included
     }
 
     private static StateDict Unwrap(object? root, string path)
@@ -97,8 +97,10 @@ public static class Checkpoint
         var extra = new Dictionary<string, object?>();
         var cur = root;
         var trail = new List<string>();
+        var visited = new HashSet<object>(ReferenceEqualityComparer.Instance);
         while (cur is OrderedDictionary<object, object?> d && !d.Values.Any(v => v is Tensor))
         {
+            if (!visited.Add(d)) throw new InvalidDataException($"{path}: the dict under '{string.Join(".", trail)}' contains itself (a corrupt or hostile file)");
             var key = WrapperKeys.FirstOrDefault(k => d.TryGetValue(k, out var v) && v is OrderedDictionary<object, object?>);
             if (key is null) break;
             foreach (var (k, v) in d)

@@ -5,7 +5,9 @@ namespace AptLab.Torch.IO;
 /// anything: the pickle goes through the whitelist <see cref="TorchPickle"/>, storages are read from the memory-mapped
 /// archive (each shared storage once), and tensors are rebuilt as views with their saved sizes, strides and storage
 /// offsets, as <c>torch.load</c> returns them. All or nothing: every storage entry, size and view bound is checked
-/// before any tensor is created. Errors are <see cref="InvalidDataException"/> naming the file.
+/// before any tensor is created, and the CRC-32 of every entry read is verified. Hostile graphs cannot crash the
+/// process: cycles are walked once and nesting deeper than <see cref="MaxNesting"/> is refused. Errors are
+/// <see cref="InvalidDataException"/> naming the file.
 /// </summary>
 public static class PthFile
 {
@@ -24,15 +26,17 @@ public static class PthFile
         var byName = entries.GroupBy(e => e.Name).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         if (byName.TryGetValue(prefix + "byteorder", out var bo) && bo.Method == 0)
         {
+            ZipDirectory.VerifyCrc(map, bo);
             var order = System.Text.Encoding.ASCII.GetString(map.Span(bo.DataOffset, (int)Math.Min(bo.Size, 16)));
             if (order.Trim() != "little") throw new InvalidDataException($"{full}: byte order '{order.Trim()}' is not supported");
         }
 
+        ZipDirectory.VerifyCrc(map, pkl);
         var root = TorchPickle.Load(map.Span(pkl.DataOffset, checked((int)pkl.Size)), $"{full} ({pkl.Name})");
 
         // Validate every tensor against its storage entry before materialising anything.
         var tensors = new List<PickledTensor>();
-        Collect(root, tensors, new HashSet<object>(ReferenceEqualityComparer.Instance));
+        Collect(root, tensors, full);
         var storages = new Dictionary<string, (TorchStorageRef s, ZipEntry e)>(StringComparer.Ordinal);
         foreach (var t in tensors)
         {
@@ -66,7 +70,11 @@ public static class PthFile
             using var scope = torch.NewScope();
             var storageTensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             foreach (var (key, (s, e)) in storages)
-                unsafe { storageTensors[key] = RawTensor.Copy(map.At(e.DataOffset, e.Size), e.Size, s.Dtype, [s.Numel]); }
+                unsafe
+                {
+                    ZipDirectory.VerifyCrc(map, e);                         // while its pages are read anyway
+                    storageTensors[key] = RawTensor.Copy(map.At(e.DataOffset, e.Size), e.Size, s.Dtype, [s.Numel]);
+                }
             foreach (var t in tensors)
             {
                 if (made.ContainsKey(t)) continue;
@@ -83,7 +91,7 @@ public static class PthFile
                     made[t] = scope.Keep(view);
                 }
             }
-            return Replace(root, made, new Dictionary<object, object?>(ReferenceEqualityComparer.Instance));
+            return Replace(root, made);
         }
         catch
         {
@@ -113,44 +121,84 @@ public static class PthFile
         return pkls[0];
     }
 
-    private static void Collect(object? o, List<PickledTensor> into, HashSet<object> seen)
+    /// <summary>Containers nested deeper than this are refused: torch.save (a recursive pickler under Python's
+    /// recursion limit of 1000) never writes them, and walking them could exhaust the stack.</summary>
+    public const int MaxNesting = 1000;
+
+    // Every tensor placeholder of the graph, depth first (keys before values), each container once (a cyclic or shared
+    // graph is walked once). Iterative, so no file can exhaust the stack.
+    private static void Collect(object? root, List<PickledTensor> into, string file)
     {
-        if (o is null || o is string || !seen.Add(o)) return;
-        switch (o)
+        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(object? o, int depth)>();
+        stack.Push((root, 0));
+        while (stack.Count > 0)
         {
-            case PickledTensor t: into.Add(t); break;
-            case OrderedDictionary<object, object?> d: foreach (var (k, v) in d) { Collect(k, into, seen); Collect(v, into, seen); } break;
-            case List<object?> l: foreach (var v in l) Collect(v, into, seen); break;
-            case object?[] a: foreach (var v in a) Collect(v, into, seen); break;
-            case HashSet<object?> s: foreach (var v in s) Collect(v, into, seen); break;
+            var (o, depth) = stack.Pop();
+            if (o is null || o is string || !seen.Add(o)) continue;
+            if (o is PickledTensor t) { into.Add(t); continue; }
+            var children = Children(o);
+            if (children.Count == 0) continue;
+            if (depth >= MaxNesting)
+                throw new InvalidDataException($"{file}: the pickle nests containers deeper than {MaxNesting} levels (torch.save never writes that; a corrupt or hostile file?)");
+            for (int i = children.Count - 1; i >= 0; i--) stack.Push((children[i], depth + 1));
         }
     }
 
-    /// <summary>Rebuilds the graph with tensors in place of placeholders (shared containers stay shared).</summary>
-    private static object? Replace(object? o, Dictionary<PickledTensor, Tensor> made, Dictionary<object, object?> done)
+    // The values a container holds, in pickle order (a dict: key, value, key, value, ...).
+    private static List<object?> Children(object o) => o switch
     {
-        if (o is null || o is string) return o;
-        if (o is PickledTensor t) return made[t];
-        if (done.TryGetValue(o, out var r)) return r;
-        switch (o)
+        OrderedDictionary<object, object?> d => d.SelectMany(kv => new[] { kv.Key, kv.Value }).ToList(),
+        List<object?> l => l,
+        object?[] a => [.. a],
+        HashSet<object?> s => [.. s],
+        _ => [],
+    };
+
+    /// <summary>Rebuilds the graph with tensors in place of placeholders; shared (and cyclic) containers stay shared.
+    /// Iterative: each container's copy is created when first met and filled from a work list.</summary>
+    private static object? Replace(object? root, Dictionary<PickledTensor, Tensor> made)
+    {
+        var done = new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
+        var work = new Stack<object>();
+        object? Map(object? o)
         {
-            case OrderedDictionary<object, object?> d:
-                var nd = new OrderedDictionary<object, object?>();
-                done[o] = nd;
-                foreach (var (k, v) in d) nd[Replace(k, made, done)!] = Replace(v, made, done);
-                return nd;
-            case List<object?> l:
-                var nl = new List<object?>(l.Count);
-                done[o] = nl;
-                foreach (var v in l) nl.Add(Replace(v, made, done));
-                return nl;
-            case object?[] a:
-                var na = new object?[a.Length];
-                done[o] = na;
-                for (int i = 0; i < a.Length; i++) na[i] = Replace(a[i], made, done);
-                return na;
-            default:
-                return o;
+            if (o is null || o is string) return o;
+            if (o is PickledTensor t) return made[t];
+            if (done.TryGetValue(o, out var r)) return r;
+            object? copy = o switch
+            {
+                OrderedDictionary<object, object?> => new OrderedDictionary<object, object?>(),
+                List<object?> l => new List<object?>(l.Count),
+                object?[] a => new object?[a.Length],
+                HashSet<object?> => new HashSet<object?>(),
+                _ => null,
+            };
+            if (copy is null) return o;                                     // numbers, bytes, storages: as they are
+            done[o] = copy;
+            work.Push(o);
+            return copy;
         }
+        var result = Map(root);
+        while (work.Count > 0)
+        {
+            var o = work.Pop();
+            switch (o, done[o])
+            {
+                case (OrderedDictionary<object, object?> d, OrderedDictionary<object, object?> nd):
+                    foreach (var (k, v) in d) nd[Map(k)!] = Map(v);
+                    break;
+                case (List<object?> l, List<object?> nl):
+                    foreach (var v in l) nl.Add(Map(v));
+                    break;
+                case (object?[] a, object?[] na):
+                    for (int i = 0; i < a.Length; i++) na[i] = Map(a[i]);
+                    break;
+                case (HashSet<object?> s, HashSet<object?> ns):
+                    foreach (var v in s) ns.Add(Map(v));
+                    break;
+            }
+        }
+        return result;
     }
 }

@@ -27,7 +27,7 @@ public static class AvatarVideoWriter
 
     public static void Write(string outputPath, Tensor frames, int fps, string audioPath, double silenceSeconds)
     {
-        var silent = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outputPath))!, $".{Path.GetFileNameWithoutExtension(outputPath)}.silent.mp4");
+        var silent = AptLab.Torch.IO.AtomicFile.TempName(Path.ChangeExtension(outputPath, ".mp4"), keepExtension: true);
         try
         {
             Ffmpeg.WriteVideo(silent, ToImages(frames), fps);

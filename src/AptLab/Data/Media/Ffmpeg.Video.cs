@@ -18,11 +18,9 @@ public static partial class Ffmpeg
             if (frames[i].Width != w || frames[i].Height != h)
                 throw new ArgumentException($"{path}: frame {i} is {frames[i].Width}x{frames[i].Height}, frame 0 is {w}x{h}");
         int ew = w + (w & 1), eh = h + (h & 1);
-        EnsureDirectory(path);
-        RunFfmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{ew}x{eh}", "-r", F(fps), "-i", "-",
-                   "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", crf.ToString(), "-movflags", "+faststart", path],
-                  path, writeStdin: s => { foreach (var f in frames) s.Write(f.ToRgb().PadToEven().Pixels); },
-                  timeout: timeout, deleteOutputOnFailure: path);
+        RunFfmpegTo(path, tmp => ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{ew}x{eh}", "-r", F(fps), "-i", "-",
+                                  "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", crf.ToString(), "-movflags", "+faststart", tmp],
+                    writeStdin: s => { foreach (var f in frames) s.Write(f.ToRgb().PadToEven().Pixels); }, timeout: timeout);
     }
 
     /// <summary>
@@ -69,9 +67,7 @@ public static partial class Ffmpeg
         if (audioOffsetSeconds < 0) args.AddRange(["-ss", F(-audioOffsetSeconds)]);
         args.AddRange(["-i", audioPath, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k"]);
         if (audioOffsetSeconds > 0) args.AddRange(["-af", $"adelay=delays={F(audioOffsetSeconds * 1000)}:all=1"]);
-        args.AddRange(["-shortest", outputPath]);
-        EnsureDirectory(outputPath);
-        RunFfmpeg(args, outputPath, timeout: timeout, deleteOutputOnFailure: outputPath);
+        RunFfmpegTo(outputPath, tmp => [.. args, "-shortest", tmp], timeout: timeout);
     }
 
     private static int EvenRound(double v) => Math.Max(2, (int)Math.Round(v / 2) * 2);
