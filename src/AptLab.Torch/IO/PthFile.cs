@@ -11,24 +11,17 @@ public static class PthFile
 {
     /// <summary>Loads the whole object graph: dicts as <c>OrderedDictionary&lt;object, object?&gt;</c>, lists, tuples
     /// (<c>object?[]</c>), numbers, strings, and tensors as <see cref="Tensor"/> (<see cref="Parameter"/> for
-    /// nn.Parameter values). Tensors belong to the dispose scope open at the call, if any (parameters to none).</summary>
-    public static object? Load(string path)
+    /// nn.Parameter values). Tensors belong to the dispose scope open at the call, if any (parameters to none).
+    /// With <paramref name="keep"/>, a dict entry whose key is a string and whose value is a tensor is dropped,
+    /// before any storage is read, unless <c>keep(key)</c> is true (e.g. only the <c>visual.</c> part of a CLIP
+    /// checkpoint: the rest is never copied into memory).</summary>
+    public static object? Load(string path, Func<string, bool>? keep = null)
     {
         var full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new FileNotFoundException($"checkpoint not found: {full}", full);
         using var map = new MappedFile(full);
-        CheckMagic(map);
-        var entries = ZipDirectory.Read(map);
-        var pkl = FindPickle(entries, full);
-        var prefix = pkl.Name[..^"data.pkl".Length];
-        var byName = entries.GroupBy(e => e.Name).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
-        if (byName.TryGetValue(prefix + "byteorder", out var bo) && bo.Method == 0)
-        {
-            var order = System.Text.Encoding.ASCII.GetString(map.Span(bo.DataOffset, (int)Math.Min(bo.Size, 16)));
-            if (order.Trim() != "little") throw new InvalidDataException($"{full}: byte order '{order.Trim()}' is not supported");
-        }
-
-        var root = TorchPickle.Load(map.Span(pkl.DataOffset, checked((int)pkl.Size)), $"{full} ({pkl.Name})");
+        var (root, prefix, byName) = ReadPickle(map, full);
+        if (keep is not null) DropTensors(root, keep, new HashSet<object>(ReferenceEqualityComparer.Instance));
 
         // Validate every tensor against its storage entry before materialising anything.
         var tensors = new List<PickledTensor>();
@@ -90,6 +83,65 @@ public static class PthFile
             foreach (var p in parameters) p.Dispose();
             foreach (var t in made.Values) t.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The name and shape of every tensor stored under a string key of a dict (for a flat state dict such as
+    /// the released Wan checkpoints: its keys), read from the pickle alone: no storage is read.</summary>
+    public static IReadOnlyDictionary<string, long[]> ReadShapes(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full)) throw new FileNotFoundException($"checkpoint not found: {full}", full);
+        using var map = new MappedFile(full);
+        var (root, _, _) = ReadPickle(map, full);
+        var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        CollectShapes(root, shapes, new HashSet<object>(ReferenceEqualityComparer.Instance));
+        return shapes;
+    }
+
+    /// <summary>The archive's pickle (tensors as placeholders), its folder prefix and its entries by name.</summary>
+    private static (object? root, string prefix, Dictionary<string, ZipEntry> byName) ReadPickle(MappedFile map, string full)
+    {
+        CheckMagic(map);
+        var entries = ZipDirectory.Read(map);
+        var pkl = FindPickle(entries, full);
+        var prefix = pkl.Name[..^"data.pkl".Length];
+        var byName = entries.GroupBy(e => e.Name).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        if (byName.TryGetValue(prefix + "byteorder", out var bo) && bo.Method == 0)
+        {
+            var order = System.Text.Encoding.ASCII.GetString(map.Span(bo.DataOffset, (int)Math.Min(bo.Size, 16)));
+            if (order.Trim() != "little") throw new InvalidDataException($"{full}: byte order '{order.Trim()}' is not supported");
+        }
+        return (TorchPickle.Load(map.Span(pkl.DataOffset, checked((int)pkl.Size)), $"{full} ({pkl.Name})"), prefix, byName);
+    }
+
+    private static void DropTensors(object? o, Func<string, bool> keep, HashSet<object> seen)
+    {
+        if (o is null || o is string || !seen.Add(o)) return;
+        switch (o)
+        {
+            case OrderedDictionary<object, object?> d:
+                foreach (var k in d.Where(kv => kv.Key is string s && kv.Value is PickledTensor && !keep(s)).Select(kv => kv.Key).ToList())
+                    d.Remove(k);
+                foreach (var v in d.Values) DropTensors(v, keep, seen);
+                break;
+            case List<object?> l: foreach (var v in l) DropTensors(v, keep, seen); break;
+            case object?[] a: foreach (var v in a) DropTensors(v, keep, seen); break;
+        }
+    }
+
+    private static void CollectShapes(object? o, Dictionary<string, long[]> into, HashSet<object> seen)
+    {
+        if (o is null || o is string || !seen.Add(o)) return;
+        switch (o)
+        {
+            case OrderedDictionary<object, object?> d:
+                foreach (var (k, v) in d)
+                    if (k is string s && v is PickledTensor t) into[s] = t.Size;
+                    else CollectShapes(v, into, seen);
+                break;
+            case List<object?> l: foreach (var v in l) CollectShapes(v, into, seen); break;
+            case object?[] a: foreach (var v in a) CollectShapes(v, into, seen); break;
         }
     }
 
