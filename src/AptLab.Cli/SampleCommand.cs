@@ -11,7 +11,8 @@ namespace AptLab.Cli;
 /// <summary>
 /// `aptlab sample --config configs/sample-*.yaml --prompt "..."`: Wan 2.1 text-to-video (or image-to-video) with the
 /// models a config names, or the tiny random-weight preset; writes DIR/sample.mp4, DIR/sample.png (contact sheet)
-/// and DIR/sample.json (the resolved settings).
+/// and DIR/sample.json (the resolved settings). I2V encodes --image with the config's CLIP checkpoint and also writes
+/// DIR/clip_fea.safetensors, which --clip-features takes to skip the encoder in a later run.
 /// </summary>
 public static class SampleCommand
 {
@@ -27,10 +28,10 @@ public static class SampleCommand
         var frames = new Option<int?>("--frames") { Description = "frames, 1 + 4k (default 81)" };
         var size = new Option<string?>("--size") { Description = "WIDTHxHEIGHT, multiples of 16 (default 832x480; i2v: the area, aspect from the image)" };
         var sampler = new Option<string?>("--sampler") { Description = "unipc (Wan's default) or euler" };
-        var image = new Option<string?>("--image") { Description = "i2v: the first frame (any image ffmpeg reads)" };
-        var clip = new Option<string?>("--clip-features") { Description = "i2v: precomputed CLIP ViT-H/14 features of the image, [1, 257, 1280] in a .safetensors/.pth file (AptLab does not run the CLIP encoder)" };
+        var image = new Option<string?>("--image") { Description = "i2v: the first frame (any image ffmpeg reads); its CLIP features are computed with the config's 'clip' checkpoint" };
+        var clip = new Option<string?>("--clip-features") { Description = "i2v: precomputed CLIP features of the image ([1, 257, 1280] in a .safetensors/.pth file, e.g. a run's clip_fea.safetensors) instead of running the encoder" };
         var output = new Option<string?>("--out") { Description = "output folder (default results/samples/<timestamp>)" };
-        var cmd = new Command("sample", "Sample a video with Wan 2.1 (T2V; I2V with --image and --clip-features) and write mp4 + PNG contact sheet");
+        var cmd = new Command("sample", "Sample a video with Wan 2.1 (T2V; I2V with --image) and write mp4 + PNG contact sheet");
         foreach (var o in new Option[] { config, prompt, negative, steps, cfg, shift, seed, frames, size, sampler, image, clip, output })
             cmd.Options.Add(o);
         cmd.SetAction(p => Run(p.GetValue(config)!, new SampleOverrides(p.GetValue(prompt)!, p.GetValue(negative), p.GetValue(steps),
@@ -45,22 +46,35 @@ public static class SampleCommand
         {
             var cfg = ConfigLoader.Load<SampleConfig>(configPath);
             var settings = overrides.Resolve(cfg);
-            if (cfg.IsI2V && (imagePath is null || clipPath is null))
-                throw new ArgumentException("an i2v config needs --image and --clip-features (CLIP features are computed outside AptLab)");
+            if (cfg.IsI2V && imagePath is null)
+                throw new ArgumentException("an i2v config needs --image (the first frame)");
             if (!cfg.IsI2V && (imagePath is not null || clipPath is not null))
                 throw new ArgumentException("--image and --clip-features need an i2v config (task: i2v)");
             if (imagePath is not null && !File.Exists(imagePath)) throw new FileNotFoundException($"--image: file not found: {Path.GetFullPath(imagePath)}");
+            if (clipPath is not null && !File.Exists(clipPath)) throw new FileNotFoundException($"--clip-features: file not found: {Path.GetFullPath(clipPath)}");
             if (cfg.Threads > 0) torch.set_num_threads(cfg.Threads);
             outDir ??= Path.Combine("results", "samples", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 
             using var scope = torch.NewScope();
-            using var pipeline = WanSampleModels.Load(cfg, msg => Console.Error.WriteLine(msg));
+            using var pipeline = WanSampleModels.Load(cfg, msg => Console.Error.WriteLine(msg), withClip: clipPath is null);
             settings = settings.Validate(pipeline.SizeMultiple, pipeline.TemporalFactor);
+            Tensor? img = null, clipFea = null;
+            if (pipeline is WanI2VPipeline i2vPipeline)
+            {
+                img = TensorImages.ToTensor(Ffmpeg.ReadImage(imagePath!), -1f, 1f);   // [3, H, W] in [-1, 1]
+                if (clipPath is not null) clipFea = ClipFeatures.Load(clipPath);
+                else
+                {
+                    Console.Error.WriteLine("clip: encoding the image ...");
+                    clipFea = i2vPipeline.EncodeImage(img);                               // [1, N_img, clip_dim]
+                    Directory.CreateDirectory(outDir);
+                    ClipFeatures.Save(Path.Combine(outDir, ClipFeatures.Key + ".safetensors"), clipFea);
+                }
+            }
             var result = WithProgress(settings.Steps, report => pipeline switch
             {
                 WanT2VPipeline t2v => t2v.Generate(settings, report),
-                WanI2VPipeline i2v => i2v.Generate(settings, TensorImages.ToTensor(Ffmpeg.ReadImage(imagePath!), -1f, 1f),
-                                                   ClipFeatures.Load(clipPath!), report),
+                WanI2VPipeline i2v => i2v.Generate(settings, img!, clipFea, report),
                 _ => throw new InvalidOperationException("unknown pipeline"),
             });
             string caption = $"{cfg.Model} {cfg.Task}  {settings.Sampler} {settings.Steps} steps  shift {settings.Shift:G4}  cfg {settings.Guide:G4}  seed {settings.Seed}";
@@ -70,6 +84,8 @@ public static class SampleCommand
                 config = Path.GetFullPath(configPath), settings.Prompt, negative_prompt = settings.NegativePrompt,
                 settings.Frames, height = result.Height, width = result.Width, settings.Steps, settings.Shift, settings.Guide,
                 settings.Seed, sampler = settings.Sampler.ToString(), fps = cfg.Sample.Fps,
+                image = imagePath is null ? null : Path.GetFullPath(imagePath),
+                clip_features = clipPath is not null ? Path.GetFullPath(clipPath) : cfg.IsI2V ? $"{ClipFeatures.Key}.safetensors (computed)" : null,
             }, new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"wrote {mp4} ({result.Frames} frames, {result.Width}x{result.Height}) and {png}");
             return 0;
