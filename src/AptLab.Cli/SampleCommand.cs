@@ -61,7 +61,7 @@ public static class SampleCommand
             Tensor? img = null, clipFea = null;
             if (pipeline is WanI2VPipeline i2vPipeline)
             {
-                img = TensorImages.ToTensor(Ffmpeg.ReadImage(imagePath!), -1f, 1f);   // [3, H, W] in [-1, 1]
+                img = WanI2VPipeline.ImageTensor(Ffmpeg.ReadImage(imagePath!));     // [3, H, W] in [-1, 1]
                 if (clipPath is not null) clipFea = ClipFeatures.Load(clipPath);
                 else
                 {

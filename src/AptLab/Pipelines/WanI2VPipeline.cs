@@ -1,6 +1,7 @@
 using AptLab.Models.Wan;
 using AptLab.Models.Wan.Text;
 using AptLab.Models.Wan.Vae;
+using AptLab.Data.Media;
 using AptLab.Wan.Clip;
 
 namespace AptLab.Pipelines;
@@ -81,6 +82,15 @@ public sealed class WanI2VPipeline : WanPipeline
         var latent = Vae.encode(clip).squeeze(0);                               // [16, T, lat_h, lat_w]
         var mask = FirstFrameMask(frames, latH, latW, TemporalFactor).to(dev);  // [4, T, lat_h, lat_w]
         return scope.Keep(torch.cat([mask, latent], 0));                        // [20, T, lat_h, lat_w]
+    }
+
+    /// <summary>An 8-bit RGB image as the official pipeline reads it (<c>to_tensor(img).sub_(0.5).div_(0.5)</c>):
+    /// [3, H, W] float32 with (k / 255 − 0.5) / 0.5 for each value k, rounded as upstream rounds it.</summary>
+    public static Tensor ImageTensor(RgbImage image)
+    {
+        using var scope = torch.NewScope();
+        var k = TensorImages.ToTensor(image, 0f, 255f);                         // [3, H, W], exactly k
+        return scope.Keep((k / 255.0 - 0.5) / 0.5);
     }
 
     /// <summary>The CLIP features of <paramref name="image"/> [3, h0, w0] in [−1, 1], computed from the original image

@@ -29,7 +29,7 @@ public class I2VClipTests
         var t = new TinyModelConfig { Seed = 3, TextLen = 16 };
         var (dit, vae, text) = TinyWan.Build(t, i2v: true, Tokenizer);
         using var pipe = new WanI2VPipeline(dit, vae, text, ownsModels: true, clip: TinyWan.BuildClip(t));
-        var image = TensorImages.ToTensor(Portrait(), -1f, 1f);                 // [3, 60, 40] in [-1, 1]
+        var image = WanI2VPipeline.ImageTensor(Portrait());                     // [3, 60, 40] in [-1, 1]
         var s = new WanSampleSettings { Prompt = "a cat", Frames = 5, Height = 32, Width = 48, Steps = 2, Shift = 3, Guide = 5, Seed = 4 };
 
         var fea = pipe.EncodeImage(image);                                      // [1, tokens, clip_dim]
@@ -75,7 +75,7 @@ public class I2VClipTests
         using (var scope = torch.NewScope())
         using (var clip = WanSampleModels.LoadClip(cfg))
         {
-            var fea = clip.Encode(TensorImages.ToTensor(Ffmpeg.ReadImage(dir.File("first.png")), -1f, 1f));
+            var fea = clip.Encode(WanI2VPipeline.ImageTensor(Ffmpeg.ReadImage(dir.File("first.png"))));
             Assert.Equal(0.0, MaxAbsDiff(ClipFeatures.Load(Path.Combine(dir.File("inside"), "clip_fea.safetensors")), fea));
             ClipFeatures.Save(dir.File("library_fea.safetensors"), fea);
         }
@@ -88,6 +88,19 @@ public class I2VClipTests
         Assert.Equal(inside.Frames.Count, fromFile.Frames.Count);
         for (int i = 0; i < inside.Frames.Count; i++)
             Assert.True(inside.Frames[i].Pixels.AsSpan().SequenceEqual(fromFile.Frames[i].Pixels), $"decoded frame {i} differs");
+    }
+
+    [Fact]
+    public void Image_files_convert_to_the_official_pipelines_values_bit_for_bit()
+    {
+        // The wan_clip case's img is to_tensor(uint8 image).sub_(0.5).div_(0.5): recover the bytes, convert them back.
+        using var scope = torch.NewScope();
+        using var io = AptLab.Torch.IO.Checkpoint.Load(TestPaths.ReferenceFile("wan_clip.io.safetensors"));
+        var img = io["img"];                                                    // [3, H, W]
+        int h = (int)img.size(1), w = (int)img.size(2);
+        var bytes = ((img * 0.5 + 0.5) * 255).round().to(ScalarType.UInt8).permute(1, 2, 0).contiguous().data<byte>();   // [H, W, 3]
+        var image = new RgbImage(w, h, 3, bytes);
+        Assert.Equal(0.0, MaxAbsDiff(WanI2VPipeline.ImageTensor(image), img));
     }
 
     [Theory]

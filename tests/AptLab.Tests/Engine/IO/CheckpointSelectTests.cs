@@ -40,7 +40,7 @@ public class CheckpointSelectTests
             Assert.Equal(0.0, (kept[k].to(ScalarType.Float64) - sd[k].to(ScalarType.Float64)).abs().max().item<double>());
         }
         using var none = Checkpoint.Load(dir.File(name), keep: _ => false);
-        Assert.Equal(0, none.Count);
+        Assert.Empty(none);
         var missing = Assert.Throws<FileNotFoundException>(() => Checkpoint.ReadShapes(dir.File("missing-" + name)));
         Assert.Contains("missing-" + name, missing.Message);
     }
