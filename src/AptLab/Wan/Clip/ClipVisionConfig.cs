@@ -78,7 +78,9 @@ public sealed record ClipVisionConfig(
     /// Reads a config object with the constructor's keys (e.g. the <c>config</c> of a reference case). Derived values
     /// that may also be present (<c>mlp_dim head_dim num_patches tokens patch_embedding_bias gelu_approximate</c>)
     /// must agree with the constructor keys; dropouts must be 0 (the tower only runs for inference); <c>module</c>
-    /// is a description and is ignored. Errors name the key and <paramref name="source"/>.
+    /// is a description and is ignored. Optional keys left out take this record's defaults, which are those of
+    /// <c>clip_xlm_roberta_vit_h_14</c> (e.g. activation "gelu"), not of the bare constructor (whose default is
+    /// "quick_gelu"). Errors name the key and <paramref name="source"/>.
     /// </summary>
     public static ClipVisionConfig FromJson(JsonElement obj, string source = "config")
     {
