@@ -13,26 +13,17 @@ public static class PthFile
 {
     /// <summary>Loads the whole object graph: dicts as <c>OrderedDictionary&lt;object, object?&gt;</c>, lists, tuples
     /// (<c>object?[]</c>), numbers, strings, and tensors as <see cref="Tensor"/> (<see cref="Parameter"/> for
-    /// nn.Parameter values). Tensors belong to the dispose scope open at the call, if any (parameters to none).</summary>
-    public static object? Load(string path)
+    /// nn.Parameter values). Tensors belong to the dispose scope open at the call, if any (parameters to none).
+    /// With <paramref name="keep"/>, a dict entry whose key is a string and whose value is a tensor is dropped,
+    /// before any storage is read, unless <c>keep(key)</c> is true (e.g. only the <c>visual.</c> part of a CLIP
+    /// checkpoint: the rest is never copied into memory).</summary>
+    public static object? Load(string path, Func<string, bool>? keep = null)
     {
         var full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new FileNotFoundException($"checkpoint not found: {full}", full);
         using var map = new MappedFile(full);
-        CheckMagic(map);
-        var entries = ZipDirectory.Read(map);
-        var pkl = FindPickle(entries, full);
-        var prefix = pkl.Name[..^"data.pkl".Length];
-        var byName = entries.GroupBy(e => e.Name).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
-        if (byName.TryGetValue(prefix + "byteorder", out var bo) && bo.Method == 0)
-        {
-            ZipDirectory.VerifyCrc(map, bo);
-            var order = System.Text.Encoding.ASCII.GetString(map.Span(bo.DataOffset, (int)Math.Min(bo.Size, 16)));
-            if (order.Trim() != "little") throw new InvalidDataException($"{full}: byte order '{order.Trim()}' is not supported");
-        }
-
-        ZipDirectory.VerifyCrc(map, pkl);
-        var root = TorchPickle.Load(map.Span(pkl.DataOffset, checked((int)pkl.Size)), $"{full} ({pkl.Name})");
+        var (root, prefix, byName) = ReadPickle(map, full);
+        if (keep is not null) DropTensors(root, keep, full);
 
         // Validate every tensor against its storage entry before materialising anything.
         var tensors = new List<PickledTensor>();
@@ -99,6 +90,69 @@ public static class PthFile
             foreach (var t in made.Values) t.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The name and shape of every tensor stored under a string key of a dict (for a flat state dict such as
+    /// the released Wan checkpoints: its keys), read from the pickle alone: no storage is read.</summary>
+    public static IReadOnlyDictionary<string, long[]> ReadShapes(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full)) throw new FileNotFoundException($"checkpoint not found: {full}", full);
+        using var map = new MappedFile(full);
+        var (root, _, _) = ReadPickle(map, full);
+        var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var d in Containers(root, full).OfType<OrderedDictionary<object, object?>>())
+            foreach (var (k, v) in d)
+                if (k is string s && v is PickledTensor t) shapes[s] = t.Size;
+        return shapes;
+    }
+
+    /// <summary>The archive's pickle (tensors as placeholders), its folder prefix and its entries by name; the CRC-32
+    /// of the entries read is verified.</summary>
+    private static (object? root, string prefix, Dictionary<string, ZipEntry> byName) ReadPickle(MappedFile map, string full)
+    {
+        CheckMagic(map);
+        var entries = ZipDirectory.Read(map);
+        var pkl = FindPickle(entries, full);
+        var prefix = pkl.Name[..^"data.pkl".Length];
+        var byName = entries.GroupBy(e => e.Name).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        if (byName.TryGetValue(prefix + "byteorder", out var bo) && bo.Method == 0)
+        {
+            ZipDirectory.VerifyCrc(map, bo);
+            var order = System.Text.Encoding.ASCII.GetString(map.Span(bo.DataOffset, (int)Math.Min(bo.Size, 16)));
+            if (order.Trim() != "little") throw new InvalidDataException($"{full}: byte order '{order.Trim()}' is not supported");
+        }
+        ZipDirectory.VerifyCrc(map, pkl);
+        return (TorchPickle.Load(map.Span(pkl.DataOffset, checked((int)pkl.Size)), $"{full} ({pkl.Name})"), prefix, byName);
+    }
+
+    // Drops the tensor entries of every dict whose string key keep() refuses.
+    private static void DropTensors(object? root, Func<string, bool> keep, string file)
+    {
+        foreach (var d in Containers(root, file).OfType<OrderedDictionary<object, object?>>().ToList())
+            foreach (var k in d.Where(kv => kv.Key is string s && kv.Value is PickledTensor && !keep(s)).Select(kv => kv.Key).ToList())
+                d.Remove(k);
+    }
+
+    // Every container of the graph once (cycles and shared subtrees included), iteratively, nesting bounded.
+    private static List<object> Containers(object? root, string file)
+    {
+        var found = new List<object>();
+        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(object? o, int depth)>();
+        stack.Push((root, 0));
+        while (stack.Count > 0)
+        {
+            var (o, depth) = stack.Pop();
+            if (o is null || o is string || o is PickledTensor || !seen.Add(o)) continue;
+            var children = Children(o);
+            if (children.Count == 0 && o is not OrderedDictionary<object, object?>) continue;
+            found.Add(o);
+            if (depth >= MaxNesting)
+                throw new InvalidDataException($"{file}: the pickle nests containers deeper than {MaxNesting} levels (torch.save never writes that; a corrupt or hostile file?)");
+            for (int i = children.Count - 1; i >= 0; i--) stack.Push((children[i], depth + 1));
+        }
+        return found;
     }
 
     private static void CheckMagic(MappedFile map)

@@ -1,6 +1,7 @@
 using AptLab.Wan.Text;
 using AptLab.Wan.Vae;
 using AptLab.Torch.nn;
+using AptLab.Wan.Clip;
 
 namespace AptLab.Wan.Pipelines;
 
@@ -39,4 +40,20 @@ public static class TinyWan
         dit.eval(); vae.eval(); encoder.eval();
         return (dit, vae, new UmT5TextEncoder(tokenizer, encoder));
     }
+
+    /// <summary>The tiny CLIP image encoder of the I2V preset: <see cref="ClipVisionConfig.Tiny"/> with width
+    /// <see cref="TinyModelConfig.ClipDim"/>, drawn from its own generator seeded with <see cref="TinyModelConfig.Seed"/>
+    /// (the bare class token, position table and head ~ N(0, 1)/√dim, as the reference case draws them).</summary>
+    public static ClipImageEncoder BuildClip(TinyModelConfig t)
+    {
+        var clip = new ClipImageEncoder(ClipVisionConfig.Tiny with { Dim = t.ClipDim });
+        using var g = new Generator(t.Seed);
+        init.nontrivial_(clip, g);
+        using (torch.no_grad())
+            foreach (var p in new[] { clip.visual.cls_embedding, clip.visual.pos_embedding, clip.visual.head })
+                p.normal_(0, 1 / Math.Sqrt(t.ClipDim), g);
+        clip.eval();
+        return clip;
+    }
+
 }

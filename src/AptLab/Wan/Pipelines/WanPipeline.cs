@@ -29,11 +29,11 @@ public abstract class WanPipeline : IDisposable
     public WanModel Dit { get; }
     public WanVAE Vae { get; }
     public UmT5TextEncoder TextEncoder { get; }
-    private readonly bool ownsModels;
+    protected bool OwnsModels { get; }
 
     protected WanPipeline(WanModel dit, WanVAE vae, UmT5TextEncoder textEncoder, bool ownsModels)
     {
-        (Dit, Vae, TextEncoder, this.ownsModels) = (dit, vae, textEncoder, ownsModels);
+        (Dit, Vae, TextEncoder, OwnsModels) = (dit, vae, textEncoder, ownsModels);
         var c = dit.config;
         if (c.OutDim != vae.config.z_dim)
             throw new ArgumentException($"Wan pipeline: the DiT predicts out_dim = {c.OutDim} channels but the VAE latent has z_dim = {vae.config.z_dim}");
@@ -94,9 +94,9 @@ public abstract class WanPipeline : IDisposable
         return new WanSampleResult(scope.Keep(video), scope.Keep(latent));
     }
 
-    public void Dispose()
+    public virtual void Dispose()
     {
-        if (!ownsModels) return;
+        if (!OwnsModels) return;
         Dit.Dispose();
         Vae.Dispose();
         TextEncoder.Encoder.Dispose();
