@@ -51,17 +51,27 @@ public static class Mfcc
         for (int t = 0; t < frames; t++)
         {
             for (int j = 0; j < nf; j++) logs[j] = Math.Log(fbankEnergies[t, j]);
-            for (int k = 0; k < o.NumCep; k++)
-            {
-                double s = 0;                                                 // DCT-II, orthonormal
-                for (int n = 0; n < nf; n++) s += logs[n] * Math.Cos(Math.PI * k * (2 * n + 1) / (2.0 * nf));
-                s *= k == 0 ? Math.Sqrt(1.0 / nf) : Math.Sqrt(2.0 / nf);
-                double lift = o.CepLifter > 0 ? 1 + o.CepLifter / 2.0 * Math.Sin(Math.PI * k / o.CepLifter) : 1;
-                result[t, k] = s * lift;
-            }
+            var c = Cepstrum(logs, o);
+            for (int k = 0; k < o.NumCep; k++) result[t, k] = c[k];
             if (o.AppendEnergy) result[t, 0] = Math.Log(energy[t]);
         }
         return result;
+    }
+
+    /// <summary>The first numcep coefficients of the orthonormal DCT-II of log filter-bank energies, liftered by
+    /// 1 + (L/2) sin(pi k / L).</summary>
+    public static double[] Cepstrum(ReadOnlySpan<double> logEnergies, MfccOptions o)
+    {
+        int nf = logEnergies.Length;
+        var c = new double[o.NumCep];
+        for (int k = 0; k < o.NumCep; k++)
+        {
+            double s = 0;
+            for (int n = 0; n < nf; n++) s += logEnergies[n] * Math.Cos(Math.PI * k * (2 * n + 1) / (2.0 * nf));
+            s *= k == 0 ? Math.Sqrt(1.0 / nf) : Math.Sqrt(2.0 / nf);
+            c[k] = o.CepLifter > 0 ? s * (1 + o.CepLifter / 2.0 * Math.Sin(Math.PI * k / o.CepLifter)) : s;
+        }
+        return c;
     }
 
     /// <summary>Mel filter-bank energies [frames, nfilt] and total frame power [frames] (zeros replaced by epsilon).</summary>
