@@ -26,7 +26,23 @@ public static class FrechetDistance
     {
         if (a.GetLength(1) != b.GetLength(1))
             throw new ArgumentException($"Fréchet distance needs features of one dimension; got {a.GetLength(1)} and {b.GetLength(1)}");
-        return Compute(Statistics(a, "first set"), Statistics(b, "second set"));
+        var sa = Statistics(a, "first set");
+        var sb = Statistics(b, "second set");
+        int na = a.GetLength(0), nb = b.GetLength(0), d = a.GetLength(1);
+        if (na + nb >= d) return Compute(sa, sb);
+        // Few samples: both covariances live in the span of the centred rows (dimension <= Na + Nb). With an orthonormal
+        // basis Q of it, S = Q (Q^T S Q) Q^T exactly, so traces and Tr (S_a S_b)^{1/2} are those of the r x r restrictions;
+        // only the mean term needs all D dims. Same number, without D x D decompositions.
+        var stacked = Matrix<double>.Build.Dense(d, na + nb, (j, i) => i < na ? a[i, j] - sa.Mean[j] : b[i - na, j] - sb.Mean[j]);
+        var q = stacked.QR(MathNet.Numerics.LinearAlgebra.Factorization.QRMethod.Thin).Q;              // [D, r]
+        GaussianStatistics Restrict(GaussianStatistics st)
+        {
+            var c = Matrix<double>.Build.DenseOfArray(st.Covariance);
+            return new GaussianStatistics(new double[q.ColumnCount], (q.TransposeThisAndMultiply(c) * q).ToArray(), st.Count);
+        }
+        double meanTerm = 0;
+        for (int j = 0; j < d; j++) meanTerm += (sa.Mean[j] - sb.Mean[j]) * (sa.Mean[j] - sb.Mean[j]);
+        return meanTerm + Compute(Restrict(sa), Restrict(sb));
     }
 
     /// <summary>FD between the rows of two feature tensors [Na, D] and [Nb, D] (any float dtype).</summary>
@@ -117,9 +133,17 @@ public static class FrechetDistance
                 mean[j] += x[i, j];
             }
         for (int j = 0; j < d; j++) mean[j] /= n;
-        var centred = Matrix<double>.Build.Dense(n, d, (i, j) => x[i, j] - mean[j]);
-        var cov = centred.TransposeThisAndMultiply(centred) / (n - 1);
-        return new GaussianStatistics(mean, cov.ToArray(), n);
+        // The D x D product runs through libtorch (BLAS), in float64.
+        using var scope = torch.NewScope();
+        var flat = new double[n * d];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < d; j++) flat[i * d + j] = x[i, j] - mean[j];
+        var centred = torch.tensor(flat, n, d);                              // [N, D] float64
+        var cov = centred.transpose(0, 1).matmul(centred) / (n - 1);         // [D, D]
+        var result = new double[d, d];
+        var values = cov.contiguous().data<double>();
+        Buffer.BlockCopy(values, 0, result, 0, values.Length * sizeof(double));
+        return new GaussianStatistics(mean, result, n);
     }
 
     /// <summary>Mean and covariance of a feature tensor [N, D].</summary>

@@ -63,6 +63,17 @@ public class FrechetClosedFormTests
     }
 
     [Fact]
+    public void Few_samples_take_the_span_route_and_give_the_full_covariance_answer()
+    {
+        // Na + Nb < D: Compute(rows) works in the span of the centred rows; Compute(statistics) decomposes D x D matrices.
+        var rng = new Random(4);
+        double[,] Rows(int n, double scale) { var m = new double[n, 96]; for (int i = 0; i < n; i++) for (int j = 0; j < 96; j++) m[i, j] = scale * (rng.NextDouble() - 0.5) + 0.01 * j; return m; }
+        var a = Rows(5, 1); var b = Rows(9, 2);
+        double viaStats = FrechetDistance.Compute(FrechetDistance.Statistics(a), FrechetDistance.Statistics(b));
+        AssertRel(viaStats, FrechetDistance.Compute(a, b), 1e-10);
+    }
+
+    [Fact]
     public void Matches_pytorch_fids_sqrtm_formula_on_numpy_written_statistics()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("fid/expected.json")));

@@ -46,6 +46,19 @@ public sealed class SyncEvaluator(SyncNet net, int vshift = 15, int batchSize = 
         return (scope.Keep(torch.cat(lips, 0)), scope.Keep(torch.cat(auds, 0)));
     }
 
+    /// <summary>
+    /// Sync scores of decoded media: 25 fps frames, the face box, and mono 16 kHz audio in [-1, 1], which is scaled to
+    /// int16 sample values first (SyncNet reads 16-bit PCM WAV, so its MFCCs see the integer values).
+    /// </summary>
+    public SyncScores Evaluate(IReadOnlyList<AptLab.Data.Media.RgbImage> frames, FaceBox box, ReadOnlySpan<float> audio16k)
+    {
+        var pcm = new double[audio16k.Length];
+        for (int i = 0; i < pcm.Length; i++) pcm[i] = Math.Clamp(Math.Round(audio16k[i] * 32768.0), -32768, 32767);
+        using var scope = torch.NewScope();
+        var mfcc = Mfcc.ToSyncNetInput(Mfcc.Compute(pcm));
+        return Evaluate(box.Crops(frames), mfcc, pcm.Length);
+    }
+
     /// <summary>Sync scores of one clip (see <see cref="Embeddings"/> for the inputs).</summary>
     public SyncScores Evaluate(Tensor frames, Tensor mfcc, long audioSamples)
     {
