@@ -10,5 +10,6 @@ public static class Benchmarks
         ("engine", EngineBench.Run),
         ("dist", DistBench.Run),
         ("dit", DitBench.Run),
+        ("eval", EvalBench.Run),
     };
 }
