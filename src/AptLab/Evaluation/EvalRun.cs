@@ -25,7 +25,9 @@ public static class EvalRun
     {
         var cfg = o.Config;
         if (cfg.Metrics.Count == 0) throw new ArgumentException("no metrics requested (--metrics fid,fvd,sync)");
-        cfg.Validate("--metrics", null);
+        foreach (var m in cfg.Metrics)
+            if (!EvaluationConfig.Known.Contains(m)) throw new ArgumentException($"--metrics: '{m}' is not one of {string.Join(", ", EvaluationConfig.Known)}");
+        if (cfg.FvdFrames < 9) throw new ArgumentException($"--fvd-frames {cfg.FvdFrames}: I3D needs at least 9 frames");
         if (File.Exists(Path.Combine(o.OutDir, "metrics.csv")))
             throw new ArgumentException($"{Path.GetFullPath(o.OutDir)} already holds an evaluation (metrics.csv); choose another --out");
         var fake = EvalMedia.List(o.Fake, "--fake");

@@ -16,7 +16,7 @@ public sealed class InceptionI3d : Module<Tensor, Tensor>
     public readonly Unit3D logits;
     private readonly List<(string name, Module<Tensor, Tensor> layer)> endpoints = new();
 
-    /// <summary>(name, description) of every endpoint in order; InceptionModule channels as the official constructor.</summary>
+    /// <summary>The endpoints in the official order and with its channel counts; <c>logits</c> maps 1024 -> numClasses.</summary>
     public InceptionI3d(long numClasses = 400, long inChannels = 3, Device? device = null)
     {
         this.numClasses = numClasses;
