@@ -32,7 +32,12 @@ public class BatchNorm : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)                                 // x: [N, C, *]
     {
         if (training)
-            using (torch.no_grad()) Buffer("num_batches_tracked").add_(1);
+        {
+            var tracked = Buffer("num_batches_tracked");
+            using var _ = torch.no_grad();
+            using var one = torch.ones([], ScalarType.Int64, tracked.device);   // an integer step (a double scalar would not cast)
+            tracked.add_(one);
+        }
         return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps);
     }
 }
