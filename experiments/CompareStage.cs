@@ -105,6 +105,8 @@ public static class CompareStage
         var methods = results.Select(r => new Evaluation.ComparisonMethod(r.Method.Name, r.Method.Steps, r.Method.Nfe, r.WallSeconds, r.Pixels)).ToList();
         var outputs = Evaluation.ComparisonReport.Write(Path.Combine(ctx.Run.Samples, video ? "video" : "image"), methods, prompts, real,
             new Evaluation.ComparisonOptions(MaxPrompts: ctx.Config.Compare.SheetPrompts));
+        if (ctx.Config.Evaluation is { Metrics.Count: > 0 } standard)
+            Evaluation.ComparisonStandardMetrics.Write(standard, Path.Combine(ctx.Run.Samples, video ? "video" : "image"), real, methods, ctx.Out);
         real.Dispose();
         foreach (var r in results) r.Pixels.Dispose();
         return outputs;

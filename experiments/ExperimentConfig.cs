@@ -37,6 +37,9 @@ public sealed class ExperimentConfig : IValidatable
     public AvatarFinetuneConfig? Avatar { get; set; }
     /// <summary>The apt-omniavatar kind's teacher weights, dtype and latent-cache data (<see cref="AvatarAptConfig"/>).</summary>
     public AvatarAptConfig? Omniavatar { get; set; }
+    /// <summary>Standard metrics (FID, FVD) for the comparison, with the public weights (docs/evaluation.md); absent: the
+    /// built-in features only.</summary>
+    public AptLab.Evaluation.EvaluationConfig? Evaluation { get; set; }
 
     public void Validate(string key, string? file)
     {

@@ -11,5 +11,6 @@ public static class Benchmarks
         ("dist", DistBench.Run),
         ("dit", DitBench.Run),
         ("clip", ClipBench.Run),
+        ("eval", EvalBench.Run),
     };
 }

@@ -184,6 +184,9 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial IntPtr apt_avg_pool2d(IntPtr x, long* k, long* s, long* p);
     [LibraryImport(Lib)] internal static partial IntPtr apt_max_pool2d(IntPtr x, long* k, long* s, long* p);
     [LibraryImport(Lib)] internal static partial IntPtr apt_adaptive_avg_pool2d(IntPtr x, long h, long w);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_max_pool(IntPtr x, long* k, long* s, long* p, int nd, int ceilMode);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_avg_pool(IntPtr x, long* k, long* s, long* p, int nd, int ceilMode, int countIncludePad);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_batch_norm(IntPtr x, IntPtr runningMean, IntPtr runningVar, IntPtr w, IntPtr b, int training, double momentum, double eps);
     [LibraryImport(Lib)] internal static partial IntPtr apt_mse_loss(IntPtr a, IntPtr b, int reduction);
     [LibraryImport(Lib)] internal static partial IntPtr apt_l1_loss(IntPtr a, IntPtr b, int reduction);
     [LibraryImport(Lib)] internal static partial IntPtr apt_cross_entropy(IntPtr logits, IntPtr target, IntPtr weight, int reduction, long ignoreIndex, double labelSmoothing);

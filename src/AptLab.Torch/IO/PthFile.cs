@@ -1,7 +1,8 @@
 namespace AptLab.Torch.IO;
 
 /// <summary>
-/// Reads a PyTorch <c>torch.save</c> zip archive (<c>.pth</c>, <c>.pt</c>, <c>.bin</c>, <c>.ckpt</c>) without executing
+/// Reads a PyTorch <c>torch.save</c> file (<c>.pth</c>, <c>.pt</c>, <c>.bin</c>, <c>.ckpt</c>): the zip archive of PyTorch
+/// >= 1.6, or the older pickle stream (<see cref="LegacyPth"/>; many published checkpoints predate 1.6), without executing
 /// anything: the pickle goes through the whitelist <see cref="TorchPickle"/>, storages are read from the memory-mapped
 /// archive (each shared storage once), and tensors are rebuilt as views with their saved sizes, strides and storage
 /// offsets, as <c>torch.load</c> returns them. All or nothing: every storage entry, size and view bound is checked
@@ -22,27 +23,46 @@ public static class PthFile
         var full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new FileNotFoundException($"checkpoint not found: {full}", full);
         using var map = new MappedFile(full);
+        if (IsLegacy(map)) return LegacyPth.Load(map, full);                  // no keep filter: legacy files are small
         var (root, prefix, byName) = ReadPickle(map, full);
         if (keep is not null) DropTensors(root, keep, full);
+        return Materialize(root, full, s =>
+        {
+            var entryName = prefix + "data/" + s.Key;
+            if (!byName.TryGetValue(entryName, out var e))
+                throw new InvalidDataException($"{full}: storage entry '{entryName}' is missing from the archive");
+            if (e.Method != 0)
+                throw new InvalidDataException($"{full}: storage entry '{entryName}' is compressed (method {e.Method}); torch.save writes stored entries");
+            return new StorageRange(e.DataOffset, e.Size, $"storage entry '{entryName}'", e);
+        }, map);
+    }
 
+    /// <summary>Where a storage's bytes lie in the file; <c>Entry</c> (a zip entry) has its CRC-32 checked when read.</summary>
+    internal readonly record struct StorageRange(long Offset, long Size, string What, ZipEntry? Entry = null);
+
+    /// <summary>
+    /// Builds the tensors of an unpickled object graph. <paramref name="locate"/> gives each storage's byte range in
+    /// <paramref name="map"/> (and a name for errors). All or nothing: every storage size and view bound is checked
+    /// before any tensor is created.
+    /// </summary>
+    internal static unsafe object? Materialize(object? root, string full, Func<TorchStorageRef, StorageRange> locate, MappedFile map)
+    {
         // Validate every tensor against its storage entry before materialising anything.
         var tensors = new List<PickledTensor>();
         Collect(root, tensors, full);
-        var storages = new Dictionary<string, (TorchStorageRef s, ZipEntry e)>(StringComparer.Ordinal);
+        var storages = new Dictionary<string, (TorchStorageRef s, StorageRange r)>(StringComparer.Ordinal);
         foreach (var t in tensors)
         {
             var s = t.Storage;
             if (!storages.ContainsKey(s.Key))
             {
-                var entryName = prefix + "data/" + s.Key;
-                if (!byName.TryGetValue(entryName, out var e))
-                    throw new InvalidDataException($"{full}: storage entry '{entryName}' is missing from the archive");
-                if (e.Method != 0)
-                    throw new InvalidDataException($"{full}: storage entry '{entryName}' is compressed (method {e.Method}); torch.save writes stored entries");
+                var r = locate(s);
                 long need = checked(s.Numel * s.Dtype.ElementSize());
-                if (e.Size != need)
-                    throw new InvalidDataException($"{full}: storage entry '{entryName}' has {e.Size} bytes but {s.Numel} x {s.Dtype.TorchName()} needs {need}");
-                storages[s.Key] = (s, e);
+                if (r.Size != need)
+                    throw new InvalidDataException($"{full}: {r.What} has {r.Size} bytes but {s.Numel} x {s.Dtype.TorchName()} needs {need}");
+                if (r.Offset < 0 || r.Offset > map.Length - r.Size)
+                    throw new InvalidDataException($"{full}: {r.What} lies beyond the end of the file (truncated?)");
+                storages[s.Key] = (s, r);
             }
             else if (storages[s.Key].s.Dtype != s.Dtype)
                 throw new InvalidDataException($"{full}: storage '{s.Key}' is used with two dtypes");
@@ -60,12 +80,11 @@ public static class PthFile
         {
             using var scope = torch.NewScope();
             var storageTensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            foreach (var (key, (s, e)) in storages)
-                unsafe
-                {
-                    ZipDirectory.VerifyCrc(map, e);                         // while its pages are read anyway
-                    storageTensors[key] = RawTensor.Copy(map.At(e.DataOffset, e.Size), e.Size, s.Dtype, [s.Numel]);
-                }
+            foreach (var (key, (s, r)) in storages)
+            {
+                if (r.Entry is { } e) ZipDirectory.VerifyCrc(map, e);        // while its pages are read anyway
+                storageTensors[key] = RawTensor.Copy(map.At(r.Offset, r.Size), r.Size, s.Dtype, [s.Numel]);
+            }
             foreach (var t in tensors)
             {
                 if (made.ContainsKey(t)) continue;
@@ -155,12 +174,11 @@ public static class PthFile
         return found;
     }
 
+    private static bool IsLegacy(MappedFile map) => map.Length >= 2 && map.Span(0, 1)[0] == 0x80;
+
     private static void CheckMagic(MappedFile map)
     {
         if (map.Length >= 4 && map.Span(0, 4).SequenceEqual("PK\x03\x04"u8)) return;
-        if (map.Length >= 2 && map.Span(0, 1)[0] == 0x80)
-            throw new InvalidDataException($"{map.Path}: this is the legacy (pre-1.6, non-zip) torch.save format, which AptLab does not read. "
-                + "Re-save it with PyTorch >= 1.6 (torch.save(torch.load(f), f)) or convert it to safetensors.");
         if (map.Length >= 262 && map.Span(257, 5).SequenceEqual("ustar"u8))
             throw new InvalidDataException($"{map.Path}: this is the legacy tar torch.save format (PyTorch < 0.4), which AptLab does not read.");
         throw new InvalidDataException($"{map.Path}: not a torch.save zip archive (it does not start with 'PK\\x03\\x04')");
@@ -181,7 +199,7 @@ public static class PthFile
 
     // Every tensor placeholder of the graph, depth first (keys before values), each container once (a cyclic or shared
     // graph is walked once). Iterative, so no file can exhaust the stack.
-    private static void Collect(object? root, List<PickledTensor> into, string file)
+    internal static void Collect(object? root, List<PickledTensor> into, string file)
     {
         var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
         var stack = new Stack<(object? o, int depth)>();

@@ -25,16 +25,21 @@ public static partial class Ffmpeg
 
     /// <summary>
     /// Decodes a video to RGB frames, optionally resized inside ffmpeg (lanczos). Give width, height or both;
-    /// a missing one keeps the aspect ratio (rounded to even). <paramref name="maxFrames"/> stops early.
+    /// a missing one keeps the aspect ratio (rounded to even). <paramref name="maxFrames"/> stops early;
+    /// <paramref name="fps"/> resamples the frame rate (ffmpeg's fps filter: frames dropped or repeated).
     /// </summary>
-    public static VideoFrames ReadVideo(string path, int? width = null, int? height = null, int? maxFrames = null, TimeSpan? timeout = null)
+    public static VideoFrames ReadVideo(string path, int? width = null, int? height = null, int? maxFrames = null, TimeSpan? timeout = null,
+        double? fps = null)
     {
         var v = Probe(path, timeout).Video ?? throw new MediaException(path, "has no video stream");
         if (v.Width <= 0 || v.Height <= 0) throw new MediaException(path, "ffprobe reports no video size");
         int w = width ?? (height is null ? v.Width : EvenRound((double)v.Width * height.Value / v.Height));
         int h = height ?? (width is null ? v.Height : EvenRound((double)v.Height * width.Value / v.Width));
         var args = new List<string> { "-i", path, "-map", "0:v:0" };
-        if (w != v.Width || h != v.Height) args.AddRange(["-vf", $"scale={w}:{h}:flags=lanczos"]);
+        var filters = new List<string>();
+        if (fps is not null) filters.Add($"fps={F(fps.Value)}");
+        if (w != v.Width || h != v.Height) filters.Add($"scale={w}:{h}:flags=lanczos");
+        if (filters.Count > 0) args.AddRange(["-vf", string.Join(",", filters)]);
         if (maxFrames is not null) args.AddRange(["-frames:v", maxFrames.Value.ToString()]);
         args.AddRange(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
 
@@ -51,7 +56,7 @@ public static partial class Ffmpeg
             }
         }, timeout: timeout);
         if (frames.Count == 0) throw new MediaException(path, "decoded no video frames");
-        return new VideoFrames(w, h, v.Fps, frames);
+        return new VideoFrames(w, h, fps ?? v.Fps, frames);
     }
 
     /// <summary>
