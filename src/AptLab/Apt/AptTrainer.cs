@@ -25,7 +25,7 @@ public sealed record RealBatch(Tensor Latents, Conditioning Condition);
 /// accumulation x world_size, and the data callback must then return the GLOBAL micro-batch (micro_batch x
 /// world_size samples). The reported scalars and logits are those of the global batch.</para>
 /// </summary>
-public sealed class AptTrainer : IDisposable
+public sealed partial class AptTrainer : IDisposable
 {
     public FlowModel Generator { get; }
     public Discriminator Discriminator { get; }
@@ -39,6 +39,9 @@ public sealed class AptTrainer : IDisposable
     public AptPhaseSettings Settings { get; }
     /// <summary>Completed generator updates.</summary>
     public int Step { get; private set; }
+
+    /// <summary>The parallel mode G and D are trained in.</summary>
+    public ParallelMode Parallel { get; }
 
     private readonly ulong seed;
     private readonly Func<long, int, Generator, RealBatch> data;
@@ -58,7 +61,7 @@ public sealed class AptTrainer : IDisposable
         ParallelMode parallel = ParallelMode.Ddp)
     {
         settings.Validate();
-        (Generator, Discriminator, Settings, this.seed, this.data, this.group) = (generator, discriminator, settings, seed, data, group);
+        (Generator, Discriminator, Settings, this.seed, this.data, this.group, Parallel) = (generator, discriminator, settings, seed, data, group, parallel);
         if (group is not null) shard = new BatchShard(group.rank, group.world_size);
         discriminator.requires_grad_(true);                                   // all of D trains (apt.md 5.2)
         if (parallel == ParallelMode.Fsdp)

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using AptLab.Torch.Distributed;
-using AptLab.Torch.optim;
 
 namespace AptLab.Training;
 
@@ -34,6 +33,11 @@ internal sealed class FlatParameter : IDisposable
     public Tensor Shard { get; }
     public bool IsGathered => gathered is not null;
 
+    /// <summary>Per member: whether a backward ever gave it a gradient. A whole-model optimizer keeps state only for
+    /// those (it skips parameters without a gradient), so the consolidated optimizer state lists exactly them. The
+    /// same on every rank (the graph is).</summary>
+    public bool[] HadGradient { get; }
+
     private readonly ProcessGroup group;
     private Tensor? gathered;       // [Padded] compute dtype, while gathered
     private Tensor? localGrad;      // [Padded] master dtype: unsharded accumulation inside no_sync
@@ -57,6 +61,7 @@ internal sealed class FlatParameter : IDisposable
             offset += p.numel();
         }
         Members = list;
+        HadGradient = new bool[list.Count];
         Numel = offset;
         int world = group.world_size;
         Padded = (Numel + world - 1) / world * world;
@@ -127,11 +132,13 @@ internal sealed class FlatParameter : IDisposable
         using var scope = torch.NewScope();
         using var _ = torch.no_grad();
         var flat = torch.zeros([Padded], StoreDtype, Device);                                     // [Padded]
-        foreach (var m in Members)
+        for (int i = 0; i < Members.Count; i++)
         {
+            var m = Members[i];
             if (m.Param.grad is not { } g) continue;
             flat.narrow(0, m.Offset, m.Numel).copy_(g.reshape(-1));
             m.Param.grad = null;
+            HadGradient[i] = true;
         }
         if (syncing) AddToShardGrad(ReduceScatter(flat));
         else if (localGrad is null) localGrad = scope.Keep(flat).DetachFromScope();

@@ -72,21 +72,21 @@ public sealed partial class FullyShardedDataParallel
             optimizer.param_groups[0].@params.Where((p, i) => !ReferenceEquals(p, trainable[i].Shard)).Any())
             throw new ArgumentException("FullyShardedDataParallel: the optimizer must have one parameter group over parameters(), in order");
         var d = new Dictionary<string, Tensor>();
-        var names = new Dictionary<string, Tensor>();           // member -> state, per state name
+        var values = new Dictionary<(string state, string member), Tensor>();
         var steps = new Dictionary<string, long>();
         var stateNames = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var f in trainable)
             if (optimizer.StateOf(f.Shard) is { } st) foreach (var n in st.Tensors.Keys) stateNames.Add(n);
-        // every rank takes part in every gather (a flat without state on this rank gathers zeros... but state exists
-        // on all ranks alike: it is created by the same steps)
+        // state exists alike on every rank (the same steps create it), so every rank takes part in the same gathers
         foreach (var f in trainable)
         {
             var st = optimizer.StateOf(f.Shard);
             if (st is null) continue;
             foreach (var n in stateNames)
                 if (st.Has(n))
-                    foreach (var (k, v) in f.FullFromShards(st[n])) names[n + "\0" + k] = v;
-            foreach (var m in f.Members) steps[m.Name] = st.step;
+                    foreach (var (k, v) in f.FullFromShards(st[n])) values[(n, k)] = v;
+            for (int j = 0; j < f.Members.Count; j++)
+                if (f.HadGradient[j]) steps[f.Members[j].Name] = st.step;             // as a whole-model optimizer keeps it
         }
         if (!group.IsMainProcess) return d;
         var group0 = optimizer.param_groups[0];
@@ -98,7 +98,7 @@ public sealed partial class FullyShardedDataParallel
             if (!steps.TryGetValue(name, out var step)) continue;
             d[$"state.{i}.step"] = torch.tensor(step, ScalarType.Float32);
             foreach (var n in stateNames)
-                if (names.TryGetValue(n + "\0" + name, out var t)) d[$"state.{i}.{n}"] = t;
+                if (values.TryGetValue((n, name), out var t)) d[$"state.{i}.{n}"] = t;
         }
         return d;
     }
@@ -133,6 +133,7 @@ public sealed partial class FullyShardedDataParallel
         {
             var f = trainable[u];
             var withState = f.Members.Where(m => stepOf.ContainsKey(m.Name)).ToList();
+            for (int j = 0; j < f.Members.Count; j++) f.HadGradient[j] = stepOf.ContainsKey(f.Members[j].Name);
             if (withState.Count == 0) continue;
             composed[$"state.{u}.step"] = torch.tensor(withState.Max(m => stepOf[m.Name]), ScalarType.Float32);
             foreach (var n in withState.SelectMany(m => perMember.GetValueOrDefault(m.Name)?.Keys ?? Enumerable.Empty<string>()).Distinct())
@@ -155,6 +156,23 @@ public sealed partial class FullyShardedDataParallel
     /// <summary>The flat layout of every unit (names, offsets, shapes, element counts): what a sharded checkpoint
     /// needs besides its shards to be read at another world size.</summary>
     public string layout_json() => new JsonArray(AllFlats.Select(f => (JsonNode)f.Describe()).ToArray()).ToJsonString();
+
+    /// <summary>Which members of each trainable flat have had a gradient (see FlatParameter.HadGradient), for a sharded
+    /// checkpoint: "name:0110..." per flat, joined by ';'.</summary>
+    public string gradient_members() => string.Join(';', trainable.Select(f => f.Name + ":" + string.Concat(f.HadGradient.Select(b => b ? '1' : '0'))));
+
+    /// <summary>Restores <see cref="gradient_members"/>.</summary>
+    public void load_gradient_members(string value, string source)
+    {
+        var byName = trainable.ToDictionary(f => f.Name);
+        foreach (var part in value.Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int colon = part.LastIndexOf(':');
+            if (colon < 0 || !byName.TryGetValue(part[..colon], out var f) || part.Length - colon - 1 != f.Members.Count)
+                throw new InvalidDataException($"{source}: malformed gradient members entry '{part}'");
+            for (int j = 0; j < f.Members.Count; j++) f.HadGradient[j] = part[colon + 1 + j] == '1';
+        }
+    }
 
     /// <summary>Checks that <paramref name="layout"/> (from a sharded checkpoint) describes this module's flats.</summary>
     public void check_layout(string layout, string source)

@@ -125,9 +125,18 @@ public sealed partial class FullyShardedDataParallel : IParallelModule, ICheckpo
     /// <summary>Number of units (blocks + the root).</summary>
     public int UnitCount => blocks.Length + 1;
 
-    /// <summary>Bytes of the largest unit's gathered compute copy (what a rank holds on top of its shards while a
-    /// unit runs).</summary>
-    public long LargestUnitBytes => new[] { root }.Concat(blocks).Max(u => u.Flats.Sum(f => f.Padded * f.ComputeDtype.ElementSize()));
+    /// <summary>Bytes of the largest block's gathered compute copy (what a rank holds on top of its shards and the
+    /// root while a block runs).</summary>
+    public long LargestBlockBytes => blocks.Length == 0 ? 0 : blocks.Max(GatheredBytes);
+
+    /// <summary>Bytes of the root unit's gathered compute copy (held from a forward to its backward).</summary>
+    public long RootBytes => GatheredBytes(root);
+
+    private static long GatheredBytes(Unit u) => u.Flats.Sum(f => f.Padded * f.ComputeDtype.ElementSize());
+
+    /// <summary>Bytes of this rank's shards (masters and frozen weights), computed from the layout (for reports; the
+    /// tests measure).</summary>
+    public long ShardBytes => AllFlats.Sum(f => f.ShardNumel * f.StoreDtype.ElementSize());
 
     public IReadOnlyList<Tensor> parameters() => trainable.Select(f => f.Shard).ToList();
 
@@ -148,6 +157,12 @@ public sealed partial class FullyShardedDataParallel : IParallelModule, ICheckpo
             var result = body();
             CheckPending();
             return result;
+        }
+        catch (TorchException e) when (pending is not null)
+        {
+            var u = pending;
+            pending = null;
+            throw new InvalidOperationException(NotCheckpointed(u), e);
         }
         catch (TorchException e)
         {
@@ -183,10 +198,12 @@ public sealed partial class FullyShardedDataParallel : IParallelModule, ICheckpo
         if (pending is null) return;
         var u = pending;
         pending = null;
-        throw new InvalidOperationException($"FullyShardedDataParallel: {u.Describe} ran with gradients on but not under activation " +
-                                            "checkpointing, so its gathered weights would have to stay for backward; turn the model's " +
-                                            "GradientCheckpointing on");
+        throw new InvalidOperationException(NotCheckpointed(u));
     }
+
+    private static string NotCheckpointed(Unit u) =>
+        $"FullyShardedDataParallel: {u.Describe} ran with gradients on but not under activation checkpointing, so its gathered " +
+        "weights would have to stay for backward; turn the model's GradientCheckpointing on";
 
     object? ICheckpointObserver.Created()
     {
