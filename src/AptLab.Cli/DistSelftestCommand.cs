@@ -154,6 +154,17 @@ public static class DistSelftestCommand
         var rs = torch.zeros(3);
         g.reduce_scatter(rs, ins);                                                    // sum_r (100 r + rank)
         results["reduce_scatter_sum"] = rs;
+        // the flat forms FSDP uses: all_gather_into_tensor (float32, and bfloat16 which Gloo carries as bytes) and
+        // reduce_scatter_tensor (avg) over a [world x 3] vector
+        var flat32 = torch.empty([g.world_size * 6L]);
+        g.all_gather_into_tensor(flat32, X());
+        results["all_gather_into_tensor"] = flat32;
+        var flat16 = torch.empty([g.world_size * 6L], ScalarType.BFloat16);
+        g.all_gather_into_tensor(flat16, (X() + 0.5).to(ScalarType.BFloat16));
+        results["all_gather_into_tensor_bf16"] = flat16.to(ScalarType.Float32);
+        var rst = torch.zeros(3);
+        g.reduce_scatter_tensor(rst, torch.arange(3L * g.world_size).to(torch.float32) + 100.0 * g.rank, ReduceOp.Avg);
+        results["reduce_scatter_tensor_avg"] = rst;                                   // mean_r (100 r + 3 rank + j)
         g.barrier();
         if (outFile is not null) Checkpoint.Save(outFile, results);
     }

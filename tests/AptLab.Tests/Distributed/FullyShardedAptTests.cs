@@ -14,6 +14,8 @@ namespace AptLab.Tests.Distributed;
 /// <item>the sharded checkpoint the 4 ranks wrote after update 2 resumes in 2 ranks and in one process (from the shards,
 /// resharded) and in one replicated process (from the consolidated file), each continuing with update 3 exactly as the
 /// uninterrupted run did; the consolidated file has the single process's keys and values;</item>
+/// <item>bf16-mixed (bf16 gathers of float32 master shards) stays as close to float32 training as one bf16-mixed
+/// process;</item>
 /// <item>each rank's live tensor bytes holding G's and D's weights, gradients, RMSprop states and the EMA, measured by
 /// the shim's allocator, are 1/N of one process's (up to the padding of the flat shards), and a no-grad forward adds
 /// only the root and one block gathered (plus Gloo's staging copy of the block).</item>
@@ -32,12 +34,13 @@ public class FullyShardedAptTests(ITestOutputHelper output)
 
     // One process, in this test process (what `dist-selftest --mode apt` without WORLD_SIZE runs): saves process startups.
     private static void Single(string outFile, bool float64, AptLab.Training.ParallelMode parallel = AptLab.Training.ParallelMode.Ddp,
-        string? resume = null, string? checkpoint = null, bool measureMemory = false)
+        string? resume = null, string? checkpoint = null, bool measureMemory = false,
+        AptLab.Training.Precision precision = AptLab.Training.Precision.Fp32)
     {
         var o = new DataParallelApt.Options
         {
             Updates = 3, GlobalMicroBatch = 4, Accumulation = 2, Seed = 5, Float64 = float64, Parallel = parallel, Resume = resume,
-            Checkpoint = checkpoint, MeasureMemory = measureMemory,
+            Checkpoint = checkpoint, MeasureMemory = measureMemory, Precision = precision,
         };
         using var group = parallel == AptLab.Training.ParallelMode.Fsdp ? AptLab.Tests.Parallel.FsdpSingleProcessTests.GroupOfOne() : null;
         var r = DataParallelApt.Train(group, o, TextWriter.Null);
@@ -114,10 +117,12 @@ public class FullyShardedAptTests(ITestOutputHelper output)
         // the 4 ranks' checkpoint resumed: 2 ranks and 1 process from the shards, 1 replicated process from the consolidated file
         using (var two = Launch(2, true, "--parallel", "fsdp", "--resume", shards, "--out", tmp.File("f2r-rank{rank}.safetensors"), "--measure-memory"))
         using (var two32 = Launch(2, false, "--parallel", "fsdp", "--out", tmp.File("f2-32-rank{rank}.safetensors")))
+        using (var twoMixed = Launch(2, false, "--parallel", "fsdp", "--precision", "bf16-mixed", "--out", tmp.File("f2-mixed-rank{rank}.safetensors")))
         {
             Single(tmp.File("f1r.safetensors"), true, AptLab.Training.ParallelMode.Fsdp, resume: shards, measureMemory: true);
             Single(tmp.File("d1r.safetensors"), true, resume: consolidated);
-            Finish((two, "2 ranks resumed from shards"), (two32, "2 ranks fsdp float32"));
+            Single(tmp.File("one-mixed.safetensors"), false, precision: AptLab.Training.Precision.Bf16Mixed);
+            Finish((two, "2 ranks resumed from shards"), (two32, "2 ranks fsdp float32"), (twoMixed, "2 ranks fsdp bf16-mixed"));
         }
 
         using var one = Checkpoint.Load(tmp.File("one.safetensors"));
@@ -152,22 +157,37 @@ public class FullyShardedAptTests(ITestOutputHelper output)
         output.WriteLine($"2 ranks vs 1 process (float32): stats {loss32:E2}, generator {gen32:E2}, EMA {ema32:E2}");
         Assert.True(loss32 < 1e-4 && gen32 < 1e-5 && ema32 < 1e-5, $"float32: stats {loss32:E2}, generator {gen32:E2}, EMA {ema32:E2}");
 
+        // bf16-mixed: the ranks gather bf16 compute copies of float32 master shards (Gloo carries bf16 as bytes) and
+        // reduce-scatter float32 gradients. bf16 kernels round differently for a batch of 2 than for 4 (the logits of
+        // the same sample move by ~1e-3), which the approximated R1 amplifies, so the 2 ranks cannot match one
+        // process's bits: they must stay as close to float32 training as one bf16-mixed process does (a stale or
+        // misplaced gather would not)
+        using var b2 = Checkpoint.Load(tmp.File("f2-mixed-rank0.safetensors"));
+        using var b1 = Checkpoint.Load(tmp.File("one-mixed.safetensors"));
+        double twoVs32 = RelL2(b2, t1, "generator."), oneVs32 = RelL2(b1, t1, "generator.");
+        output.WriteLine($"bf16-mixed vs float32 generator: 2 ranks fsdp {twoVs32:E2}, 1 process {oneVs32:E2}; stats differ by {StatsDiff(Stats(b2), Stats(b1)):E2}");
+        Assert.Equal(ScalarType.Float32, b2["generator.blocks.0.ffn.0.weight"].dtype);
+        Assert.True(twoVs32 < 2 * oneVs32 && twoVs32 < 0.05, $"bf16-mixed, 2 ranks: generator {twoVs32:E2} from float32, one process {oneVs32:E2}");
+
         // memory: measured live bytes per rank = 1/N of one process, up to the padding of each flat shard
         using var m1 = Checkpoint.Load(tmp.File("f1r.safetensors"));
         using var m2 = Checkpoint.Load(tmp.File("f2r-rank0.safetensors"));
         using var m2b = Checkpoint.Load(tmp.File("f2r-rank1.safetensors"));
         long live1 = Memory(m1, "live_bytes");
+        long rootB = Memory(m1, "root_bytes"), block = Memory(m1, "largest_block_bytes"), gathered1 = Memory(m1, "gathered_peak_bytes");
+        // one process (no collective): a no-grad forward holds the root and exactly one block at a time, plus activations
+        output.WriteLine($"1 process: {live1} live bytes; no-grad forward peak +{gathered1} (root {rootB} + block {block})");
+        Assert.InRange(gathered1, rootB + block, rootB + block + 128 * 1024);
         foreach (var (m, n) in new[] { (m2, 2), (m2b, 2), (f4, 4) })
         {
-            long live = Memory(m, "live_bytes");
+            long live = Memory(m, "live_bytes"), gathered = Memory(m, "gathered_peak_bytes");
             double ratio = (double)live / live1;
             output.WriteLine($"{n} ranks: {live} live bytes per rank, 1 process {live1}: ratio {ratio:F4} (1/N = {1.0 / n:F4}); " +
-                             $"no-grad forward peak +{Memory(m, "gathered_peak_bytes")} (root {Memory(m, "root_bytes")} + block {Memory(m, "largest_block_bytes")})");
+                             $"no-grad forward peak +{gathered}");
             Assert.True(Math.Abs(live - live1 / (double)n) < 0.002 * live1, $"{n} ranks hold {live} bytes, 1/{n} of one process is {live1 / n}");
-            // a no-grad forward: the root and one block gathered (Gloo stages the block's gather in a copy), tiny activations
-            long gathered = Memory(m, "gathered_peak_bytes"), rootB = Memory(m, "root_bytes"), block = Memory(m, "largest_block_bytes");
-            Assert.True(gathered >= rootB + block, $"{n} ranks: the forward gathered only {gathered} bytes");
-            Assert.True(gathered <= rootB + 2 * block + 64 * 1024, $"{n} ranks: the forward held {gathered} bytes, more than the root and one block");
+            // with Gloo each gather also stages a block-sized copy, released by Gloo's worker threads (sometimes only
+            // after the next gather started): at most two such copies on top of the root and one block
+            Assert.InRange(gathered, rootB + block, rootB + 3 * block + 128 * 1024);
         }
         Assert.True(live1 > 10 * Memory(m1, "largest_block_bytes"));
     }
