@@ -10,5 +10,7 @@ public static class Benchmarks
         ("engine", EngineBench.Run),
         ("dist", DistBench.Run),
         ("dit", DitBench.Run),
+        ("precision", PrecisionBench.Run),
+        ("sharding", ShardingBench.Run),
     };
 }

@@ -69,6 +69,7 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int apt_detach_(IntPtr t);
     [LibraryImport(Lib)] internal static partial int apt_copy_(IntPtr dst, IntPtr src);
     [LibraryImport(Lib)] internal static partial int apt_set_data(IntPtr dst, IntPtr src);
+    [LibraryImport(Lib)] internal static partial int apt_set_data_any_device(IntPtr dst, IntPtr src);
     [LibraryImport(Lib)] internal static partial void apt_manual_seed(ulong seed);
     [LibraryImport(Lib)] internal static partial IntPtr apt_generator_new(ulong seed);
     [LibraryImport(Lib)] internal static partial void apt_generator_free(IntPtr g);

@@ -202,6 +202,12 @@ API TH apt_detach(TH t) { RET_T(t->detach()) }
 API int apt_detach_(TH t) { RET_OK(t->detach_()) }
 API int apt_copy_(TH dst, TH src) { RET_OK(dst->copy_(*src)) }
 API int apt_set_data(TH dst, TH src) { RET_OK(dst->set_data(*src)) }
+// set_data across tensor types (a parameter built on the meta device receiving CPU or CUDA storage): the tensor's
+// metadata, storage and device are replaced, keeping its identity and autograd state. Only for leaves that have not
+// been used in autograd yet (their gradient accumulator, if any, would still expect the old device).
+API int apt_set_data_any_device(TH dst, TH src) {
+  RET_OK(dst->unsafeGetTensorImpl()->shallow_copy_from(src->getIntrusivePtr()))
+}
 
 // ---- RNG ----
 API void apt_manual_seed(uint64_t seed) { at::manual_seed(seed); }

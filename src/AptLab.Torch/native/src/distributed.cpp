@@ -42,6 +42,15 @@ int run(Group* g, const char* op, F&& body) {
   return -1;
 }
 
+// Gloo's collectives take float, double, half and the integer types; other dtypes (bfloat16, bool) travel as their
+// bytes (exact for gathers and broadcasts; sums need a real dtype).
+at::Tensor as_gloo_bytes(const at::Tensor& t) {
+  auto s = t.scalar_type();
+  bool native = s == at::kFloat || s == at::kDouble || s == at::kHalf || s == at::kByte || s == at::kChar ||
+                s == at::kInt || s == at::kLong;
+  return native ? t : t.view(at::kByte);
+}
+
 c10d::ReduceOp reduce_op(int op) {
   switch (op) {
     case 0: return c10d::ReduceOp::SUM;
@@ -144,7 +153,8 @@ API int apt_pg_broadcast(PG g, TH t, int root) {
     if (root < 0 || root >= g->size) throw std::runtime_error("root rank " + std::to_string(root) + " out of range");
     c10d::BroadcastOptions o;
     o.rootRank = root;
-    std::vector<at::Tensor> v{*t};
+    bool bytes = g->backend == "gloo" && t->is_contiguous() && as_gloo_bytes(*t).scalar_type() != t->scalar_type();
+    std::vector<at::Tensor> v{bytes ? as_gloo_bytes(t->reshape({-1})) : *t};
     g->pg->broadcast(v, o)->wait();
   });
 }
@@ -189,15 +199,6 @@ API int apt_pg_reduce_scatter(PG g, TH output, TH* inputs, int n, int op, int* u
     }
     if (op == 1) output->div_(g->size);
   });
-}
-
-// Gloo's collectives take float, double, half and the integer types; other dtypes (bfloat16) travel as their
-// bytes (exact for gathers and broadcasts; sums need a real dtype).
-static at::Tensor as_gloo_bytes(const at::Tensor& t) {
-  auto s = t.scalar_type();
-  bool native = s == at::kFloat || s == at::kDouble || s == at::kHalf || s == at::kByte || s == at::kChar ||
-                s == at::kInt || s == at::kLong;
-  return native ? t : t.view(at::kByte);
 }
 
 // output (1-D, size x input.numel(), contiguous) = the inputs of all ranks concatenated in rank order, written

@@ -81,7 +81,9 @@ internal sealed class FlatParameter : IDisposable
             shard = full.narrow(0, group.rank * ShardNumel, ShardNumel).to(StoreDtype).clone();
         }
         Shard = trainable ? new Parameter(shard) : scope.Keep(shard).DetachFromScope();
-        foreach (var m in Members) m.Param.set_data(Empty());
+        foreach (var m in Members)
+            if (m.Param.device == Device) m.Param.set_data(Empty());
+            else m.Param.set_data_any_device(Empty());                                           // built on meta
     }
 
     private Tensor Empty() => torch.empty([0], ComputeDtype, Device);
