@@ -8,7 +8,7 @@ namespace AptLab.Tests.Precision;
 /// The precision policy's master weights on a small module: what bf16-mixed keeps in float32 (masters, accumulated
 /// gradients, optimizer state, EMA) and the small updates that survive there but round away in pure bf16.
 /// </summary>
-public class MasterWeightsTests
+public class MasterWeightsTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private sealed class Net : Module
     {
@@ -137,7 +137,8 @@ public class MasterWeightsTests
             changed += bp.Masters[i].ne(pureBefore[i]).sum().item<double>();
             total += bp.Masters[i].numel();
         }
-        Assert.True(changed / total < 0.2, $"pure bf16 kept {changed / total:P1} of 3 updates at lr 5e-6 (expected most to round away)");
+        output.WriteLine($"{kind}: pure bf16 changed {changed / total:P2} of the weights in 3 steps at lr 5e-6; bf16-mixed masters all of them");
+        Assert.True(changed / total < 0.1, $"pure bf16 kept {changed / total:P1} of 3 updates at lr 5e-6 (expected most to round away)");
     }
 
     [Fact]
