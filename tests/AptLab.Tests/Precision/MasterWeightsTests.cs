@@ -57,6 +57,17 @@ public class MasterWeightsTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.Equal(m.to(ScalarType.BFloat16).data<ushort>(), p.data<ushort>());            // round-to-nearest copy
         }
         foreach (var t in before.Values) t.Dispose();
+        // checkpoints in either dtype: the float32 masters, or bf16 for a release, under the official names
+        var f32 = mp.state_dict();
+        var b16 = mp.state_dict(ScalarType.BFloat16);
+        Assert.Equal(net.state_dict().Keys, f32.Keys);
+        Assert.All(f32.Values, t => Assert.Equal(ScalarType.Float32, t.dtype));
+        Assert.All(b16.Values, t => Assert.Equal(ScalarType.BFloat16, t.dtype));
+        using var reloaded = new Net(9);
+        using var rp = new MixedPrecisionParameters(reloaded, AptLab.Training.Precision.Bf16Mixed);
+        rp.load_state_dict(f32);
+        Assert.Equal(mp.Masters[0].data<float>(), rp.Masters[0].data<float>());
+        Assert.Equal(net.a.weight.data<ushort>(), reloaded.a.weight.data<ushort>());
         using var fp32 = new MixedPrecisionParameters(new Net(1), AptLab.Training.Precision.Fp32);
         Assert.False(fp32.SeparateMasters);
         Assert.All(fp32.Trainable.Zip(fp32.Masters), x => Assert.Same(x.First.parameter, x.Second));   // nothing copied

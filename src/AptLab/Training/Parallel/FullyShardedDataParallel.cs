@@ -70,7 +70,8 @@ public sealed partial class FullyShardedDataParallel : IParallelModule, ICheckpo
 
         // which unit each parameter belongs to (by its module path)
         var unitPaths = new List<string>();
-        var modulePath = module.named_modules().ToDictionary(m => m.module, m => m.name, ReferenceEqualityComparer.Instance);
+        var modulePath = new Dictionary<Module, string>(ReferenceEqualityComparer.Instance);
+        foreach (var (name, m) in module.named_modules()) modulePath.TryAdd(m, name);
         foreach (var u in units)
         {
             if (!modulePath.TryGetValue(u, out var path) || path.Length == 0)
@@ -99,7 +100,8 @@ public sealed partial class FullyShardedDataParallel : IParallelModule, ICheckpo
         trainableOrder = named.Where(p => memberOf.ContainsKey(p.name)).Select(p => memberOf[p.name]).ToArray();
 
         // per-block forward pre-hooks: the ModuleLists that hold the units
-        var unitOf = units.Select((u, i) => (u, i)).ToDictionary(x => (Module)x.u, x => blocks[x.i], ReferenceEqualityComparer.Instance);
+        var unitOf = new Dictionary<Module, Unit>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < units.Count; i++) unitOf[units[i]] = blocks[i];
         int hooked = 0;
         foreach (var (_, m) in module.named_modules())
         {
