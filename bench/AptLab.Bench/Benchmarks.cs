@@ -12,5 +12,7 @@ public static class Benchmarks
         ("dit", DitBench.Run),
         ("clip", ClipBench.Run),
         ("eval", EvalBench.Run),
+        ("precision", PrecisionBench.Run),
+        ("sharding", ShardingBench.Run),
     };
 }

@@ -38,14 +38,12 @@ public sealed class BatchShard
     }
 
     /// <summary>The real micro-batch of this rank (latents and every conditioning tensor).</summary>
-    public RealBatch Of(RealBatch global)
-    {
-        if (IsWhole) return global;
-        var c = global.Condition;
-        var cond = new Conditioning(Of(c.Context), c.ClipFeatures is null ? null : Of(c.ClipFeatures), c.Y is null ? null : Of(c.Y),
+    public RealBatch Of(RealBatch global) => IsWhole ? global : new RealBatch(Of(global.Latents), Of(global.Condition));
+
+    /// <summary>This rank's rows of every conditioning tensor.</summary>
+    public Conditioning Of(Conditioning c) => IsWhole ? c
+        : new Conditioning(Of(c.Context), c.ClipFeatures is null ? null : Of(c.ClipFeatures), c.Y is null ? null : Of(c.Y),
             c.Audio is null ? null : Of(c.Audio));
-        return new RealBatch(Of(global.Latents), cond);
-    }
 
     /// <summary>Standard normal noise shaped like this rank's <paramref name="local"/>: drawn for the global batch
     /// ([B_local x world, ...]) and sliced.</summary>

@@ -10,7 +10,9 @@ namespace AptLab.Apt;
 /// q, k = per-head RMSNorm;  y = q0 + Wo(softmax(q k^T / sqrt d) v)   (padding keys masked)
 /// y = y + W2(GELU(W1(LayerNorm(y))))
 /// </code>
-/// Output: one token [B, C].
+/// Output: one token [B, C], in the head's dtype. The hidden states come in whatever dtype the backbone keeps its
+/// residual stream in (Wan: a float32 island even in a bf16 model); they are cast to the head's own dtype (its
+/// compute copies' under the precision policy) first.
 /// </summary>
 public sealed class DiscriminatorHead : Module
 {
@@ -48,6 +50,7 @@ public sealed class DiscriminatorHead : Module
     public Tensor forward(Tensor hidden, Tensor? keyMask)
     {
         using var scope = torch.NewScope();
+        if (hidden.dtype != query.dtype) hidden = hidden.to(query.dtype);
         long b = hidden.size(0), l = hidden.size(1), c = hidden.size(2);
         var q0 = query.expand(b, 1, c);                                                   // [B, 1, C]
         var h = norm_kv.forward(hidden);                                                  // [B, L, C]

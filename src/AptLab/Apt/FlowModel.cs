@@ -32,6 +32,9 @@ public abstract class FlowModel : IDisposable
     public abstract int NumLayers { get; }
     public abstract int Dim { get; }
     public abstract int NumHeads { get; }
+    /// <summary>Recompute each block in backward (activation checkpointing); FSDP needs it to gather a block's weights
+    /// again for its backward.</summary>
+    public abstract bool GradientCheckpointing { get; set; }
 
     /// <summary>Velocity [B, C, F, H, W] and the hidden states [B, L, dim] after the listed blocks.</summary>
     /// <param name="x">[B, C, F, H, W]</param>

@@ -12,6 +12,7 @@ public sealed class WanFlowModel(WanModel net) : FlowModel
     public override int NumLayers => Net.config.NumLayers;
     public override int Dim => Net.config.Dim;
     public override int NumHeads => Net.config.NumHeads;
+    public override bool GradientCheckpointing { get => Net.GradientCheckpointing; set => Net.GradientCheckpointing = value; }
 
     public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
     {

@@ -26,6 +26,7 @@ public class AptTrainerTests
         public override int NumLayers => inner.NumLayers;
         public override int Dim => inner.Dim;
         public override int NumHeads => inner.NumHeads;
+        public override bool GradientCheckpointing { get => inner.GradientCheckpointing; set => inner.GradientCheckpointing = value; }
         public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
         {
             Sigmas.Add(sigma.to(ScalarType.Float64).data<double>());

@@ -19,6 +19,7 @@ public class TeacherTargetCacheTests
         public override int NumLayers => inner.NumLayers;
         public override int Dim => inner.Dim;
         public override int NumHeads => inner.NumHeads;
+        public override bool GradientCheckpointing { get => inner.GradientCheckpointing; set => inner.GradientCheckpointing = value; }
         public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
         {
             Calls++;

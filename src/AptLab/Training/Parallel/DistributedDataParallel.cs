@@ -11,25 +11,41 @@ namespace AptLab.Training;
 /// per bucket), so that every rank takes the same optimizer step. Inside <see cref="no_sync"/> the gradients
 /// only accumulate locally (gradient accumulation); the next synchronised backward averages the sums.
 /// Forward passes go to <see cref="module"/> directly; its state dict has no "module." prefix.
+/// <para>Built over explicit tensors instead of a module (float32 masters under bf16-mixed,
+/// <see cref="MixedPrecisionParameters"/>), it broadcasts and averages exactly those.</para>
 /// </summary>
 public sealed class DistributedDataParallel : IDisposable
 {
     public const long DefaultBucketCapBytes = 25L * 1024 * 1024;
 
-    public Module module { get; }
+    /// <summary>The wrapped module (null when built over explicit tensors).</summary>
+    public Module? module { get; }
     public ProcessGroup group { get; }
     private readonly TensorBucket[] gradBuckets;
+    private readonly Tensor[] trainable, state;
     private int noSyncDepth;
 
     /// <param name="bucketCapBytes">largest gradient bucket (PyTorch's bucket_cap_mb, 25 MB).</param>
     public DistributedDataParallel(Module module, ProcessGroup group, long bucketCapBytes = DefaultBucketCapBytes)
+        : this(module, module.parameters(onlyTrainable: true).ToArray<Tensor>(),
+               module.parameters().Cast<Tensor>().Concat(module.named_buffers().Select(b => b.buffer)).ToArray(), group, bucketCapBytes) { }
+
+    /// <summary>Data-parallel over <paramref name="parameters"/> (their gradients are averaged); rank 0's values of
+    /// <paramref name="parameters"/> and of <paramref name="alsoBroadcast"/> (buffers, frozen weights) are
+    /// broadcast now.</summary>
+    public DistributedDataParallel(IReadOnlyList<Tensor> parameters, ProcessGroup group, IEnumerable<Tensor>? alsoBroadcast = null,
+        long bucketCapBytes = DefaultBucketCapBytes)
+        : this(null, parameters.ToArray(), parameters.Concat(alsoBroadcast ?? []).ToArray(), group, bucketCapBytes) { }
+
+    private DistributedDataParallel(Module? module, Tensor[] trainable, Tensor[] state, ProcessGroup group, long bucketCapBytes)
     {
         if (bucketCapBytes <= 0) throw new ArgumentException($"bucketCapBytes={bucketCapBytes} must be positive");
         this.module = module;
         this.group = group;
+        this.trainable = trainable;
+        this.state = state;
         VerifySameModel();
-        var trainable = module.parameters(onlyTrainable: true).Reverse().ToArray<Tensor>();
-        gradBuckets = TensorBucket.Plan(trainable, bucketCapBytes);
+        gradBuckets = TensorBucket.Plan(trainable.Reverse().ToArray(), bucketCapBytes);
         broadcast_state(src: 0);
     }
 
@@ -37,10 +53,9 @@ public sealed class DistributedDataParallel : IDisposable
     public int BucketCount => gradBuckets.Length;
     public long[] BucketBytes => gradBuckets.Select(b => b.Bytes).ToArray();
 
-    /// <summary>Copies rank <paramref name="src"/>'s parameters and buffers to every rank (bucketed).</summary>
+    /// <summary>Copies rank <paramref name="src"/>'s parameters and buffers (or the given tensors) to every rank (bucketed).</summary>
     public void broadcast_state(int src = 0)
     {
-        var state = module.parameters().Cast<Tensor>().Concat(module.named_buffers().Select(b => b.buffer)).ToArray();
         var buckets = TensorBucket.Plan(state, DefaultBucketCapBytes);
         try { foreach (var b in buckets) b.BroadcastValues(group, src); }
         finally { foreach (var b in buckets) b.Dispose(); }
@@ -86,8 +101,7 @@ public sealed class DistributedDataParallel : IDisposable
     private void VerifySameModel()
     {
         using var scope = torch.NewScope();
-        var trainable = module.parameters(onlyTrainable: true).ToArray();
-        var stats = torch.tensor(new long[] { trainable.Length, trainable.Sum(p => p.numel()), module.num_parameters() }, [3]);
+        var stats = torch.tensor(new long[] { trainable.Length, trainable.Sum(p => p.numel()), state.Sum(p => p.numel()) }, [3]);
         var lo = stats.clone();
         var hi = stats.clone();
         group.all_reduce(lo, ReduceOp.Min);
