@@ -8,7 +8,9 @@ namespace AptLab.Cli;
 
 /// <summary>`aptlab run configs/NAME.yaml [--resume RUN_DIR]`: runs an experiment into results/&lt;name&gt;/&lt;run-id&gt;/.
 /// Started by `aptlab launch --nproc N` (WORLD_SIZE > 1) the ranks join one process group, rank 0 creates (or opens)
-/// the run folder and tells the others its path, and the APT phases train data-parallel; only rank 0 writes.</summary>
+/// the run folder and tells the others its path, and the APT phases train data-parallel; only rank 0 writes.
+/// Relative paths in the config are resolved from the repository root and the inputs checked before the run folder is
+/// created; the console (live bars on a terminal) is saved as run.log in the run folder.</summary>
 public static class RunCommand
 {
     public static Command Create()
@@ -20,14 +22,23 @@ public static class RunCommand
         cmd.Arguments.Add(config);
         cmd.Options.Add(resume);
         cmd.Options.Add(runId);
-        cmd.SetAction(parse => Run(parse.GetValue(config)!, parse.GetValue(resume), parse.GetValue(runId), Console.Out));
+        cmd.SetAction(parse =>
+        {
+            using var console = new ConsoleSession();          // live bars on a terminal; run.log in the run folder
+            return console.Run(() => Run(parse.GetValue(config)!, parse.GetValue(resume), parse.GetValue(runId), console));
+        });
         return cmd;
     }
 
     public static int Run(string configPath, string? resume, string? runId, TextWriter output)
     {
         ExperimentConfig cfg;
-        try { cfg = ConfigLoader.Load<ExperimentConfig>(configPath); }
+        try
+        {
+            cfg = ConfigLoader.Load<ExperimentConfig>(configPath);
+            ExperimentPaths.Resolve(cfg, ExperimentPaths.BaseOf(configPath));     // relative paths: from the repository root
+            ExperimentPaths.CheckInputs(cfg, configPath);                         // before any run folder exists
+        }
         catch (ConfigException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
         if (cfg.Threads > 0) torch.set_num_threads(cfg.Threads);
         DistributedOptions dist;
