@@ -115,6 +115,7 @@ public static class ExperimentKinds
         // one folder for all ranks: rank 0's (a timestamped name could differ between processes)
         var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
         Run(cfg, run, output, group, resumed: resume is not null);
+        if (DistributedRun.IsMainProcess(group)) Logging.RunHparams.Write(run.Root);   // TensorBoard's HParams tab
         return run;
     }
 
