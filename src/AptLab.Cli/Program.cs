@@ -16,6 +16,7 @@ public static class Program
         root.Subcommands.Add(AvatarCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(CompareRunsCommand.Create());
         return root.Parse(args).Invoke();
     }
 }
