@@ -129,6 +129,7 @@ public static class CompareStage
         using var g = new Generator(cfg.Seed + (video ? Seeds.CompareClips : Seeds.CompareImages));
         using var z = torch.randn(LatentShape(ctx, n, video), generator: g, device: ctx.Device);
         var results = new List<ComparisonResult>();
+        var progress = new Training.ProgressReporter($"compare {(video ? "video" : "image")}", methods.Count, ctx.Out, every: 1);
         foreach (var m in methods)
         {
             var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -145,7 +146,7 @@ public static class CompareStage
             var pixels = torch.cat(parts).DetachFromScope();
             foreach (var p in parts) p.Dispose();
             results.Add(new ComparisonResult(video ? "video" : "image", m, pixels, sw.Elapsed.TotalSeconds));
-            ctx.Out.WriteLine($"[compare] {(video ? "video" : "image")}: {m.Name}: {n} samples in {sw.Elapsed.TotalSeconds:F1} s");
+            progress.Report(results.Count, $"{m.Name}: {n} samples in {sw.Elapsed.TotalSeconds:F1} s");
         }
         return results;
     }

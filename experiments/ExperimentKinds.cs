@@ -127,10 +127,12 @@ public static class ExperimentKinds
         {
             created = resume is not null ? RunDirectory.Open(resume) : RunDirectory.Create(cfg.Results, cfg.Name, runId);
             if (resume is null) RunDirectory.WriteAtomic(created.ConfigFile, Config.ConfigLoader.ToYaml(cfg));
+            (output as ConsoleSession)?.LogTo(created.File("run.log"));              // what the console shows, from the start
         }
         // one folder for all ranks: rank 0's (a timestamped name could differ between processes)
         var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
         Run(cfg, run, output, group, resumed: resume is not null);
+        if (DistributedRun.IsMainProcess(group)) Logging.RunHparams.Write(run.Root);   // TensorBoard's HParams tab
         return run;
     }
 

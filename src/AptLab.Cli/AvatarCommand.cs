@@ -1,3 +1,4 @@
+using AptLab.Training;
 using System.CommandLine;
 using AptLab.Config;
 using AptLab.Data.Media;
@@ -49,9 +50,16 @@ public static class AvatarCommand
             var pipeline = models.Pipeline(cfg);
             var img = Ffmpeg.ReadImage(imagePath);
             var samples = AudioFile.ReadMono(audioPath, cfg.SampleRate);
-            var bar = new ProgressBar(Console.Error);
-            using var video = pipeline.Generate(img, samples, prompt, cfg.Video, bar.Report);
-            bar.Done();
+            using var console = new ConsoleSession(Console.Error, interactive: !Console.IsErrorRedirected && !Console.IsOutputRedirected);
+            using var video = console.Run(() =>
+            {
+                ProgressReporter? progress = null;                // the total is known from the first report
+                return pipeline.Generate(img, samples, prompt, cfg.Video, p =>
+                {
+                    progress ??= new ProgressReporter("avatar", p.Chunks * p.Steps, console, every: Math.Max(1, p.Steps));
+                    progress.Report((p.Chunk - 1) * p.Steps + p.Step, $"chunk {p.Chunk}/{p.Chunks} step {p.Step}/{p.Steps}");
+                });
+            });
             var plan = video.Plan;
             Console.WriteLine($"{plan.Chunks.Count} chunk(s) of {plan.FramesPerChunk} frames, {plan.OutputFrames} frames kept " +
                               $"({video.ModelCalls} DiT calls, {video.SkippedCalls} skipped by TeaCache)");
@@ -74,28 +82,6 @@ public static class AvatarCommand
         {
             var p = Path.Combine(dir, $"result_{i:D3}.mp4");
             if (!File.Exists(p)) return p;
-        }
-    }
-
-    /// <summary>Chunks and denoising steps: a redrawn bar on a terminal, one line per chunk otherwise.</summary>
-    private sealed class ProgressBar(TextWriter w)
-    {
-        private readonly bool tty = !Console.IsErrorRedirected;
-        private int lastChunk;
-
-        public void Report(AvatarProgress p)
-        {
-            const int width = 30;
-            int filled = p.Steps == 0 ? 0 : width * p.Step / p.Steps;
-            var line = $"chunk {p.Chunk}/{p.Chunks} [{new string('#', filled)}{new string('.', width - filled)}] step {p.Step}/{p.Steps}";
-            if (tty) w.Write("\r" + line);
-            else if (p.Step == p.Steps || p.Chunk != lastChunk) w.WriteLine(line);
-            lastChunk = p.Chunk;
-        }
-
-        public void Done()
-        {
-            if (tty) w.WriteLine();
         }
     }
 }

@@ -1,3 +1,4 @@
+using AptLab.Training;
 using System.CommandLine;
 using System.Globalization;
 using AptLab.Config;
@@ -30,20 +31,22 @@ public static class CompareCommand
         var cmd = new Command("compare", "Compare teacher (multi-step, CFG) and one-step generators: PNG sheets, mp4 grid, CSV with wall time and NFE");
         foreach (var o in new Option[] { run, foundation, models, methods, prompts, seed, samples, sheet, noVideo, output }) cmd.Options.Add(o);
         cmd.SetAction(p => Run(p.GetValue(run), p.GetValue(foundation), p.GetValue(models) ?? [], p.GetValue(methods), p.GetValue(prompts) ?? [],
-            p.GetValue(seed), p.GetValue(samples), p.GetValue(sheet), !p.GetValue(noVideo), p.GetValue(output), Console.Out));
+            p.GetValue(seed), p.GetValue(samples), p.GetValue(sheet), !p.GetValue(noVideo), p.GetValue(output), null));
         return cmd;
     }
 
     public static int Run(string? runDir, string? foundation, string[] models, string? methods, string[] prompts, ulong seed,
-        int samples, int sheetPrompts, bool video, string? outDir, TextWriter output)
+        int samples, int sheetPrompts, bool video, string? outDir, TextWriter? output)
     {
+        using var console = output is null ? new ConsoleSession() : null;    // live bars on a terminal; run.log in the run folder
+        output ??= console!;
         try
         {
             // a fresh run folder is made at --out (or beside it, -2, -3..., when it holds files): it must be a creatable folder
             if (outDir is not null) OutputPath.CheckFolder(outDir, "--out", [], overwrite: false);
             var cfg = Build(runDir, foundation, models, methods, prompts, seed, samples, sheetPrompts, video, outDir);
             cfg.Threads = OpenMpPolicy.UseConfigThreads(cfg.Threads);    // recorded in the run's config.yaml
-            var run = ExperimentKinds.Launch(cfg, null, outDir is null ? null : Path.GetFileName(Path.GetFullPath(outDir)), output);
+            var run = console is null ? Launch(cfg, outDir, output) : console.Run(() => Launch(cfg, outDir, output));
             output.WriteLine($"results: {run.Root}");
             return 0;
         }
@@ -54,6 +57,9 @@ public static class CompareCommand
             return 2;
         }
     }
+
+    private static Training.RunDirectory Launch(ExperimentConfig cfg, string? outDir, TextWriter output) =>
+        ExperimentKinds.Launch(cfg, null, outDir is null ? null : Path.GetFileName(Path.GetFullPath(outDir)), output);
 
     /// <summary>The compare experiment the options describe (validated like a config file).</summary>
     public static ExperimentConfig Build(string? runDir, string? foundation, string[] models, string? methods, string[] prompts, ulong seed,

@@ -16,6 +16,7 @@ public static class Program
         root.Subcommands.Add(AvatarCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(CompareRunsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         // Errors are reported by CliErrors (one line for a user's mistake), not by System.CommandLine's stack trace.
         try { return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }); }

@@ -9,6 +9,8 @@ namespace AptLab.Cli;
 /// <summary>`aptlab run configs/NAME.yaml [--resume RUN_DIR]`: runs an experiment into results/&lt;name&gt;/&lt;run-id&gt;/.
 /// Started by `aptlab launch --nproc N` (WORLD_SIZE > 1) the ranks join one process group, rank 0 creates (or opens)
 /// the run folder and tells the others its path, and the APT phases train data-parallel; only rank 0 writes.
+/// Relative paths in the config are resolved from the repository root and the inputs checked before the run folder is
+/// created; the console (live bars on a terminal) is saved as run.log in the run folder.
 /// `aptlab run --check CONFIG` loads, inherits, validates and resolves the config (input checkpoints, `latest`), prints
 /// the resolved config and creates nothing.</summary>
 public static class RunCommand
@@ -24,16 +26,24 @@ public static class RunCommand
         cmd.Options.Add(resume);
         cmd.Options.Add(runId);
         cmd.Options.Add(check);
-        cmd.SetAction(parse => parse.GetValue(check)
-            ? Check(parse.GetValue(config)!, Console.Out)
-            : Run(parse.GetValue(config)!, parse.GetValue(resume), parse.GetValue(runId), Console.Out));
+        cmd.SetAction(parse =>
+        {
+            if (parse.GetValue(check)) return Check(parse.GetValue(config)!, Console.Out);
+            using var console = new ConsoleSession();          // live bars on a terminal; run.log in the run folder
+            return console.Run(() => Run(parse.GetValue(config)!, parse.GetValue(resume), parse.GetValue(runId), console));
+        });
         return cmd;
     }
 
     public static int Run(string configPath, string? resume, string? runId, TextWriter output)
     {
         ExperimentConfig cfg;
-        try { cfg = ConfigLoader.Load<ExperimentConfig>(configPath); }
+        try
+        {
+            cfg = ConfigLoader.Load<ExperimentConfig>(configPath);
+            ExperimentPaths.Resolve(cfg, ExperimentPaths.BaseOf(configPath));     // relative paths: from the repository root
+            ExperimentPaths.CheckInputs(cfg, configPath);                         // before any run folder exists
+        }
         catch (ConfigException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
         cfg.Threads = OpenMpPolicy.UseConfigThreads(cfg.Threads);    // the run's config.yaml records the count it ran with
         DistributedOptions dist;

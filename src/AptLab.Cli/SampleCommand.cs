@@ -4,7 +4,7 @@ using System.Text.Json;
 using AptLab.Config;
 using AptLab.Data.Media;
 using AptLab.Wan.Pipelines;
-using Spectre.Console;
+using AptLab.Training;
 
 namespace AptLab.Cli;
 
@@ -103,29 +103,18 @@ public static class SampleCommand
         }
     }
 
-    /// <summary>Runs <paramref name="generate"/> with a progress bar on a terminal, or one line per step otherwise.</summary>
+    /// <summary>Runs <paramref name="generate"/> with a live bar on a terminal (stderr), or periodic lines otherwise.</summary>
     private static T WithProgress<T>(int steps, Func<Action<WanSampleProgress>, T> generate)
     {
-        if (Console.IsErrorRedirected || Console.IsOutputRedirected)
+        using var console = new ConsoleSession(Console.Error, interactive: !Console.IsErrorRedirected && !Console.IsOutputRedirected);
+        return console.Run(() =>
+        {
+            var progress = new ProgressReporter("sample", steps, console, every: 1);
             return generate(p =>
             {
-                if (p.Phase == "denoise")
-                    Console.Error.WriteLine($"step {p.Step}/{p.Total}  t={p.Timestep:G6}  {p.Elapsed.TotalSeconds:F1} s");
-                else Console.Error.WriteLine($"{p.Phase} ...");
+                if (p.Phase == "denoise") progress.Report(p.Step, $"t={p.Timestep:G6}");
+                else console.WriteLine($"{p.Phase} ...");
             });
-        T result = default!;
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask("text encoder", maxValue: steps);
-                result = generate(p =>
-                {
-                    task.Description = p.Phase == "denoise" ? $"denoise {p.Step}/{p.Total}" : p.Phase;
-                    task.Value = p.Step;
-                });
-                task.Value = steps;
-            });
-        return result;
+        });
     }
 }
