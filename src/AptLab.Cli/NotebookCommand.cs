@@ -24,6 +24,7 @@ public static class NotebookCommand
         var runs = new Option<string[]>("--run") { Description = "a run folder results/<experiment>/<run-id> (repeat to compare runs); default: the newest run" };
         var output = new Option<string>("--out") { Description = "folder for the executed notebook (with its outputs)", Required = true };
         var results = new Option<string?>("--results") { Description = "the results root searched when no --run is given (default: <repo>/results)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace an executed notebook of the same name in --out" };
         var timeout = new Option<int>("--timeout") { Description = "seconds allowed for the whole execution", DefaultValueFactory = _ => 600 };
         var cmd = new Command("run", "Execute a notebook (nbconvert --execute, .net-csharp kernel) and write it with its outputs into --out");
         cmd.Arguments.Add(notebook);
@@ -31,13 +32,15 @@ public static class NotebookCommand
         cmd.Options.Add(output);
         cmd.Options.Add(results);
         cmd.Options.Add(timeout);
+        cmd.Options.Add(overwrite);
         cmd.SetAction(parse => Guarded(() =>
         {
             var nb = parse.GetValue(notebook)!;
             if (!nb.Exists) throw new FileNotFoundException($"notebook not found: {nb.FullName}");
             var options = new NotebookRunOptions
             {
-                OutputDirectory = parse.GetValue(output)!,
+                OutputDirectory = OutputPath.CheckFolder(parse.GetValue(output)!, "--out", [nb.Name], parse.GetValue(overwrite)),
+                Overwrite = parse.GetValue(overwrite),
                 Runs = parse.GetValue(runs) ?? [],
                 ResultsRoot = parse.GetValue(results),
                 Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),

@@ -9,6 +9,8 @@ public sealed record NotebookRunOptions
 {
     /// <summary>The folder the executed notebook (with its outputs) is written to; created if missing.</summary>
     public required string OutputDirectory { get; init; }
+    /// <summary>Replace an executed notebook of the same name already in <see cref="OutputDirectory"/>.</summary>
+    public bool Overwrite { get; init; }
 
     /// <summary>Run folders handed to the notebook: <c>APTLAB_RUN</c> gets the first, <c>APTLAB_RUNS</c> all of them
     /// (joined by the path separator). Empty: the notebook picks (the newest run under results/).</summary>
@@ -56,7 +58,12 @@ public static class NotebookRunner
         Directory.CreateDirectory(outDir);
         var executed = Path.Combine(outDir, Path.GetFileName(notebook));
         if (executed == notebook) throw new ArgumentException($"the output folder {outDir} holds the notebook itself; name another folder");
-        if (File.Exists(executed)) File.Delete(executed);                  // a stale result must never pass for this run's
+        if (File.Exists(executed) && !options.Overwrite)
+            throw new IOException($"--out {outDir}: already holds {Path.GetFileName(notebook)}; pass --overwrite to replace it or name another folder");
+        // nbconvert writes a temporary name; only a finished notebook replaces the target (a stale result never passes
+        // for this run's, and a failed run never destroys an earlier one)
+        var temp = $".{Path.GetFileNameWithoutExtension(notebook)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}".Substring(0, 48) + ".ipynb";
+        var tempPath = Path.Combine(outDir, temp);
 
         var psi = new ProcessStartInfo(NotebookKernel.Python())
         {
@@ -68,7 +75,7 @@ public static class NotebookRunner
                      "-m", "nbconvert", "--to", "notebook", "--execute", "--allow-errors",
                      $"--ExecutePreprocessor.kernel_name={KernelName}", "--ExecutePreprocessor.startup_timeout=180",
                      $"--ExecutePreprocessor.timeout={Math.Max(1, (int)options.Timeout.TotalSeconds)}",
-                     "--output-dir", outDir, "--output", Path.GetFileName(notebook), notebook,
+                     "--output-dir", outDir, "--output", temp, notebook,
                  })
             psi.ArgumentList.Add(a);
         var env = psi.Environment;
@@ -105,11 +112,13 @@ public static class NotebookRunner
         {
             try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { /* it just exited */ }
             p.WaitForExit();
+            File.Delete(tempPath);
             stderr($"{notebook}: timed out after {options.Timeout.TotalSeconds:0} s; killed");
             return new NotebookRunResult(TimeoutExitCode, true, null, []);
         }
         p.WaitForExit();                                                    // drains the asynchronous readers
-        if (!File.Exists(executed))
+        if (File.Exists(tempPath)) File.Move(tempPath, executed, overwrite: true);
+        else
         {
             var hint = log.ToString().Contains("No such kernel") ? $" (the {KernelName} kernel is not installed: run `make deps`)" : "";
             return new NotebookRunResult(p.ExitCode == 0 ? 1 : p.ExitCode, false, null, [$"nbconvert wrote no notebook{hint}"]);

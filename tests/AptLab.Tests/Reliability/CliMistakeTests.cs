@@ -70,8 +70,8 @@ public sealed class CliMistakeRuns : IDisposable
             ["--out {dir}/notes.txt", "is a file, not a folder"]),
         ["sample --out a folder with a sample"] = (null, ["sample", "--config", "{repo}/configs/sample-tiny.yaml", "--prompt", "x", "--out", "{dir}/videos"],
             ["--out {dir}/videos", "already holds sample.mp4"]),
-        ["notebook convert --output an existing file"] = (null, ["notebook", "convert", "{repo}/notebooks/explore-run.ipynb", "--output", "{dir}/app.cs"],
-            ["--output {dir}/app.cs", "the file exists"]),
+        ["notebook run --out a folder with that notebook"] = (null, ["notebook", "run", "{repo}/notebooks/explore-run.ipynb", "--run", "{dir}/videos", "--out", "{dir}/nb"],
+            ["--out {dir}/nb", "already holds explore-run.ipynb"]),
         [CheckRun] = ("", ["run", "--check", "{cfg}"], []),
     };
 
@@ -79,10 +79,11 @@ public sealed class CliMistakeRuns : IDisposable
     {
         // the user's files, compared byte for byte after every command
         Directory.CreateDirectory(File("videos"));
+        Directory.CreateDirectory(File("nb"));
         foreach (var (name, bytes) in new (string, byte[])[]
         {
             ("notes.txt", "my notes\n"u8.ToArray()), ("videos/take1.mp4", "not really a video"u8.ToArray()),
-            ("videos/sample.mp4", "an earlier sample"u8.ToArray()), ("app.cs", "// my app\n"u8.ToArray()),
+            ("videos/sample.mp4", "an earlier sample"u8.ToArray()), ("app.cs", "// my app\n"u8.ToArray()), ("nb/explore-run.ipynb", "{}"u8.ToArray()),
         })
         {
             System.IO.File.WriteAllBytes(File(name), bytes);
