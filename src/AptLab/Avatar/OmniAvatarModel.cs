@@ -75,7 +75,7 @@ public sealed class OmniAvatarModel : Module
     {
         using var scope = torch.NewScope();
         var cond = audio_emb is null ? null : AudioConditioning(audio_emb);
-        return scope.Keep(Forward(x, t, context, y, cond, hook).Output);
+        return scope.Keep(forward_with_audio_terms(x, t, context, y, cond, hook).Output);
     }
 
     /// <summary>The forward with precomputed audio terms <paramref name="audioCond"/> [B, K, T, dim] (see
@@ -83,7 +83,7 @@ public sealed class OmniAvatarModel : Module
     /// It is <see cref="WanModel"/>'s forward on cat(x, y) with the <see cref="AudioInjection"/> hook.
     /// With <paramref name="hiddenOnly"/> the blocks stop after the last listed one and no velocity is computed
     /// (Output is null; see <see cref="hidden_states"/>).</summary>
-    public DiTOutput Forward(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond,
+    public DiTOutput forward_with_audio_terms(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond,
         WanHook? hook = null, int[]? returnHiddenAfter = null, bool hiddenOnly = false)
     {
         using var scope = torch.NewScope();
@@ -118,7 +118,7 @@ public sealed class OmniAvatarModel : Module
     }
 
     /// <summary>Only the residual stream [B, S, dim] after the listed blocks (the APT discriminator's input), running
-    /// the blocks up to the last of them; equal to the hidden states of the full <see cref="Forward"/>.</summary>
+    /// the blocks up to the last of them; equal to the hidden states of the full <see cref="forward_with_audio_terms"/>.</summary>
     public IReadOnlyList<Tensor> hidden_states(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond, int[] blocks) =>
-        Forward(x, t, context, y, audioCond, null, blocks, hiddenOnly: true).Hidden;
+        forward_with_audio_terms(x, t, context, y, audioCond, null, blocks, hiddenOnly: true).Hidden;
 }

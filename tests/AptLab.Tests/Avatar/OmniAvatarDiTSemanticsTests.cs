@@ -58,8 +58,8 @@ public class OmniAvatarDiTSemanticsTests(ITestOutputHelper log)
         using var model = new OmniAvatarModel(c);
         AvatarTestUtil.Randomize(model, 3, c.Wan.Dim);
         var (x, t, ctx, y, audio) = Inputs(c, 1, 5);
-        var a = model.Forward(x, t, ctx, y, model.AudioConditioning(audio), returnHiddenAfter: [1, 2]);
-        var b = model.Forward(x, t, ctx, y, null, returnHiddenAfter: [1, 2]);
+        var a = model.forward_with_audio_terms(x, t, ctx, y, model.AudioConditioning(audio), returnHiddenAfter: [1, 2]);
+        var b = model.forward_with_audio_terms(x, t, ctx, y, null, returnHiddenAfter: [1, 2]);
         Assert.Equal(0.0, RelErr(a.Hidden[0], b.Hidden[0]));                       // nothing before block 2
         Assert.True(RelErr(a.Hidden[1], b.Hidden[1]) > 1e-3);
         // AudioPack packing: latent frame f ← rows 4f−3 .. 4f, frame 0 ← row 0 four times; changing rows 5..8

@@ -29,7 +29,7 @@ public sealed class OmniAvatarFlowModel(OmniAvatarModel net) : FlowModel
         using var scope = torch.NewScope();
         var t = WanTimesteps(sigma, x.device);                                         // [B]
         var audioCond = c.Audio is null ? null : Net.AudioConditioning(c.Audio);       // [B, K, F, dim]
-        var o = Net.Forward(x, t, c.Context, YOf(c), audioCond, null, hiddenAfter);
+        var o = Net.forward_with_audio_terms(x, t, c.Context, YOf(c), audioCond, null, hiddenAfter);
         scope.Keep(o.Output);
         scope.KeepAll(o.Hidden.ToArray());
         return o;

@@ -79,19 +79,19 @@ public static class AvatarSampler
         {
             if (fixedFrames > 0) x.narrow(2, 0, fixedFrames).copy_(lat.narrow(2, 0, fixedFrames));
             var tau = torch.tensor([(float)scheduler.ModelTimestep(i)], 1).to(x.device);   // [1] bf16-rounded value
-            var pos = model.Forward(x, tau, context, y, audioPos, posi).Output;
+            var pos = model.forward_with_audio_terms(x, tau, context, y, audioPos, posi).Output;
             Tensor v;
             if (passes == 1) v = pos;
             else if (passes == 2)
             {
-                var neg = model.Forward(x, tau, negativeContext!, y, audioZero, nega).Output;
+                var neg = model.forward_with_audio_terms(x, tau, negativeContext!, y, audioZero, nega).Output;
                 v = FlowMatch.Cfg(neg, pos, options.GuidanceScale);
             }
             else
             {
                 // upstream gives the audio-negative pass a fresh cache at every step: it is never skipped
-                var audioNeg = model.Forward(x, tau, context, y, audioZero, null).Output;
-                var textNeg = model.Forward(x, tau, negativeContext!, y, audioZero, nega).Output;
+                var audioNeg = model.forward_with_audio_terms(x, tau, context, y, audioZero, null).Output;
+                var textNeg = model.forward_with_audio_terms(x, tau, negativeContext!, y, audioZero, nega).Output;
                 v = AvatarGuidance.Combine3(pos, audioNeg, textNeg, options.GuidanceScale, options.AudioScale!.Value);
             }
             calls += passes;

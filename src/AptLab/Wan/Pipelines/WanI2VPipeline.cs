@@ -18,7 +18,7 @@ public sealed class WanI2VPipeline : WanPipeline
     {
         var c = dit.config;
         if (!c.IsI2V) throw new ArgumentException("WanI2VPipeline: the DiT is a t2v model; use WanT2VPipeline");
-        int expected = 2 * vae.config.z_dim + TemporalFactor;
+        int expected = 2 * vae.config.ZDim + TemporalFactor;
         if (c.InDim != expected)
             throw new ArgumentException($"WanI2VPipeline: the DiT takes in_dim = {c.InDim} channels, but noise + mask + image latent give {expected}");
     }
@@ -91,7 +91,7 @@ public sealed class WanI2VPipeline : WanPipeline
         var (latH, latW) = LatentSize((long)settings.Width * settings.Height, (int)image.size(1), (int)image.size(2));
         progress?.Invoke(new WanSampleProgress("encode", 0, settings.Steps, double.NaN, TimeSpan.Zero));
         var y = Conditioning(image, settings.Frames, latH, latW);                // [20, T, lat_h, lat_w]
-        var noise = Noise([Vae.config.z_dim, y.size(1), latH, latW], settings.Seed);   // [16, T, lat_h, lat_w]
+        var noise = Noise([Vae.config.ZDim, y.size(1), latH, latW], settings.Seed);   // [16, T, lat_h, lat_w]
         var result = Run(settings, WanNegativePrompts.ImageToVideo, noise, clipFea, y, progress);
         scope.KeepAll(result.Video, result.Latent);
         return result;

@@ -20,8 +20,8 @@ public sealed class WanT2VPipeline : WanPipeline
         : base(dit, vae, textEncoder, ownsModels)
     {
         if (dit.config.IsI2V) throw new ArgumentException("WanT2VPipeline: the DiT is an i2v model; use WanI2VPipeline");
-        if (dit.config.InDim != vae.config.z_dim)
-            throw new ArgumentException($"WanT2VPipeline: the DiT takes in_dim = {dit.config.InDim} channels but the VAE latent has z_dim = {vae.config.z_dim}");
+        if (dit.config.InDim != vae.config.ZDim)
+            throw new ArgumentException($"WanT2VPipeline: the DiT takes in_dim = {dit.config.InDim} channels but the VAE latent has z_dim = {vae.config.ZDim}");
     }
 
     /// <summary>Generates one clip. The noise is <see cref="WanPipeline.Noise"/> of the latent shape with

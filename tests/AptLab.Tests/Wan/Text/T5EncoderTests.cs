@@ -6,8 +6,8 @@ namespace AptLab.Tests.Wan.Text;
 
 public class T5EncoderTests(ITestOutputHelper log)
 {
-    private static readonly T5EncoderConfig RefConfig = new(Vocab: 300, Dim: 64, DimAttn: 64, DimFfn: 128, NumHeads: 4,
-        NumLayers: 3, NumBuckets: 32, SharedPos: false);
+    private static readonly T5EncoderConfig RefConfig = new() { Vocab = 300, Dim = 64, DimAttn = 64, DimFfn = 128, NumHeads = 4,
+        NumLayers = 3, NumBuckets = 32, SharedPos = false };
 
     [Fact]
     public void Reproduces_the_t5_encoder_reference_case()
