@@ -6,8 +6,8 @@ using AptLab.Wan.Vae;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// The apt kind on a released Wan 2.1 DiT (apt.md 11): the discriminator's backbone is a copy of the checkpoint
-/// named by wan.checkpoint (the original weights, apt.md 11.3), the generator starts from apt.student (the CD
+/// The apt kind on a released Wan 2.1 DiT (docs/apt.md#heads): the discriminator's backbone is a copy of the checkpoint
+/// named by wan.checkpoint (the original weights, docs/apt.md#discriminator), the generator starts from apt.student (the CD
 /// student's state dict) or, when apt.student is empty, from the student this run distils first (<see cref="Distill"/>
 /// -> checkpoints/cd.safetensors, skipped by a resumed run that has it), the image phase reads wan.image_data and the video phase wan.video_data (LatentCache
 /// folders, <see cref="WanAptConfig"/>). Phases, checkpoints, resume and data parallelism are those of
@@ -52,7 +52,7 @@ public static class WanAptExperiment
     }
 
     /// <summary>
-    /// The CD student of the teacher (<see cref="CdStage"/>, apt.md 4.3 and 11.4; the distill section's steps, batch,
+    /// The CD student of the teacher (<see cref="CdStage"/>, docs/consistency-distillation.md#settings; the distill section's steps, batch,
     /// lr, weight_decay, n, shift, guidance), or this run's checkpoints/cd.safetensors. Batches come from
     /// wan.image_data (single frames) and wan.video_data (clips): with both, odd steps draw images and even steps
     /// clips, as the demo and the OmniAvatar kind do; with one of them, every step draws from it. The teacher's CFG

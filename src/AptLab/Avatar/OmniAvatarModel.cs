@@ -5,7 +5,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Avatar;
 
 /// <summary>
-/// The OmniAvatar DiT (spec omniavatar §2): Wan 2.1's DiT with a 33-channel patch embedding and the audio branch.
+/// The OmniAvatar DiT (docs/omniavatar.md#overview): Wan 2.1's DiT with a 33-channel patch embedding and the audio branch.
 /// It reuses the parts of a <see cref="WanModel"/> (patch/text/time embeddings, blocks, head) registered under the
 /// same names, so the state-dict keys are exactly OmniAvatar's:
 /// <code>
@@ -24,7 +24,7 @@ public sealed class OmniAvatarModel : Module
     public readonly AudioPack audio_proj;
     public readonly ModuleList<Linear> audio_cond_projs;
 
-    /// <summary>Recompute each block in backward (activation checkpointing, spec §7.6); the audio add stays outside.</summary>
+    /// <summary>Recompute each block in backward (activation checkpointing, docs/omniavatar.md#training); the audio add stays outside.</summary>
     public bool GradientCheckpointing { get => wan.GradientCheckpointing; set => wan.GradientCheckpointing = value; }
 
     public WanConfig wanConfig => config.Wan;
@@ -48,12 +48,12 @@ public sealed class OmniAvatarModel : Module
     }
 
     /// <summary>The compute dtype (that of the frozen Wan base weights). The trainable tensors (LoRA, audio modules,
-    /// patch embedding) may be float32 master copies in a bf16 model (<c>OmniAvatarTrainer</c>, spec §7.2): each of
+    /// patch embedding) may be float32 master copies in a bf16 model (<c>OmniAvatarTrainer</c>, docs/omniavatar.md#training): each of
     /// those layers casts its input to its own weight dtype and its output back to this one.</summary>
     public ScalarType Dtype => wan.Dtype;
 
     /// <summary>
-    /// The per-block audio terms of spec §2.2 steps 1–5, batch-correct: audio_emb [B, L, C] (L = 4T − 3 video
+    /// The per-block audio terms of docs/omniavatar.md#audio-injection, batch-correct: audio_emb [B, L, C] (L = 4T − 3 video
     /// frames) → [B, K, T, dim], entry [b, j, f] being what block j + 2 adds to every token of latent frame f.
     /// It does not depend on the timestep, so samplers compute it once per chunk (and once for the zero audio).
     /// </summary>

@@ -8,7 +8,7 @@ public sealed record ConvertedNotebook(string Source, IReadOnlyList<string> Proj
                                        IReadOnlyList<int> ConvertedCells, IReadOnlyList<int> SkippedCells);
 
 /// <summary>
-/// Turns the C# cells of a .NET Interactive notebook into one file-based app (ecosystem.md section 2.4):
+/// Turns the C# cells of a .NET Interactive notebook into one file-based app (notebooks/README.md):
 /// <list type="bullet">
 /// <item><c>#r "nuget: X, V"</c> becomes <c>#:package X@V</c>, unless X is a project of this repository
 ///   (<c>src/X/X.csproj</c>), which becomes <c>#:project</c>; <c>#r "path/X.dll"</c> of a repository project's

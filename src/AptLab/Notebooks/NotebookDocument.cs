@@ -15,7 +15,7 @@ public sealed record NotebookCell(int Number, string CellType, string Kernel, IR
 }
 
 /// <summary>
-/// A .NET Interactive / Polyglot notebook (.ipynb, nbformat 4; ecosystem.md section 2.1). The kernel of a code
+/// A .NET Interactive / Polyglot notebook (.ipynb, nbformat 4; notebooks/README.md). The kernel of a code
 /// cell comes from <c>metadata.polyglot_notebook.kernelName</c>, else <c>metadata.dotnet_interactive.language</c>,
 /// else the notebook's default kernel (<c>polyglot_notebook.kernelInfo.defaultKernelName</c>, else the kernelspec
 /// language), else csharp; a first source line <c>#!name</c> overrides it.

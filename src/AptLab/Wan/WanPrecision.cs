@@ -2,7 +2,7 @@ using AptLab.Torch.nn;
 
 namespace AptLab.Wan;
 
-/// <summary>Float precision helpers for Wan's "float32 islands" (spec §2.8): the time path, modulation,
+/// <summary>Float precision helpers for Wan's "float32 islands" (docs/wan-dit.md#precision): the time path, modulation,
 /// norms, residual stream and head compute in float32 even when the big linears run in bfloat16. A float64
 /// model (finite-difference tests) stays float64 everywhere.</summary>
 internal static class WanPrecision

@@ -1,7 +1,7 @@
 namespace AptLab.Wan;
 
 /// <summary>
-/// Wan's 3D rotary position embedding (spec §2.5). The head_dim/2 complex pairs of every head are split over
+/// Wan's 3D rotary position embedding (docs/wan-dit.md#rope). The head_dim/2 complex pairs of every head are split over
 /// the (frame, height, width) axes as (c − 2⌊c/3⌋, ⌊c/3⌋, ⌊c/3⌋); axis a uses its own base dimension
 /// D_a = 2·pairs_a, θ_{a,j} = 1 / 10000^(2j / D_a). Pair i of a token at grid position (f, h, w) is rotated
 /// by f·θ, h·θ or w·θ: adjacent channels (2i, 2i+1) form the complex number x[2i] + i·x[2i+1], multiplied

@@ -1,6 +1,6 @@
 namespace AptLab.Wan;
 
-/// <summary>The sinusoidal timestep embedding (spec §2.3 step 5): [cos(t·ω_j) | sin(t·ω_j)], ω_j = 10000^(−j/half),
+/// <summary>The sinusoidal timestep embedding (docs/wan-dit.md#forward-pass): [cos(t·ω_j) | sin(t·ω_j)], ω_j = 10000^(−j/half),
 /// computed in float64.</summary>
 public static class WanSinusoid
 {

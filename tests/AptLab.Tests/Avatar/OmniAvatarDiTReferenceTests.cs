@@ -54,6 +54,6 @@ public class OmniAvatarDiTReferenceTests(ITestOutputHelper log)
         double dAudio = RelErr(zeroAudio, withAudio), dZero = RelErr(noBranch, zeroAudio);
         log.WriteLine($"audio vs zero audio {dAudio:E2}; zero audio vs no audio branch {dZero:E2}");
         Assert.True(dAudio > 1e-3);
-        Assert.True(dZero > 1e-3);   // LayerNorm(proj bias) is a fixed non-zero vector (spec §2.2)
+        Assert.True(dZero > 1e-3);   // LayerNorm(proj bias) is a fixed non-zero vector (docs/omniavatar.md#audio-injection)
     }
 }

@@ -135,7 +135,7 @@ public class OmniAvatarDiTSemanticsTests(ITestOutputHelper log)
         Bound("audio_cond_projs.0.weight", model.audio_cond_projs[0].weight, 0.05 * Math.Sqrt(6.0 / (c.AudioHiddenSize + d)));
         foreach (var (name, p) in model.named_parameters())
             if (p.dim() == 1) Assert.Equal(0f, p.abs().max().item<float>());
-        // the real 1.3B / 14B bounds quoted by the spec
+        // the real 1.3B / 14B bounds (docs/omniavatar.md#overview)
         Assert.Equal(1.546e-3, 0.05 * Math.Sqrt(6.0 / (132 + 4 * 1536)), 6);
         Assert.Equal(8.53e-4, 0.05 * Math.Sqrt(6.0 / (132 + 4 * 5120)), 6);
 

@@ -3,7 +3,7 @@ using AptLab.Torch.IO;
 namespace AptLab.Wan.Pipelines;
 
 /// <summary>
-/// Precomputed CLIP image features for I2V (<c>clip_fea</c>, spec wan21 §6, §8.2 step 6). AptLab does not run the
+/// Precomputed CLIP image features for I2V (<c>clip_fea</c>, docs/wan-dit.md#pipelines). AptLab does not run the
 /// CLIP ViT-H/14 encoder; compute <c>clip.visual(image)</c> (penultimate block output, [1, 257, 1280]) elsewhere and
 /// save it as a safetensors or .pth file holding one tensor (or a tensor named <c>clip_fea</c>).
 /// </summary>

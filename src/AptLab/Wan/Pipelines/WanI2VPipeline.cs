@@ -4,7 +4,7 @@ using AptLab.Wan.Vae;
 namespace AptLab.Wan.Pipelines;
 
 /// <summary>
-/// Image-to-video sampling as the official Wan 2.1 I2V pipeline (spec wan21 §8.2). The output follows the input
+/// Image-to-video sampling as the official Wan 2.1 I2V pipeline (docs/wan-dit.md#pipelines). The output follows the input
 /// image's aspect ratio within the area W·H of the settings; the DiT is conditioned on
 /// <c>y = [mask (4 ch) | VAE latent (16 ch)]</c> of a clip whose first frame is the resized image and whose other
 /// frames are zero, and on the CLIP features of the image, in both CFG passes. The CLIP ViT-H/14 encoder itself is
@@ -24,7 +24,7 @@ public sealed class WanI2VPipeline : WanPipeline
     }
 
     /// <summary>Latent height and width for an image of <paramref name="imageHeight"/> × <paramref name="imageWidth"/>
-    /// under <paramref name="maxArea"/> pixels (spec §8.2 step 2): with a = h0/w0,
+    /// under <paramref name="maxArea"/> pixels (docs/wan-dit.md#pipelines): with a = h0/w0,
     /// <c>lat_h = p·⌊⌊√(area·a)/s⌋/p⌋</c>, <c>lat_w = p·⌊⌊√(area/a)/s⌋/p⌋</c> (s = VAE stride 8, p = patch 2).</summary>
     public (int LatH, int LatW) LatentSize(long maxArea, int imageHeight, int imageWidth)
     {
@@ -38,7 +38,7 @@ public sealed class WanI2VPipeline : WanPipeline
     }
 
     /// <summary>
-    /// The first-frame mask [4, T, lat_h, lat_w] (spec §8.2 step 5) built as upstream: a per-frame mask over F frames
+    /// The first-frame mask [4, T, lat_h, lat_w] (docs/wan-dit.md#pipelines) built as upstream: a per-frame mask over F frames
     /// (1 for frame 0), frame 0's entry repeated <c>TemporalFactor</c> times (F + 3 entries), cut into T groups of 4;
     /// channel c of latent frame t is entry 4t + c. The result is 1 at latent frame 0 and 0 elsewhere.
     /// </summary>

@@ -45,7 +45,7 @@ public abstract class WanPipeline : IDisposable
     public int SizeMultiple => Vae.config.SpatialFactor * Math.Max(Dit.config.PatchSize.H, Dit.config.PatchSize.W);
     public int TemporalFactor => Vae.config.TemporalFactor;
 
-    /// <summary>Latent shape [z_dim, (F − 1)/4 + 1, H/8, W/8] for a clip of F frames at H × W (spec §8.1 step 2).</summary>
+    /// <summary>Latent shape [z_dim, (F − 1)/4 + 1, H/8, W/8] for a clip of F frames at H × W (docs/wan-dit.md#pipelines).</summary>
     public long[] LatentShape(int frames, int height, int width) =>
         [Vae.config.ZDim, (frames - 1) / TemporalFactor + 1, height / Vae.config.SpatialFactor, width / Vae.config.SpatialFactor];
 
@@ -57,7 +57,7 @@ public abstract class WanPipeline : IDisposable
         return torch.randn(shape, ScalarType.Float32, Device.CPU, g);
     }
 
-    /// <summary>The prompt's text context [L, text_dim] (its real tokens, EOS included; spec §5.4), encoded alone
+    /// <summary>The prompt's text context [L, text_dim] (its real tokens, EOS included; docs/umt5.md#output), encoded alone
     /// as the official pipeline does.</summary>
     public Tensor EncodePrompt(string prompt) => TextEncoder.Encode([prompt])[0];
 

@@ -4,7 +4,7 @@ using AptLab.Wan.Vae;
 namespace AptLab.Wan.Pipelines;
 
 /// <summary>
-/// Text-to-video sampling as the official Wan 2.1 T2V pipeline (spec wan21 §8.1):
+/// Text-to-video sampling as the official Wan 2.1 T2V pipeline (docs/wan-dit.md#pipelines):
 /// <code>
 /// ctx = T5(prompt), ctx_null = T5(negative or Wan's default negative prompt)
 /// x   = N(0, I) of shape [16, (F − 1)/4 + 1, H/8, W/8]       (seeded)

@@ -56,7 +56,7 @@ public sealed class Decoder3d : Module<Tensor, Tensor>
         RegisterModule("head", new IndexedModules(("0", head0), ("2", head2)));
     }
 
-    /// <summary>Whole-sequence form (§4.7 of the spec). x: [B, z_dim, t, h, w]</summary>
+    /// <summary>Whole-sequence form (docs/wan-vae.md#streaming). x: [B, z_dim, t, h, w]</summary>
     public override Tensor forward(Tensor x) => forward(x, null);
 
     /// <summary>One latent frame of the streaming decode (slots in forward order), or the whole sequence when

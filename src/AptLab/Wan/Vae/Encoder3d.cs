@@ -54,7 +54,7 @@ public sealed class Encoder3d : Module<Tensor, Tensor>
         RegisterModule("head", new IndexedModules(("0", head0), ("2", head2)));
     }
 
-    /// <summary>Whole-sequence form (§4.7 of the spec). x: [B, 3, T, H, W]</summary>
+    /// <summary>Whole-sequence form (docs/wan-vae.md#streaming). x: [B, 3, T, H, W]</summary>
     public override Tensor forward(Tensor x) => forward(x, null);
 
     /// <summary>One chunk of the streaming encode (slots taken in forward order), or the whole sequence when

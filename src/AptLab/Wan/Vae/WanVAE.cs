@@ -144,7 +144,7 @@ public sealed partial class WanVAE : Module
 
     // ---- whole-sequence oracle ----
 
-    /// <summary>The same encode as one causal pass over the whole clip (§4.7 of the spec): equal to
+    /// <summary>The same encode as one causal pass over the whole clip (docs/wan-vae.md#streaming): equal to
     /// <see cref="encode_moments"/> up to rounding, but every activation holds all frames at once.</summary>
     public (Tensor mu, Tensor log_var) encode_whole_sequence(Tensor video)
     {

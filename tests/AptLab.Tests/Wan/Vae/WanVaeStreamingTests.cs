@@ -204,7 +204,7 @@ public sealed class WanVaeStreamingTests(ITestOutputHelper output)
         using var file = Safetensors.Open(TestPaths.ReferenceFile("wan_vae.weights.safetensors"));
         var tinyKeys = file.Names.ToList();
         Assert.Equal(tinyKeys, sd.Keys.ToList());
-        // Spot-check shapes from the spec's Appendix A.
+        // Spot-check shapes of the released checkpoint's keys.
         Assert.Equal(new long[] { 96, 3, 3, 3, 3 }, sd["encoder.conv1.weight"].shape);
         Assert.Equal(new long[] { 192, 192, 3, 1, 1 }, sd["encoder.downsamples.5.time_conv.weight"].shape);
         Assert.Equal(new long[] { 384, 1, 1 }, sd["encoder.middle.1.norm.gamma"].shape);
