@@ -178,7 +178,7 @@ public sealed class AptTrainer : IDisposable
     }
 
     /// <summary>Global L2 norm of the gradients (0 when none): a zero generator norm means D was run without autograd
-    /// (bug E1 of docs/apt.md#known-pitfalls).</summary>
+    /// (the first of docs/apt.md#known-pitfalls).</summary>
     public static double GradNorm(IEnumerable<Tensor> parameters)
     {
         using var scope = torch.NewScope();

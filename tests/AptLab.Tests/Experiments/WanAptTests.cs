@@ -142,7 +142,7 @@ public class WanAptTests
                 Assert.Equal(updates, values.Length);
                 Assert.All(values, x => Assert.True(double.IsFinite(x), $"{phase}/{tag}"));
             }
-            Assert.All(m.Series($"{phase}/grad_norm_g").Values, x => Assert.True(x > 0));     // D differentiated through (E1)
+            Assert.All(m.Series($"{phase}/grad_norm_g").Values, x => Assert.True(x > 0));     // D differentiated through (docs/apt.md#known-pitfalls)
         }
         Assert.Contains("effective batch 4", log.ToString());                                   // 2 x 2 x 1 rank
 
