@@ -178,7 +178,7 @@ public sealed class DistillStageConfig : IValidatable
 {
     /// <summary>distill kind: the foundation checkpoint (VAE + text encoder + teacher) of a teacher run, or its run folder.</summary>
     public string From { get; set; } = "";
-    /// <summary>Folder of the teacher-target cache (apt.md 4.3): the teacher's guided Euler steps for (sample, noise
+    /// <summary>Folder of the teacher-target cache (docs/consistency-distillation.md#one-training-step): the teacher's guided Euler steps for (sample, noise
     /// seed, step) triples are stored there and reused by later runs; empty = no cache. With a cache the noise of a
     /// sample is one of <see cref="NoiseSeeds"/> seeded draws, so triples recur.</summary>
     public string TargetCache { get; set; } = "";
@@ -223,7 +223,7 @@ public sealed class AptStagesConfig : IValidatable
     public string Student { get; set; } = "";
     public AptPhaseSettings Image { get => image; set => image = value with { Name = "image" }; }
     public AptPhaseSettings Video { get => video; set => video = value with { Name = "video" }; }
-    /// <summary>0-indexed discriminator head blocks; empty = proportional to 16/26/36 of 36 (apt.md 11.2).</summary>
+    /// <summary>0-indexed discriminator head blocks; empty = proportional to 16/26/36 of 36 (docs/apt.md#heads).</summary>
     public List<int> HeadLayers { get; set; } = [];
     /// <summary>The data-parallel ranks the batch settings assume (effective batch = micro_batch x accumulation x
     /// world_size); 0 accepts any launch. A launch with another number of ranks is refused.</summary>

@@ -5,8 +5,21 @@ using AptLab.Experiments.Avatar;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// The experiment kinds and how they chain. Each kind runs into its own results/&lt;name&gt;/&lt;run-id&gt;/ and
-/// writes its product to checkpoints/:
+/// The experiment kinds and how they chain. The words used in experiments/:
+/// <list type="bullet">
+/// <item><b>experiment kind</b>: the value of a config's <c>experiment:</c>; each kind is one program
+/// (<c>DemoExperiment</c>, <c>StudyExperiments.Teacher</c>/<c>Distill</c>/<c>Apt</c>/<c>Compare</c>, <c>WanAptExperiment</c>,
+/// <c>AvatarAptExperiment</c>, <c>AvatarFinetuneExperiment</c>), started by <see cref="Run"/>;</item>
+/// <item><b>study</b>: the demo's research procedure on the built-in data (<c>StudyContext</c>): VAE, teacher,
+/// consistency distillation, APT image and video phases, comparison;</item>
+/// <item><b>stage</b>: one step of a study or of a kind (<c>VaeStage</c>, <c>TeacherStage</c>, <c>CdStage</c>,
+/// <c>AptStage</c>, <c>CompareStage</c>), a function that trains or evaluates one thing;</item>
+/// <item><b>product</b>: what a stage leaves in checkpoints/ for a resumed run or a later kind (<c>StudyProducts</c>,
+/// <c>StudyCheckpoints</c>);</item>
+/// <item><b>foundation</b>: the product of the VAE and teacher stages: VAE (with latent statistics), text encoder and
+/// teacher, with the config sections that built them.</item>
+/// </list>
+/// Each kind runs into its own results/&lt;name&gt;/&lt;run-id&gt;/ and writes its products to checkpoints/:
 /// <code>
 /// teacher  -> checkpoints/foundation.safetensors   VAE (+ latent stats) + text encoder + teacher, and their config
 /// distill  distill.from: a foundation               -> checkpoints/cd.safetensors (the CD student)
@@ -18,7 +31,7 @@ namespace AptLab.Experiments;
 /// sample   the same methods, sheets and samples.csv without scores
 /// apt-omniavatar  an OmniAvatar teacher (omniavatar section) + LatentCache data -> checkpoints/cd, apt_image_ema,
 ///          apt_video_ema (+ resumable phase checkpoints) and generator.safetensors (the exported one-step generator)
-/// demo     all of it in one run folder (the composition of the kinds above)
+/// demo     all of the study in one run folder (the composition of teacher, distill, apt and compare)
 /// omniavatar-finetune  OmniAvatar flow-matching fine-tuning from a manifest (AvatarFinetuneExperiment)
 /// </code>
 /// A path may name the run folder instead of the file (its product is taken), and a run-id segment
@@ -175,11 +188,11 @@ public static class ExperimentKinds
         switch (cfg.Experiment)
         {
             case "demo": DemoExperiment.Run(ctx); break;
-            case "teacher": StudyKinds.Teacher(ctx); break;
-            case "distill": StudyKinds.Distill(ctx); break;
-            case "apt": StudyKinds.Apt(ctx); break;
-            case "compare": StudyKinds.Compare(ctx, scores: true); break;
-            case "sample": StudyKinds.Compare(ctx, scores: false); break;
+            case "teacher": StudyExperiments.Teacher(ctx); break;
+            case "distill": StudyExperiments.Distill(ctx); break;
+            case "apt": StudyExperiments.Apt(ctx); break;
+            case "compare": StudyExperiments.Compare(ctx, scores: true); break;
+            case "sample": StudyExperiments.Compare(ctx, scores: false); break;
             default: throw new ArgumentException($"experiment '{cfg.Experiment}' is not one of {string.Join(", ", Names)}");
         }
     }

@@ -9,7 +9,7 @@ namespace AptLab.Cli;
 
 /// <summary>
 /// `aptlab avatar --config configs/omniavatar-14b.yaml --image ref.png --audio speech.wav --prompt "..."`:
-/// OmniAvatar long-video inference (spec omniavatar §3–§5) into an mp4 with the audio muxed in.
+/// OmniAvatar long-video inference (docs/omniavatar.md#sampling, docs/omniavatar.md#teacache) into an mp4 with the audio muxed in.
 /// </summary>
 public static class AvatarCommand
 {

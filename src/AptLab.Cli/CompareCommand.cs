@@ -12,7 +12,7 @@ namespace AptLab.Cli;
 /// CD and APT checkpoints) or from a foundation checkpoint plus student checkpoints; writes the run folder of a
 /// `compare` experiment: samples/&lt;image|video&gt;/comparison.png, frames_*.png, comparison.mp4, comparison.csv
 /// (wall time, NFE, Fréchet distance, sharpness per method) and README.md. Methods are MODEL[:STEPS][:cfgW]:
-/// <c>teacher:25:cfg4</c> (Euler with CFG 4), <c>apt:1</c>, <c>apt:2</c> (apt.md 6 two-step), <c>cd:1</c>.
+/// <c>teacher:25:cfg4</c> (Euler with CFG 4), <c>apt:1</c>, <c>apt:2</c> (docs/apt.md#two-step-inference two-step), <c>cd:1</c>.
 /// </summary>
 public static class CompareCommand
 {

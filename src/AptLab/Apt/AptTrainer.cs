@@ -8,7 +8,7 @@ namespace AptLab.Apt;
 public sealed record RealBatch(Tensor Latents, Conditioning Condition);
 
 /// <summary>
-/// One adversarial phase of APT (apt.md 5.7): per update a discriminator step then a generator step, each
+/// One adversarial phase of APT (docs/apt.md#training-loop): per update a discriminator step then a generator step, each
 /// accumulated over micro-batches; RMSprop for both, an EMA of the generator. Randomness of update k comes
 /// from a generator seeded by (seed, k), so a resumed run draws exactly what an uninterrupted one would.
 /// <para>D step: r = D(x, t_r), f = D(G(z), t_f) with G under no-grad, r~ = D(x + n, t_r) with the SAME t_r;
@@ -206,7 +206,7 @@ public sealed partial class AptTrainer : IDisposable
     }
 
     /// <summary>Global L2 norm of the gradients (0 when none): a zero generator norm means D was run without autograd
-    /// (bug E1 of apt.md 11.6).</summary>
+    /// (the first of docs/apt.md#known-pitfalls).</summary>
     public static double GradNorm(IEnumerable<Tensor> parameters)
     {
         using var scope = torch.NewScope();

@@ -2,7 +2,7 @@ using AptLab.Diffusion;
 
 namespace AptLab.Apt;
 
-/// <summary>Settings of discrete-time consistency distillation (apt.md 4.3; Wan defaults of 11.4).</summary>
+/// <summary>Settings of discrete-time consistency distillation (docs/consistency-distillation.md#one-training-step; Wan defaults in docs/consistency-distillation.md#settings).</summary>
 public sealed record CdSettings
 {
     /// <summary>Discretisation steps N: t_k = shift(k / N, Shift), k = 0..N.</summary>

@@ -3,7 +3,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Apt;
 
 /// <summary>
-/// One APT discriminator read-out head (apt.md 5.3): a cross-attention-only transformer block whose single
+/// One APT discriminator read-out head (docs/apt.md#heads): a cross-attention-only transformer block whose single
 /// learnable query token attends to the visual tokens of one backbone layer.
 /// <code>
 /// h' = RMSNorm(h);  q = Wq(RMSNorm(q0)); k = Wk(h'); v = Wv(h')

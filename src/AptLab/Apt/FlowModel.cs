@@ -55,6 +55,25 @@ public abstract class FlowModel : IDisposable
     /// <summary>Wan's timestep input [B] (float32, 1000 sigma, <see cref="FlowMatch.Timestep(Tensor, int)"/>) on <paramref name="device"/>.</summary>
     protected static Tensor WanTimesteps(Tensor sigma, Device device) => FlowMatch.Timestep(sigma.to(device, ScalarType.Float32));
 
+    /// <summary>Runs a network's forward in a dispose scope that frees its temporaries and keeps its outputs.</summary>
+    protected static DiTOutput Kept(Func<DiTOutput> forward)
+    {
+        using var scope = torch.NewScope();
+        var o = forward();
+        scope.Keep(o.Output);
+        scope.KeepAll(o.Hidden.ToArray());
+        return o;
+    }
+
+    /// <summary>Runs a hidden-states-only forward in a dispose scope that keeps the hidden states.</summary>
+    protected static IReadOnlyList<Tensor> Kept(Func<IReadOnlyList<Tensor>> hidden)
+    {
+        using var scope = torch.NewScope();
+        var h = hidden();
+        scope.KeepAll(h.ToArray());
+        return h;
+    }
+
     /// <summary>A new, independent network with the same weights (for the student, D and EMA copies).</summary>
     public abstract FlowModel Copy();
 

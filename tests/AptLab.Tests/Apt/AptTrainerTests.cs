@@ -4,7 +4,7 @@ using AptLab.Wan;
 
 namespace AptLab.Tests.Apt;
 
-/// <summary>apt.md section 10's unit tests and the trainer's resume guarantee, on a tiny Wan.</summary>
+/// <summary>docs/apt.md#training-loop's unit tests and the trainer's resume guarantee, on a tiny Wan.</summary>
 public class AptTrainerTests
 {
     private static readonly WanConfig Cfg = WanConfig.TinyT2V with { NumLayers = 3, TextLen = 8 };

@@ -65,7 +65,7 @@ public class DemoSmokeTests(DemoSmokeRun demo)
         var log = new StringWriter();
         using (var ctx = new StudyContext(cfg, dir, log))
         {
-            StudyKinds.Foundation(ctx);
+            StudyProducts.Foundation(ctx);
             using var original = AptLab.Torch.IO.Safetensors.Load(Path.Combine(run.Checkpoints, "foundation.safetensors"));
             foreach (var (k, v) in ctx.Vae.state_dict())
                 Assert.Equal(original["vae." + k].data<float>().ToArray(), v.data<float>().ToArray());

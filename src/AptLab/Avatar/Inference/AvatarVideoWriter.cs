@@ -3,7 +3,7 @@ using AptLab.Data.Media;
 namespace AptLab.Avatar.Inference;
 
 /// <summary>
-/// Writes an OmniAvatar result (spec omniavatar §4.6, §4.7): frames → <c>uint8(255·v)</c> (truncation) → H.264 mp4 at
+/// Writes an OmniAvatar result (docs/omniavatar.md#long-video): frames → <c>uint8(255·v)</c> (truncation) → H.264 mp4 at
 /// fps, then the ORIGINAL audio muxed (AAC) with a delay of <c>1/fps + silence_duration_s</c> (the reference frame and
 /// the silence prepended before the audio features). The silent intermediate mp4 is deleted.
 /// </summary>

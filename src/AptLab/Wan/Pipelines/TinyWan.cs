@@ -21,10 +21,10 @@ public static class TinyWan
         TextDim = t.TextDim, TextLen = t.TextLen, ClipDim = t.ClipDim,
     }.Validate("tiny");
 
-    public static WanVaeConfig VaeConfig(TinyModelConfig t) => WanVaeConfig.Tiny with { dim = t.VaeDim };
+    public static WanVaeConfig VaeConfig(TinyModelConfig t) => WanVaeConfig.Tiny with { Dim = t.VaeDim };
 
     public static T5EncoderConfig TextConfig(TinyModelConfig t, int vocab) =>
-        new(Vocab: vocab, Dim: t.TextDim, DimAttn: t.TextDim, DimFfn: 2 * t.TextDim, NumHeads: 2, NumLayers: 1, TextLen: t.TextLen);
+        new() { Vocab = vocab, Dim = t.TextDim, DimAttn = t.TextDim, DimFfn = 2 * t.TextDim, NumHeads = 2, NumLayers = 1, TextLen = t.TextLen };
 
     /// <summary>Builds the three models with weights drawn from <see cref="TinyModelConfig.Seed"/>.</summary>
     public static (WanModel dit, WanVAE vae, UmT5TextEncoder text) Build(TinyModelConfig t, bool i2v, string tokenizerPath)
@@ -32,7 +32,7 @@ public static class TinyWan
         var tokenizer = new UmT5Tokenizer(tokenizerPath, t.TextLen);
         var encoder = new T5Encoder(TextConfig(t, tokenizer.VocabSize));
         var vae = new WanVAE(VaeConfig(t));
-        var dit = new WanModel(DitConfig(t, i2v, vae.config.z_dim));
+        var dit = new WanModel(DitConfig(t, i2v, vae.config.ZDim));
         using var g = new Generator(t.Seed);
         init.nontrivial_(dit, g);
         init.nontrivial_(vae, g);

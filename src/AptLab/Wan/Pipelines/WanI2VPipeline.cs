@@ -6,7 +6,7 @@ using AptLab.Wan.Clip;
 namespace AptLab.Wan.Pipelines;
 
 /// <summary>
-/// Image-to-video sampling as the official Wan 2.1 I2V pipeline (spec wan21 §8.2). The output follows the input
+/// Image-to-video sampling as the official Wan 2.1 I2V pipeline (docs/wan-dit.md#pipelines). The output follows the input
 /// image's aspect ratio within the area W·H of the settings; the DiT is conditioned on
 /// <c>y = [mask (4 ch) | VAE latent (16 ch)]</c> of a clip whose first frame is the resized image and whose other
 /// frames are zero, and on the CLIP features of the image, in both CFG passes. The features <c>clip_fea</c>
@@ -26,13 +26,13 @@ public sealed class WanI2VPipeline : WanPipeline
             throw new ArgumentException($"WanI2VPipeline: the CLIP encoder gives {clip.Config.Dim}-wide features but the DiT's img_emb takes clip_dim = {c.ClipDim}");
         Clip = clip;
         if (!c.IsI2V) throw new ArgumentException("WanI2VPipeline: the DiT is a t2v model; use WanT2VPipeline");
-        int expected = 2 * vae.config.z_dim + TemporalFactor;
+        int expected = 2 * vae.config.ZDim + TemporalFactor;
         if (c.InDim != expected)
             throw new ArgumentException($"WanI2VPipeline: the DiT takes in_dim = {c.InDim} channels, but noise + mask + image latent give {expected}");
     }
 
     /// <summary>Latent height and width for an image of <paramref name="imageHeight"/> × <paramref name="imageWidth"/>
-    /// under <paramref name="maxArea"/> pixels (spec §8.2 step 2): with a = h0/w0,
+    /// under <paramref name="maxArea"/> pixels (docs/wan-dit.md#pipelines): with a = h0/w0,
     /// <c>lat_h = p·⌊⌊√(area·a)/s⌋/p⌋</c>, <c>lat_w = p·⌊⌊√(area/a)/s⌋/p⌋</c> (s = VAE stride 8, p = patch 2).</summary>
     public (int LatH, int LatW) LatentSize(long maxArea, int imageHeight, int imageWidth)
     {
@@ -46,7 +46,7 @@ public sealed class WanI2VPipeline : WanPipeline
     }
 
     /// <summary>
-    /// The first-frame mask [4, T, lat_h, lat_w] (spec §8.2 step 5) built as upstream: a per-frame mask over F frames
+    /// The first-frame mask [4, T, lat_h, lat_w] (docs/wan-dit.md#pipelines) built as upstream: a per-frame mask over F frames
     /// (1 for frame 0), frame 0's entry repeated <c>TemporalFactor</c> times (F + 3 entries), cut into T groups of 4;
     /// channel c of latent frame t is entry 4t + c. The result is 1 at latent frame 0 and 0 elsewhere.
     /// </summary>
@@ -124,7 +124,7 @@ public sealed class WanI2VPipeline : WanPipeline
         var (latH, latW) = LatentSize((long)settings.Width * settings.Height, (int)image.size(1), (int)image.size(2));
         progress?.Invoke(new WanSampleProgress("encode", 0, settings.Steps, double.NaN, TimeSpan.Zero));
         var y = Conditioning(image, settings.Frames, latH, latW);                // [20, T, lat_h, lat_w]
-        var noise = Noise([Vae.config.z_dim, y.size(1), latH, latW], settings.Seed);   // [16, T, lat_h, lat_w]
+        var noise = Noise([Vae.config.ZDim, y.size(1), latH, latW], settings.Seed);   // [16, T, lat_h, lat_w]
         var result = Run(settings, WanNegativePrompts.ImageToVideo, noise, clipFea, y, progress);
         scope.KeepAll(result.Video, result.Latent);
         return result;

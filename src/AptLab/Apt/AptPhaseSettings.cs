@@ -1,6 +1,6 @@
 namespace AptLab.Apt;
 
-/// <summary>Settings of one adversarial phase (apt.md 5.8; image and video phases differ).</summary>
+/// <summary>Settings of one adversarial phase (docs/apt.md#phases; image and video phases differ).</summary>
 public sealed record AptPhaseSettings
 {
     public string Name { get; init; } = "image";

@@ -4,15 +4,13 @@ using AptLab.Wan;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// The products of the study's stages and the experiment kinds built from them. Each product is made once per run
-/// folder: if its stage-final checkpoint exists (a resumed run) it is loaded instead. The demo chains the products
-/// in one folder (<see cref="DemoExperiment"/>); the kinds teacher, distill, apt, compare and sample each make one of
-/// them from the checkpoints their config names (<see cref="ExperimentKinds"/>).
+/// The products of the study's stages (the vocabulary is in <see cref="ExperimentKinds"/>). Each product is made once
+/// per run folder: if its stage-final checkpoint exists (a resumed run) it is loaded instead. The demo chains the
+/// products in one folder (<see cref="DemoExperiment"/>); the study's other kinds (<see cref="StudyExperiments"/>) each
+/// make one of them from the checkpoints their config names.
 /// </summary>
-public static class StudyKinds
+public static class StudyProducts
 {
-    // ---- products ----
-
     /// <summary>VAE + text encoder + teacher (checkpoints/foundation.safetensors), and the encoded training set.</summary>
     public static void Foundation(StudyContext ctx)
     {
@@ -79,62 +77,7 @@ public static class StudyKinds
         return (image, video);
     }
 
-    // ---- kinds ----
-
-    /// <summary>teacher: the foundation, and the run's loss plots.</summary>
-    public static void Teacher(StudyContext ctx)
-    {
-        Foundation(ctx);
-        ctx.OnMain(() => StudyPlots.Write(ctx));
-    }
-
-    /// <summary>distill: the CD student of the foundation named by distill.from.</summary>
-    public static void Distill(StudyContext ctx)
-    {
-        LoadFoundation(ctx, ctx.Config.Distill.From, encode: true);
-        using var cd = CdStudent(ctx);
-        ctx.OnMain(() => StudyPlots.Write(ctx));
-    }
-
-    /// <summary>apt: both phases, the discriminator from apt.teacher's teacher, the generator from apt.student.</summary>
-    public static void Apt(StudyContext ctx)
-    {
-        LoadFoundation(ctx, ctx.Config.Apt.Teacher, encode: true);
-        using var cd = StudyCheckpoints.LoadModel(ctx, ctx.Teacher, "student", ctx.Config.Apt.Student);
-        ctx.Out.WriteLine($"[apt] generator from {ctx.Config.Apt.Student}");
-        var (image, video) = AptStudents(ctx, cd);
-        image.Dispose();
-        video?.Dispose();
-        ctx.OnMain(() => StudyPlots.Write(ctx));
-    }
-
-    /// <summary>compare (with scores) or sample (sheets only): compare.methods from compare.foundation's teacher and
-    /// the named student checkpoints.</summary>
-    public static void Compare(StudyContext ctx, bool scores)
-    {
-        LoadFoundation(ctx, ctx.Config.Compare.Foundation, encode: false);
-        var models = new List<WanFlowModel>();
-        try
-        {
-            var methods = new List<CompareStage.Method>();
-            foreach (var m in ctx.Config.Compare.Methods)
-            {
-                if (m.IsTeacher) { methods.Add(CompareStage.Teacher(ctx, ctx.Teacher, m.Steps, m.Guidance, m.Shift, m.Name.Length > 0 ? m.Name : null)); continue; }
-                var model = StudyCheckpoints.LoadModel(ctx, ctx.Teacher, "student", m.Model);
-                models.Add(model);
-                methods.Add(CompareStage.Student(ctx, model, m.DisplayName, m.Steps, m.Shift));
-            }
-            ctx.OnMain(() =>
-            {
-                if (scores) ctx.Timed("compare", () => CompareStage.Run(ctx, methods));
-                else ctx.Timed("sample", () => CompareStage.Sample(ctx, methods));
-                StudyPlots.Write(ctx);
-            });
-        }
-        finally { foreach (var m in models) m.Dispose(); }
-    }
-
-    /// <summary>Loads a foundation checkpoint of another run (its spec was adopted by <see cref="ExperimentKinds.Prepare"/>)
+    /// <summary>Loads a foundation checkpoint of another run (its architecture was adopted by <see cref="ExperimentKinds.Prepare"/>)
     /// and, for training kinds, encodes the training set with its VAE.</summary>
     public static void LoadFoundation(StudyContext ctx, string path, bool encode)
     {

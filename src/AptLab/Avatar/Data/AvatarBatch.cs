@@ -1,4 +1,4 @@
-namespace AptLab.Avatar.Training;
+namespace AptLab.Avatar.Data;
 
 /// <summary>
 /// One micro-batch of encoded OmniAvatar training clips (all of one size).
