@@ -1,3 +1,4 @@
+using AptLab.Evaluation.Standard;
 using AptLab.Apt;
 using AptLab.Wan;
 
@@ -106,7 +107,7 @@ public static class CompareStage
         var outputs = Evaluation.ComparisonReport.Write(Path.Combine(ctx.Run.Samples, video ? "video" : "image"), methods, prompts, real,
             new Evaluation.ComparisonOptions(MaxPrompts: ctx.Config.Compare.SheetPrompts));
         if (ctx.Config.Evaluation is { Metrics.Count: > 0 } standard)
-            Evaluation.ComparisonStandardMetrics.Write(standard, Path.Combine(ctx.Run.Samples, video ? "video" : "image"), real, methods, ctx.Out);
+            Evaluation.Standard.ComparisonStandardMetrics.Write(standard, Path.Combine(ctx.Run.Samples, video ? "video" : "image"), real, methods, ctx.Out);
         real.Dispose();
         foreach (var r in results) r.Pixels.Dispose();
         return outputs;

@@ -1,3 +1,4 @@
+using AptLab.Evaluation.Standard;
 using AptLab.Apt;
 using AptLab.Config;
 using AptLab.Avatar.Apt;
@@ -39,7 +40,7 @@ public sealed class ExperimentConfig : IValidatable
     public AvatarAptConfig? Omniavatar { get; set; }
     /// <summary>Standard metrics (FID, FVD) for the comparison, with the public weights (docs/evaluation.md); absent: the
     /// built-in features only.</summary>
-    public AptLab.Evaluation.EvaluationConfig? Evaluation { get; set; }
+    public AptLab.Evaluation.Standard.EvaluationConfig? Evaluation { get; set; }
 
     public void Validate(string key, string? file)
     {

@@ -3,7 +3,7 @@ using AptLab.Config;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// The paths of an experiment config, settled before anything is written (docs/configs.md): a relative path is
+/// The paths of an experiment config, settled before anything is written (README.md, "Relative paths"): a relative path is
 /// relative to the <b>repository root</b> (the folder holding AptLab.sln above the config file; a config outside a
 /// checkout: its own folder), wherever `aptlab` is started from. <see cref="Resolve"/> makes them absolute;
 /// <see cref="CheckInputs"/> fails with one error naming the key and the file when an input does not exist, before

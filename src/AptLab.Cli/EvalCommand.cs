@@ -1,3 +1,5 @@
+using AptLab.Evaluation.Standard;
+using AptLab.Evaluation.Weights;
 using System.CommandLine;
 using System.Globalization;
 using AptLab.Data.Media;

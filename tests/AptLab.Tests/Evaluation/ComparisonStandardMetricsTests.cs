@@ -1,3 +1,4 @@
+using AptLab.Evaluation.Standard;
 using AptLab.Config;
 using AptLab.Evaluation;
 using AptLab.Experiments;

@@ -1,3 +1,4 @@
+using AptLab.Evaluation.Standard;
 using AptLab.Data.Media;
 using AptLab.Evaluation;
 using AptLab.Tests.Distributed;

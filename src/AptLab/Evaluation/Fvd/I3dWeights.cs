@@ -1,3 +1,4 @@
+using AptLab.Evaluation.Weights;
 namespace AptLab.Evaluation.Fvd;
 
 /// <summary>

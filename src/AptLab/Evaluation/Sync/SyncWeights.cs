@@ -1,3 +1,4 @@
+using AptLab.Evaluation.Weights;
 namespace AptLab.Evaluation.Sync;
 
 /// <summary>Loading <c>syncnet_v2.model</c> (joonson/syncnet_python) under its own key names.</summary>

@@ -1,3 +1,4 @@
+using AptLab.Evaluation.Weights;
 using AptLab.Evaluation;
 using AptLab.Evaluation.Fid;
 using AptLab.Torch.IO;

@@ -1,6 +1,7 @@
+using AptLab.Evaluation.Weights;
 using AptLab.Config;
 
-namespace AptLab.Evaluation;
+namespace AptLab.Evaluation.Standard;
 
 /// <summary>
 /// The <c>evaluation:</c> section of a config: which standard metrics to compute and where their public weights are

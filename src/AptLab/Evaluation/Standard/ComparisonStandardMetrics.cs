@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace AptLab.Evaluation;
+namespace AptLab.Evaluation.Standard;
 
 /// <summary>
 /// The comparison's optional standard metrics (a config's <c>evaluation:</c> section; docs/evaluation.md): FID

@@ -2,7 +2,7 @@ using AptLab.Evaluation.Fid;
 using AptLab.Evaluation.Fvd;
 using AptLab.Evaluation.Sync;
 
-namespace AptLab.Evaluation;
+namespace AptLab.Evaluation.Standard;
 
 /// <summary>
 /// The standard metrics with their networks loaded once (docs/evaluation.md): FID (frame-wise for videos), FVD

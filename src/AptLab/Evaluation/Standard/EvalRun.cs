@@ -3,7 +3,7 @@ using System.Text;
 using AptLab.Data.Media;
 using AptLab.Evaluation.Sync;
 
-namespace AptLab.Evaluation;
+namespace AptLab.Evaluation.Standard;
 
 /// <summary>What `aptlab eval` compares (docs/evaluation.md, "aptlab eval").</summary>
 /// <param name="Real">a folder of images/videos, or a statistics .npz (mu, sigma; its dimension says FID 2048 or FVD 400)</param>

@@ -1,6 +1,6 @@
 using AptLab.Data.Media;
 
-namespace AptLab.Evaluation;
+namespace AptLab.Evaluation.Standard;
 
 /// <summary>One image or video of an evaluation set.</summary>
 public sealed record MediaFile(string Path, bool IsVideo)

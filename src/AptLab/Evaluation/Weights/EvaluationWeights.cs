@@ -2,7 +2,7 @@ using System.Text;
 using AptLab.Torch.IO;
 using AptLab.Torch.nn;
 
-namespace AptLab.Evaluation;
+namespace AptLab.Evaluation.Weights;
 
 /// <summary>A public checkpoint an evaluation network needs: its file name(s), where to get it, what it is.</summary>
 /// <param name="Metric">the metric that needs it (FID, FVD, Sync)</param>
