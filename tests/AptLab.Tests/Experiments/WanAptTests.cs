@@ -161,6 +161,43 @@ public class WanAptTests
         Assert.DoesNotContain("done in", log2.ToString());
     }
 
+    [Fact]
+    public void Both_phases_build_the_discriminator_from_the_original_teacher_not_the_generator()
+    {
+        // docs/apt.md#discriminator: D is a copy of the ORIGINAL teacher (image phase: fresh; video phase: re-initialised),
+        // never of the generator. A CD student far from the teacher tells the two apart in the phases' checkpoints:
+        // after one update of lr 5e-6 (RMSprop moves a weight by at most lr / sqrt(1 - alpha) ~ 1.6e-5) D's backbone is
+        // still the teacher's, and nowhere near the student's.
+        using var tmp = TestPaths.Temp();
+        var cfg = TinyConfig(tmp.Path);
+        using (var g = new Generator(77))
+        using (var other = new WanModel(Tiny, generator: g))
+        {
+            using (torch.no_grad()) other.head.head.weight.normal_(0, 0.05);
+            Safetensors.Save(cfg.Apt.Student, other.state_dict());
+        }
+        cfg.Apt.Image = cfg.Apt.Image with { Updates = 1, Accumulation = 1, CheckpointEvery = 1 };
+        cfg.Apt.Video = cfg.Apt.Video with { Updates = 1, CheckpointEvery = 1 };
+        var run = ExperimentKinds.Launch(cfg, null, "disc", TextWriter.Null);
+
+        using var teacher = Checkpoint.Load(Path.Combine(tmp.Path, "wan", "diffusion_pytorch_model.safetensors"));
+        using var student = Checkpoint.Load(cfg.Apt.Student);
+        Assert.True(Diff(student, teacher) > 0.1);
+        foreach (var phase in new[] { "apt_image", "apt_video" })
+        {
+            using var ck = Checkpoint.Load(AptLab.Training.Checkpoints.PathFor(run.Checkpoints, phase, 1));
+            double toTeacher = 0, toStudent = 0;
+            foreach (var k in teacher.Keys)
+            {
+                var dk = ck["discriminator.backbone." + k];
+                toTeacher = Math.Max(toTeacher, (dk - teacher[k]).abs().max().item<double>());
+                toStudent = Math.Max(toStudent, (dk - student[k]).abs().max().item<double>());
+            }
+            Assert.True(toTeacher < 1e-4, $"{phase}: D's backbone is {toTeacher:E2} from the teacher");
+            Assert.True(toStudent > 0.1, $"{phase}: D's backbone is {toStudent:E2} from the CD student");
+        }
+    }
+
     private static double Diff(StateDict a, StateDict b) => a.Keys.Max(k => (a[k] - b[k]).abs().max().item<double>());
 
     private static string WriteNegative(string root, long textDim, long tokens = 3)
