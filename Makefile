@@ -57,11 +57,12 @@ test: build
 	$(DOTNET) test tests/AptLab.Tests -c $(CONFIG) --no-build -nologo -v quiet --logger "console;verbosity=minimal"
 
 # Mutation testing (Stryker.NET, pinned in .config/dotnet-tools.json; not part of `make test`; docs/testing.md):
-# MUTATE=apt (src/AptLab/Apt with the Apt tests) or diffusion; reports under results/mutation/<MUTATE>.
+# MUTATE=apt (src/AptLab/Apt with the Apt tests) or diffusion; reports under results/mutation/<MUTATE>. Its project
+# analysis gives up when `dotnet --info` is slow (a loaded machine), hence the longer wait.
 MUTATE ?= apt
 mutate: build
 	$(DOTNET) tool restore >/dev/null
-	cd tests/AptLab.Tests && $(DOTNET) tool run dotnet-stryker --config-file mutation/$(MUTATE).json \
+	cd tests/AptLab.Tests && DOTNET_INFO_WAIT_TIME=120000 $(DOTNET) tool run dotnet-stryker --config-file mutation/$(MUTATE).json \
 	  --output $(CURDIR)/results/mutation/$(MUTATE)
 
 # The APT study on the built-in data (configs/demo.yaml); prints where its results are.
