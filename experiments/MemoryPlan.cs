@@ -175,7 +175,8 @@ public sealed class MemoryPlan
         bool video = !string.IsNullOrWhiteSpace(Config.Wan!.VideoData) || Config.Wan.RandomWeights;
         long tokens = Tokens(video);
         var lines = Trained([Generator with { Name = "student" }], 2, "AdamW").ToList();
-        lines.Add(Same($"frozen teacher ({(Parallel == ParallelMode.Fsdp ? $"1/{Gpus}" : "whole")}, compute dtype)", Share(Generator.Total) * ComputeBytes));
+        lines.Add(Same($"frozen teacher ({(Parallel == ParallelMode.Fsdp ? $"1/{Gpus} + its root gathered" : "whole")}, compute dtype)",
+            (Share(Generator.Total) + (Parallel == ParallelMode.Fsdp ? Generator.Root : 0)) * ComputeBytes));
         lines.Add(Activations($"activations: student on {b} sample(s) x {tokens} tokens", b, tokens, Generator.Blocks));
         return new Phase("distill (CD)", $"{(video ? "clips" : "images")} {string.Join("x", Config.Wan.LatentShape(video))}, {b} per GPU", lines);
     }
