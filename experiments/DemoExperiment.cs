@@ -18,7 +18,7 @@ public static class DemoExperiment
         ctx.Out.WriteLine($"AptLab demo: results in {ctx.Run.Root}");
         StudyProducts.Foundation(ctx);
         using var cd = StudyProducts.CdStudent(ctx);
-        var (aptImage, aptVideo) = StudyProducts.AptStudents(ctx, cd);
+        var (aptImage, aptVideo) = StudyProducts.AptStudents(ctx, cd, StudyCheckpoints.PathOf(ctx, CdStage.Stage));
         try
         {
             ctx.OnMain(() =>

@@ -3,6 +3,7 @@ using AptLab.Apt;
 using AptLab.Config;
 using AptLab.Avatar.Apt;
 using AptLab.Experiments.Avatar;
+using AptLab.Training;
 
 namespace AptLab.Experiments;
 
@@ -23,6 +24,22 @@ public sealed class ExperimentConfig : IValidatable
     /// <summary>Intra-op threads (0 = the machine's cores).</summary>
     public int Threads { get; set; } = 0;
     public string Results { get; set; } = "results";
+    /// <summary>fp32 | bf16-mixed | bf16: the precision policy of every trainer of the run (teacher, CD, APT G, D and
+    /// EMA, the OmniAvatar fine-tune; docs/precision-and-parallelism.md). bf16-mixed = bf16 compute over float32 master
+    /// weights, gradients as accumulated, optimizer state and EMA.</summary>
+    public string Precision { get; set; } = "fp32";
+    /// <summary>ddp | fsdp: how the ranks share each trained network (CD student, APT G and D, the OmniAvatar
+    /// fine-tune): whole replicas, or 1/N of every weight, gradient, optimizer state and EMA per rank. One process runs
+    /// either. The demo's VAE and teacher stages stay replicated (computed alike on every rank).</summary>
+    public string Parallel { get; set; } = "ddp";
+
+    /// <summary><see cref="Precision"/> parsed.</summary>
+    [YamlDotNet.Serialization.YamlIgnore]
+    public Training.Precision TrainingPrecision => PrecisionPolicy.Parse(Precision);
+
+    /// <summary><see cref="Parallel"/> parsed.</summary>
+    [YamlDotNet.Serialization.YamlIgnore]
+    public ParallelMode ParallelMode => ParallelModes.Parse(Parallel);
     public DataConfig Data { get; set; } = new();
     public VaeStageConfig Vae { get; set; } = new();
     public TextStageConfig Text { get; set; } = new();
@@ -50,13 +67,17 @@ public sealed class ExperimentConfig : IValidatable
         try { AptLab.Torch.Device.Parse(Device); }
         catch (ArgumentException e) { throw ConfigException.For(file, "device", e.Message); }
         if (Threads < 0) throw ConfigException.For(file, "threads", "must be >= 0");
+        try { PrecisionPolicy.Parse(Precision); }
+        catch (ArgumentException) { throw ConfigException.For(file, "precision", $"'{Precision}' is not fp32, bf16-mixed or bf16"); }
+        try { ParallelModes.Parse(Parallel); }
+        catch (ArgumentException) { throw ConfigException.For(file, "parallel", $"'{Parallel}' is not ddp or fsdp"); }
         if (Experiment == "omniavatar-finetune" && Avatar is null) throw ConfigException.For(file, "avatar", "experiment omniavatar-finetune needs an avatar: section");
         if (Experiment == "apt" && Wan is not null)
             throw ConfigException.For(file, "wan", "experiment apt runs the study's own foundation and CD student; APT on a released Wan checkpoint is experiment: apt-wan");
         if (Experiment == "apt-wan")
         {
             if (Wan is null) throw ConfigException.For(file, "wan", "experiment apt-wan needs this section (the Wan checkpoint and the latent-cache data)");
-            if (string.IsNullOrWhiteSpace(Apt.Student)) Wan.ValidateNegative("wan", file);
+            if (string.IsNullOrWhiteSpace(Apt.Student) && !Wan.RandomWeights) Wan.ValidateNegative("wan", file);
         }
         if (Experiment == "apt-omniavatar")
         {

@@ -22,6 +22,22 @@ public class RunContext : IDisposable
     /// <summary>Rank 0 (or the only process): the one that writes logs, checkpoints and samples.</summary>
     public bool IsMain => DistributedRun.IsMainProcess(Group);
     public int WorldSize => Group?.world_size ?? 1;
+    /// <summary>The run's precision policy (config key precision).</summary>
+    public Precision Precision => Config.TrainingPrecision;
+    /// <summary>The run's parallel mode (config key parallel).</summary>
+    public ParallelMode Parallel => Config.ParallelMode;
+    /// <summary>Where whole networks (the teacher, the templates the trained copies are made from) live: the run's
+    /// device under ddp; under fsdp the host, so that the accelerator holds only shards and one gathered block.</summary>
+    public Device WholeModelDevice => Parallel == ParallelMode.Fsdp ? Device.CPU : Device;
+
+    private ProcessGroup? groupOfOne;
+
+    /// <summary>The group trainers pass to <see cref="ParallelModules.Wrap"/>: under ddp <see cref="Group"/> (null for one
+    /// process); under fsdp the launch's group, or for one process a group of one made on first use.</summary>
+    public ProcessGroup? TrainingGroup => Parallel == ParallelMode.Ddp ? Group : Group ?? (groupOfOne ??= ParallelModules.GroupOfOne());
+
+    /// <summary>This rank's share of a global batch (<see cref="BatchShard"/>: the whole batch for one process).</summary>
+    public Apt.BatchShard Shard => Group is null ? Apt.BatchShard.Whole : new Apt.BatchShard(Group.rank, Group.world_size);
 
     public RunContext(ExperimentConfig config, RunDirectory run, TextWriter output, long? resumeAfterStep = null, ProcessGroup? group = null)
     {
@@ -47,6 +63,17 @@ public class RunContext : IDisposable
     /// <summary>Rank 0's values of <paramref name="tensors"/> (same shapes everywhere) on every rank.</summary>
     public void SyncFromMain(params Tensor?[] tensors) => DistributedRun.Broadcast(Group, tensors.OfType<Tensor>());
 
+    /// <summary>The mean of <paramref name="value"/> over the ranks (the value itself for one process): with equal
+    /// shards of a global batch, the mean of the ranks' losses is the global batch's.</summary>
+    public double MeanOverRanks(double value)
+    {
+        if (Group is null) return value;
+        using var scope = torch.NewScope();
+        var t = torch.tensor(new[] { value }, 1);
+        Group.all_reduce(t, AptLab.Torch.Distributed.ReduceOp.Avg);
+        return t.item<double>();
+    }
+
     /// <summary>Runs a stage, prints and logs its wall time.</summary>
     public T Timed<T>(string stage, Func<T> run)
     {
@@ -62,6 +89,7 @@ public class RunContext : IDisposable
     public virtual void Dispose()
     {
         Log.Dispose();
+        groupOfOne?.Dispose();
         GC.SuppressFinalize(this);
     }
 }

@@ -35,4 +35,8 @@ public static class Seeds
     public const ulong TinyTextEncoder = 7;
     /// <summary>The tiny random encoders (umT5, ...) of a random_weights fine-tuning run.</summary>
     public const ulong TinyEncoders = 17;
+
+    // ---- the apt-wan kind ----
+    /// <summary>The random DiT, latent caches (+1, +2) and negative context (+3) of a random_weights apt-wan run.</summary>
+    public const ulong RandomWanInputs = 111;
 }

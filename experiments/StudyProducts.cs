@@ -39,41 +39,18 @@ public static class StudyProducts
         SyncFoundation(ctx);
     }
 
-    /// <summary>The consistency-distilled student (checkpoints/cd.safetensors).</summary>
-    public static WanFlowModel CdStudent(StudyContext ctx)
-    {
-        WanFlowModel cd;
-        if (StudyCheckpoints.Has(ctx, "cd")) cd = StudyCheckpoints.LoadModel(ctx, "cd");
-        else
-        {
-            cd = ctx.Timed("distill", () => CdStage.Distill(ctx, ctx.Teacher, CdStage.OpenCache(ctx)));
-            StudyCheckpoints.SaveModel(ctx, "cd", cd);
-        }
-        ctx.SyncFromMain(cd.Module);
-        return cd;
-    }
+    /// <summary>The consistency-distilled student (checkpoints/cd.safetensors), the same on every rank.</summary>
+    public static WanFlowModel CdStudent(StudyContext ctx) =>
+        CdStage.Distill(ctx, ctx.Teacher, StudyCheckpoints.Has(ctx, CdStage.Stage) ? null : CdStage.OpenCache(ctx));
 
     /// <summary>The EMA generators of the image phase and (with clips and video updates) the video phase
     /// (checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors).</summary>
-    public static (WanFlowModel Image, WanFlowModel? Video) AptStudents(StudyContext ctx, WanFlowModel cd)
+    public static (WanFlowModel Image, WanFlowModel? Video) AptStudents(StudyContext ctx, WanFlowModel cd, string cdWeights)
     {
-        WanFlowModel image;
-        if (StudyCheckpoints.Has(ctx, "apt_image_ema")) image = StudyCheckpoints.LoadModel(ctx, "apt_image_ema");
-        else
-        {
-            image = ctx.Timed("apt_image", () => AptStage.RunPhase(ctx, cd, video: false));
-            StudyCheckpoints.SaveModel(ctx, "apt_image_ema", image);
-        }
+        var image = AptStage.Phase(ctx, cd, cdWeights, video: false);
         WanFlowModel? video = null;
         if (ctx.VideoLatents is not null && ctx.Config.Apt.Video.Updates > 0)
-        {
-            if (StudyCheckpoints.Has(ctx, "apt_video_ema")) video = StudyCheckpoints.LoadModel(ctx, "apt_video_ema");
-            else
-            {
-                video = ctx.Timed("apt_video", () => AptStage.RunPhase(ctx, image, video: true));
-                StudyCheckpoints.SaveModel(ctx, "apt_video_ema", video);
-            }
-        }
+            video = AptStage.Phase(ctx, image, StudyCheckpoints.PathOf(ctx, AptStage.Product(video: false)), video: true);
         return (image, video);
     }
 

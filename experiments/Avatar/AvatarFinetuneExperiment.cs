@@ -42,7 +42,8 @@ public static class AvatarFinetuneExperiment
         torch.manual_seed(cfg.Seed);
         var (dit, lora) = AvatarFinetuneModels.BuildDit(a, cfg.Seed, log);
         using var _dit = dit;
-        using var trainer = new OmniAvatarTrainer(dit, a.Settings(), cfg.Seed, group);
+        using var own = cfg.ParallelMode == ParallelMode.Fsdp && group is null ? ParallelModules.GroupOfOne() : null;   // fsdp in one process
+        using var trainer = new OmniAvatarTrainer(dit, a.Settings(), cfg.Seed, group ?? own, cfg.TrainingPrecision, cfg.ParallelMode);
         log.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Trainable.Sum(t => t.parameter.numel())} of {dit.num_parameters()} parameters; " +
                       $"effective batch {a.MicroBatch} x {a.Accumulation} x {trainer.WorldSize} ranks");
         if (group is not null) log.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
@@ -66,16 +67,17 @@ public static class AvatarFinetuneExperiment
         }
 
         // (4) rank agreement and export
-        double dev = trainer.MaxDeviationFromRankZero();
-        if (group is not null)
+        if (group is not null && trainer.MaxDeviationFromRankZero() is { } dev)
         {
             log.WriteLine($"[check] trainable parameters of all {group.world_size} ranks: max |difference| from rank 0 = {dev:G3}");
             if (dev != 0) throw new InvalidOperationException($"data-parallel ranks diverged: trainable parameters differ from rank 0 by up to {dev:G3}");
         }
+        using var scope = torch.NewScope();
+        var trained = trainer.TrainedWeights();                                         // the masters; a collective under fsdp
         DistributedRun.OnMainProcess(group, () =>
         {
-            var path = OmniAvatarExport.Save(dit, lora, run.File(ExportFolder));
-            log.WriteLine($"[export] {path} ({OmniAvatarExport.ConfigFile} beside it)");
+            var path = OmniAvatarExport.Save(dit, lora, run.File(ExportFolder), trained, a.ModelDtype());
+            log.WriteLine($"[export] {path} ({OmniAvatarExport.ConfigFile} beside it, {a.Dtype})");
         });
     }
 

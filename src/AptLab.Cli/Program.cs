@@ -18,6 +18,7 @@ public static class Program
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(CompareRunsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(PlanCommand.Create());
         // Errors are reported by CliErrors (one line for a user's mistake), not by System.CommandLine's stack trace.
         try { return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }); }
         catch (Exception e) { return CliErrors.Report(e); }

@@ -56,9 +56,11 @@ public sealed partial class AptTrainer : IDisposable
     /// <param name="group">data-parallel ranks; null trains in this process alone</param>
     /// <param name="precision">fp32 (default), bf16-mixed or bf16 for G, D and the EMA</param>
     /// <param name="parallel">whole replicas (ddp, default) or fully sharded (fsdp; one process is a group of one)</param>
+    /// <param name="device">fsdp: where the shards live (default: the models' device; models kept whole on the host
+    /// are sharded onto the accelerator)</param>
     public AptTrainer(FlowModel generator, Discriminator discriminator, AptPhaseSettings settings, ulong seed,
         Func<long, int, Generator, RealBatch> data, ProcessGroup? group = null, Precision precision = Precision.Fp32,
-        ParallelMode parallel = ParallelMode.Ddp)
+        ParallelMode parallel = ParallelMode.Ddp, Device? device = null)
     {
         settings.Validate();
         (Generator, Discriminator, Settings, this.seed, this.data, this.group, Parallel) = (generator, discriminator, settings, seed, data, group, parallel);
@@ -69,8 +71,8 @@ public sealed partial class AptTrainer : IDisposable
             if (group is null) throw new ArgumentException("AptTrainer: parallel fsdp needs a process group (a group of one for a single process)");
             CheckpointBlocks(generator);
             CheckpointBlocks(discriminator.Backbone);
-            G = new FullyShardedDataParallel(generator.Module, group, FullyShardedDataParallel.BlocksOf(generator.Module), precision);
-            D = new FullyShardedDataParallel(discriminator, group, FullyShardedDataParallel.BlocksOf(discriminator), precision);
+            G = ParallelModules.Wrap(generator.Module, precision, parallel, group, device: device);
+            D = ParallelModules.Wrap(discriminator, precision, parallel, group, device: device);
         }
         else
         {
@@ -241,6 +243,18 @@ public sealed partial class AptTrainer : IDisposable
         G.load_optimizer_state_dict(OptG, Part("opt_g."), source);
         D.load_optimizer_state_dict(OptD, Part("opt_d."), source);
         Step = step;
+    }
+
+    /// <summary>Starts the generator (its masters and the EMA's shadows) from weights under the official names (any
+    /// dtype; e.g. a float32 product of an earlier stage read from its file, of which each rank reads only its part under
+    /// FSDP), before the first update.</summary>
+    public void LoadGenerator(IReadOnlyDictionary<string, Tensor> state, string? source = null)
+    {
+        if (Step != 0) throw new InvalidOperationException($"AptTrainer.LoadGenerator: the phase has already made {Step} updates");
+        G.load_state_dict(state, source);
+        var shadows = G.from_full(state, source);
+        Ema.load_state_dict(shadows, num_updates: 0, source: source);
+        foreach (var t in shadows.Values) if (!state.Values.Contains(t)) t.Dispose();
     }
 
     /// <summary>The EMA generator's weights under the official names (master dtype; rank 0 only under FSDP, a

@@ -77,7 +77,7 @@ public abstract class FlowModel : IDisposable
     /// <summary>A new, independent network with the same weights (for the student, D and EMA copies).</summary>
     public abstract FlowModel Copy();
 
-    public void Dispose()
+    public virtual void Dispose()
     {
         Module.Dispose();
         GC.SuppressFinalize(this);

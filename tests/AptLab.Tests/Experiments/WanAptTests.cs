@@ -33,7 +33,7 @@ public class WanAptTests
 
     [Theory]
     [InlineData("apt-wan2.1-t2v-1.3b.yaml", 1_418_996_800L, new[] { 12, 21, 29 }, 30, 9216, 20_280)]
-    [InlineData("apt-wan2.1-t2v-14b.yaml", 14_288_491_584L, new[] { 17, 28, 39 }, 40, 9216, 46_800)]
+    [InlineData("apt-wan2.1-t2v-14b.yaml", 14_288_491_584L, new[] { 17, 28, 39 }, 40, 9216, 18_000)]   // 17-frame 720p clips: 49 frames need sequence parallelism (`aptlab plan`)
     public void Real_size_configs_build_on_the_meta_device_with_the_papers_settings(string file, long dit, int[] heads, int layers,
         int imageBatch, int videoTokens)
     {
@@ -65,12 +65,13 @@ public class WanAptTests
         Assert.Equal((R1NoiseReading.Variance, R1NoiseReading.Variance), (i.R1Reading, v.R1Reading));
         Assert.Equal((imageBatch, 2048), (cfg.Apt.EffectiveBatch(i), cfg.Apt.EffectiveBatch(v)));
         var video = cfg.Wan.LatentShape(video: true);
-        Assert.Equal(13, video[1]);                                                              // 49 frames
+        Assert.Equal(1 + (cfg.Wan.VideoFrames - 1) / 4, video[1]);                               // 49 frames -> 13, 17 -> 5
         Assert.Equal(videoTokens, video[1] * video[2] / 2 * video[3] / 2);                       // patch 1x2x2
         Assert.Equal(1, cfg.Wan.LatentShape(video: false)[1]);
         // the CD recipe of docs/consistency-distillation.md#settings, run first (empty apt.student) with Wan's negative prompt encoded by the release's umT5
         Assert.Equal((32, 5.0, 5.0, 1e-5, 0.01), (cfg.Distill.N, cfg.Distill.Shift, cfg.Distill.Guidance, cfg.Distill.Lr, cfg.Distill.WeightDecay));
-        Assert.Equal((5000, 64), (cfg.Distill.Steps, cfg.Distill.Batch));
+        Assert.Equal(5000, cfg.Distill.Steps);
+        Assert.True(cfg.Distill.Batch >= 64 && cfg.Distill.Batch % cfg.Apt.WorldSize == 0, $"distill.batch {cfg.Distill.Batch} must split over {cfg.Apt.WorldSize} ranks");
         Assert.Equal("", cfg.Apt.Student);
         Assert.Equal(AptLab.Wan.Text.WanNegativePrompts.Default, cfg.Wan.NegativePrompt);
         Assert.Equal(Path.Combine(cfg.Wan.Checkpoint, "models_t5_umt5-xxl-enc-bf16.pth"), cfg.Wan.TextEncoderPath);
