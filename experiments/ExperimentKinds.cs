@@ -166,23 +166,25 @@ public static class ExperimentKinds
                 cfg.Compare.Methods[i].Model = Pick(cfg.Compare.Methods[i].Model, r.Compare.Methods[i].Model);
     }
 
-    /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>.</summary>
+    /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>. A
+    /// <paramref name="resumed"/> run first drops the leftovers of the interrupted attempt (<see cref="RunResume"/>).</summary>
     public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group = null, bool resumed = false)
     {
+        var resume = resumed && DistributedRun.IsMainProcess(group) ? RunResume.Prepare(run, output) : null;
         if (cfg.Experiment == "omniavatar-finetune")
         {
-            AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed);
+            AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed, resume);
             return;
         }
         if (cfg.Experiment is "apt-wan" or "apt-omniavatar")
         {
-            using var rc = new RunContext(cfg, run, output, group: group);
+            using var rc = new RunContext(cfg, run, output, resume, group);
             if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
             if (cfg.Experiment == "apt-omniavatar") AvatarAptExperiment.Run(rc);
             else WanAptExperiment.Run(rc);
             return;
         }
-        using var ctx = new StudyContext(cfg, run, output, group: group);
+        using var ctx = new StudyContext(cfg, run, output, resume, group);
         if (group is not null) ctx.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
         if (File.Exists(run.ConfigFile)) ctx.Log.Text(0, "config", "```yaml\n" + File.ReadAllText(run.ConfigFile) + "\n```");
         switch (cfg.Experiment)

@@ -23,12 +23,13 @@ public class RunContext : IDisposable
     public bool IsMain => DistributedRun.IsMainProcess(Group);
     public int WorldSize => Group?.world_size ?? 1;
 
-    public RunContext(ExperimentConfig config, RunDirectory run, TextWriter output, long? resumeAfterStep = null, ProcessGroup? group = null)
+    /// <param name="resume">a resumed run: what its logs keep of the earlier attempt's (<see cref="RunResume"/>)</param>
+    public RunContext(ExperimentConfig config, RunDirectory run, TextWriter output, ResumePoint? resume = null, ProcessGroup? group = null)
     {
         (Config, Run, Group) = (config, run, group);
         Out = IsMain ? output : TextWriter.Null;
         Device = Device.Parse(config.Device);
-        Log = IsMain ? new RunLogger(run.Events, run.MetricsCsv, resumeAfterStep) : RunLogger.Discard();
+        Log = IsMain ? new RunLogger(run.Events, run.MetricsCsv, resume) : RunLogger.Discard();
     }
 
     /// <summary>Runs <paramref name="write"/> on rank 0 only; every rank waits until it is done.</summary>

@@ -21,6 +21,15 @@ public static class Checkpoints
         return path;
     }
 
+    /// <summary>The step of a checkpoint named by <see cref="PathFor"/>.</summary>
+    public static int StepOf(string path)
+    {
+        var name = Path.GetFileNameWithoutExtension(path);
+        int at = name.LastIndexOf("-step-", StringComparison.Ordinal);
+        return at >= 0 && int.TryParse(name.AsSpan(at + 6), NumberStyles.None, CultureInfo.InvariantCulture, out int step) ? step
+            : throw new ArgumentException($"{path} is not named like a step checkpoint (PREFIX-step-000123.safetensors)");
+    }
+
     /// <summary>The newest complete checkpoint of <paramref name="prefix"/>, or null.</summary>
     public static string? Latest(string dir, string prefix)
     {
