@@ -47,6 +47,7 @@ public static class AptStage
         RealBatch Data(long update, int micro, Generator rng) => data(settings.MicroBatch * world, rng);   // the global micro-batch
         using var trainer = new AptTrainer(generator, discriminator, settings, ctx.Config.Seed + (video ? Seeds.AptVideo : Seeds.AptImage), Data, ctx.Group);
         var prefix = "apt_" + phase;
+        trainer.NonFinite = ctx.NonFinite(prefix);
         var latest = ctx.AgreeWithMain(Checkpoints.Latest(ctx.Run.Checkpoints, prefix));
         if (latest is not null)
         {

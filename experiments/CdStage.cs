@@ -61,6 +61,7 @@ public static class CdStage
         using var opt = new AdamW(student.Module.parameters(), lr: cfg.Lr, weight_decay: cfg.WeightDecay);
         var progress = new ProgressReporter("distill", cfg.Steps, ctx.Out, every: reportEvery);
         using var rng = new Generator(ctx.Config.Seed + Seeds.Distill);
+        var guard = ctx.NonFinite("distill");
         double last = double.NaN;
         for (int step = 1; step <= cfg.Steps; step++)
         {
@@ -70,11 +71,15 @@ public static class CdStage
                 ? ConsistencyDistillation.Loss(student, teacher, b.X0, b.Condition, negative(b.Condition), cfg.Settings, rng).loss
                 : CachedLoss(ctx, student, teacher, cache, b, negative, rng);
             loss.backward();
-            opt.step();
+            double l = loss.item<double>();
+            if (guard.Allows(step, ("loss", l), ("grad_norm", NonFiniteGuard.GradNorm(student.Module.parameters()))))
+            {
+                opt.step();
+                ctx.Log.Scalar(step, "cd/loss", last = l);
+            }
+            else ctx.Log.Scalar(step, "cd/skipped_steps", guard.Skipped);
             opt.zero_grad();
-            last = loss.item<double>();
-            ctx.Log.Scalar(step, "cd/loss", last);
-            progress.Report(step, new Dictionary<string, double> { ["loss"] = last }, (int)b.X0.size(0));
+            progress.Report(step, new Dictionary<string, double> { ["loss"] = l }, (int)b.X0.size(0));
         }
         if (cache is not null)
         {

@@ -32,6 +32,9 @@ public class RunContext : IDisposable
         Log = IsMain ? new RunLogger(run.Events, run.MetricsCsv, resume) : RunLogger.Discard();
     }
 
+    /// <summary>The divergence check of a training stage (config keys nonfinite, max_nonfinite_skips).</summary>
+    public NonFiniteGuard NonFinite(string stage) => new(stage, Config.Nonfinite, Config.MaxNonfiniteSkips, Group, Out);
+
     /// <summary>Runs <paramref name="write"/> on rank 0 only; every rank waits until it is done.</summary>
     public void OnMain(Action write) => DistributedRun.OnMainProcess(Group, write);
 

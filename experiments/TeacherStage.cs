@@ -22,6 +22,7 @@ public static class TeacherStage
         var progress = new ProgressReporter("teacher", cfg.Steps, ctx.Out, every: 100);
         using var rng = new Generator(ctx.Config.Seed + Seeds.Teacher);
         var random = new Random((int)(ctx.Config.Seed + Seeds.Teacher));
+        var guard = ctx.NonFinite("teacher");
         ctx.Teacher.Module.train();
         ctx.TextEncoder.train();
         for (int step = 1; step <= cfg.Steps; step++)
@@ -36,11 +37,15 @@ public static class TeacherStage
             var xt = FlowMatch.AddNoise(x0, eps, sigma);
             var loss = F.mse_loss(ctx.Teacher.Velocity(xt, sigma, cond), FlowMatch.Velocity(x0, eps));
             loss.backward();
-            opt.step();
+            double l = loss.item<double>();
+            if (guard.Allows(step, ("loss", l), ("grad_norm", NonFiniteGuard.GradNorm(parameters))))
+            {
+                opt.step();
+                ctx.Log.Scalars(step, new Dictionary<string, double> { ["teacher/loss"] = l, ["teacher/lr"] = opt.param_groups[0].lr });
+            }
+            else ctx.Log.Scalar(step, "teacher/skipped_steps", guard.Skipped);
             opt.zero_grad();
             schedule.step();
-            double l = loss.item<double>();
-            ctx.Log.Scalars(step, new Dictionary<string, double> { ["teacher/loss"] = l, ["teacher/lr"] = opt.param_groups[0].lr });
             progress.Report(step, new Dictionary<string, double> { ["loss"] = l }, (int)b);
         }
         ctx.Teacher.Module.eval();

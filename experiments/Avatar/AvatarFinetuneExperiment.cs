@@ -44,6 +44,7 @@ public static class AvatarFinetuneExperiment
         var (dit, lora) = AvatarFinetuneModels.BuildDit(a, cfg.Seed, log);
         using var _dit = dit;
         using var trainer = new OmniAvatarTrainer(dit, a.Settings(), cfg.Seed, group);
+        trainer.NonFinite = new NonFiniteGuard("avatar", cfg.Nonfinite, cfg.MaxNonfiniteSkips, group, log);
         log.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Trainable.Sum(t => t.parameter.numel())} of {dit.num_parameters()} parameters; " +
                       $"effective batch {a.MicroBatch} x {a.Accumulation} x {trainer.WorldSize} ranks");
         if (group is not null) log.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");

@@ -80,7 +80,8 @@ public static class RunCommand
     {
         RunDirectory run;
         try { run = ExperimentKinds.Launch(cfg, resume, runId, output, group); }
-        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or IOException or ConfigException)
+        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or IOException
+                                  or ConfigException or NonFiniteException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

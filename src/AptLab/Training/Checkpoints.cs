@@ -5,7 +5,8 @@ namespace AptLab.Training;
 
 /// <summary>
 /// Periodic training checkpoints <c>checkpoints/&lt;prefix&gt;-step-000123.safetensors</c>, written atomically (temp file
-/// + rename, so a run killed at any moment leaves the previous checkpoint intact) with the step in the metadata.
+/// + rename, so a run killed at any moment leaves the previous checkpoint intact) with the step in the metadata; weights
+/// holding NaN or infinities are never written (<see cref="SaveFile"/>).
 /// </summary>
 public static class Checkpoints
 {
@@ -17,8 +18,17 @@ public static class Checkpoints
     {
         var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["step"] = step.ToString(CultureInfo.InvariantCulture), ["prefix"] = prefix };
         var path = PathFor(dir, prefix, step);
-        Safetensors.Save(path, state, meta);
+        SaveFile(path, state, meta);
         return path;
+    }
+
+    /// <summary>Writes a checkpoint file atomically after checking that every tensor is finite: the weights of a
+    /// diverged model are refused with a <see cref="NonFiniteException"/> naming the tensors, and a file already at
+    /// <paramref name="path"/> (the previous checkpoint) stays as it was (docs/reliability.md#diverged-runs).</summary>
+    public static void SaveFile(string path, IReadOnlyDictionary<string, Tensor> state, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        Finite.CheckAll(state, $"refusing to write {path}");
+        Safetensors.Save(path, state, metadata);
     }
 
     /// <summary>The step of a checkpoint named by <see cref="PathFor"/>.</summary>
