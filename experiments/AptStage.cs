@@ -26,6 +26,15 @@ public static class AptStage
             return new RealBatch(x, ctx.Condition(captions));
         });
 
+    /// <summary>An APT run is launched with the ranks its effective batch assumes (<c>apt.world_size</c>, 0 = any);
+    /// checked before the run folder exists (<see cref="ExperimentKinds.Launch"/>) and again by each phase.</summary>
+    public static void CheckWorldSize(int configured, int world)
+    {
+        if (configured > 0 && configured != world)
+            throw new ArgumentException($"apt.world_size is {configured} (the effective batch assumes it) but the run has {world} rank(s); " +
+                                        $"launch with `aptlab launch --nproc {configured}` or change apt.world_size");
+    }
+
     /// <summary>Runs one phase (apt.image or apt.video of the config) and returns its EMA generator.</summary>
     /// <param name="teacher">the ORIGINAL diffusion model: the discriminator's backbone is a copy of it</param>
     /// <param name="init">the generator's start (CD student, or the image phase's EMA); any flow model (Wan, OmniAvatar)</param>
@@ -35,9 +44,7 @@ public static class AptStage
         var settings = video ? apt.Video : apt.Image;
         string phase = video ? "video" : "image";
         int world = ctx.WorldSize;
-        if (apt.WorldSize > 0 && apt.WorldSize != world)
-            throw new ArgumentException($"apt.world_size is {apt.WorldSize} (the effective batch assumes it) but the run has {world} rank(s); " +
-                                        $"launch with `aptlab launch --nproc {apt.WorldSize}` or change apt.world_size");
+        CheckWorldSize(apt.WorldSize, world);
         var generator = (TModel)init.Copy();
         generator.Module.train();
         var layers = apt.HeadLayers.Count > 0 ? apt.HeadLayers.ToArray() : null;
