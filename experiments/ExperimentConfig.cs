@@ -24,7 +24,7 @@ public sealed class ExperimentConfig : IValidatable
     public int Threads { get; set; } = 0;
     public string Results { get; set; } = "results";
     /// <summary>At a NaN or infinite loss or gradient norm in any trainer: <c>stop</c> the run at once (default) or
-    /// <c>skip</c> the update, at most <see cref="MaxNonfiniteSkips"/> times per stage (docs/reliability.md#diverged-runs).</summary>
+    /// <c>skip</c> the update, at most <see cref="MaxNonfiniteSkips"/> times per stage (docs/reliability.md#7-diverged-runs).</summary>
     public AptLab.Training.NonFiniteMode Nonfinite { get; set; } = AptLab.Training.NonFiniteMode.Stop;
     public int MaxNonfiniteSkips { get; set; } = 10;
     public DataConfig Data { get; set; } = new();

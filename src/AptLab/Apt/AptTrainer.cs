@@ -43,7 +43,7 @@ public sealed partial class AptTrainer : IDisposable
     /// <summary>The parallel mode G and D are trained in.</summary>
     public ParallelMode Parallel { get; }
 
-    /// <summary>The divergence check of the D and G steps (docs/reliability.md#diverged-runs): by default a non-finite
+    /// <summary>The divergence check of the D and G steps (docs/reliability.md#7-diverged-runs): by default a non-finite
     /// loss or gradient norm stops the phase before the update is applied.</summary>
     public NonFiniteGuard NonFinite { get; set; }
 

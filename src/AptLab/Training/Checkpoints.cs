@@ -24,7 +24,7 @@ public static class Checkpoints
 
     /// <summary>Writes a checkpoint file atomically after checking that every tensor is finite: the weights of a
     /// diverged model are refused with a <see cref="NonFiniteException"/> naming the tensors, and a file already at
-    /// <paramref name="path"/> (the previous checkpoint) stays as it was (docs/reliability.md#diverged-runs).</summary>
+    /// <paramref name="path"/> (the previous checkpoint) stays as it was (docs/reliability.md#7-diverged-runs).</summary>
     public static void SaveFile(string path, IReadOnlyDictionary<string, Tensor> state, IReadOnlyDictionary<string, string>? metadata = null)
     {
         Finite.CheckAll(state, $"refusing to write {path}");

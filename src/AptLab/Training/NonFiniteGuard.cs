@@ -14,7 +14,7 @@ public enum NonFiniteMode
 }
 
 /// <summary>
-/// The divergence check of one training stage (docs/reliability.md#diverged-runs): every trainer asks it, after the
+/// The divergence check of one training stage (docs/reliability.md#7-diverged-runs): every trainer asks it, after the
 /// backward pass and before the optimizer step, whether the step's losses and gradient norm are finite. In stop mode
 /// a non-finite value ends the run with a <see cref="NonFiniteException"/> naming the stage, the step, the quantity and
 /// its value; in skip mode the update is dropped and counted, and more than <see cref="MaxSkips"/> skips stop the run.

@@ -10,7 +10,7 @@ using AptLab.Wan;
 namespace AptLab.Tests.Reliability;
 
 /// <summary>
-/// Diverged runs stop at once (docs/reliability.md#diverged-runs): every trainer checks its losses and gradient norm
+/// Diverged runs stop at once (docs/reliability.md#7-diverged-runs): every trainer checks its losses and gradient norm
 /// before the update, a non-finite value stops the run with a message naming the stage, the step and the value (or, with
 /// <c>nonfinite: skip</c>, drops the update and counts it, up to <c>max_nonfinite_skips</c>), and no checkpoint is ever
 /// written with non-finite weights. On the old code each of these runs trained on NaN to the end and wrote NaN

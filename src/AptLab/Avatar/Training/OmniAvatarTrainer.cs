@@ -55,7 +55,7 @@ public sealed class OmniAvatarTrainer : IDisposable
     public int Step { get; private set; }
     public int Rank { get; }
     public int WorldSize { get; }
-    /// <summary>The divergence check of each step (docs/reliability.md#diverged-runs): by default a non-finite loss or
+    /// <summary>The divergence check of each step (docs/reliability.md#7-diverged-runs): by default a non-finite loss or
     /// gradient norm stops the run before the update is applied.</summary>
     public NonFiniteGuard NonFinite { get; set; }
 
