@@ -98,9 +98,10 @@ public sealed class OmniAvatarAudioEncoder
         using var _ = torch.no_grad();
         var x = input_values.to(Model.feature_projection.projection.weight);
         long convWindow = Math.Max(1, (long)window * Options.SamplesPerFrame / Model.config.TotalStride);
-        var conv = Model.feature_extractor.forward_windowed(x, convWindow).transpose(1, 2);   // [1, Tf, C]
-        var interp = linear_interpolation(conv, seq_len);                                        // [1, seq_len, C]
-        conv.Dispose();
+        var conv = Model.feature_extractor.forward_windowed(x, convWindow);                     // [1, C, Tf]
+        Tensor interp;                                                                           // [1, seq_len, C]
+        using (var timeMajor = conv.transpose(1, 2)) interp = linear_interpolation(timeMajor, seq_len);
+        conv.Dispose();                                                                          // the views too: storage freed
         var result = torch.empty([seq_len, EmbeddingDim], interp.dtype, interp.device);
         for (int a = 0; a < seq_len; a += window)
         {

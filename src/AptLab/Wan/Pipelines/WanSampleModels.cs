@@ -35,8 +35,9 @@ public static class WanSampleModels
     /// multiples of <c>sizeMultiple</c> (VAE stride × patch), frame counts <c>1 + temporalFactor·k</c>. The DiT's
     /// architecture comes from its checkpoint header (nothing is loaded); a file missing, a DiT of the other task or
     /// malformed headers are errors naming the key (docs/reliability.md).</summary>
-    public static (int sizeMultiple, int temporalFactor) Geometry(SampleConfig cfg)
+    public static (int sizeMultiple, int temporalFactor) Geometry(SampleConfig cfg, bool withClip = true)
     {
+        if (cfg.IsI2V && withClip && !cfg.IsTiny) RequireClip(cfg);              // in Load's order
         WanConfig dit;
         WanVaeConfig vae;
         if (cfg.IsTiny)
