@@ -80,7 +80,7 @@ public static class AptStage
                 ["D"] = stats.LossD, ["G"] = stats.LossG, ["aR1"] = stats.R1, ["real"] = stats.RealLogit, ["fake"] = stats.FakeLogit,
             }, settings.MicroBatch * settings.Accumulation * world * 2);
             if (trainer.Step % settings.CheckpointEvery == 0 || trainer.Step == settings.Updates)
-                ctx.OnMain(() => Checkpoints.Save(ctx.Run.Checkpoints, prefix, trainer.Step, trainer.StateDict()));
+                ctx.OnMain(() => { ctx.Log.Flush(); Checkpoints.Save(ctx.Run.Checkpoints, prefix, trainer.Step, trainer.StateDict()); });
         }
         var ema = (TModel)generator.Copy();
         trainer.Ema.copy_to(ema.Module);

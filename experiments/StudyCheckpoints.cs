@@ -56,6 +56,7 @@ public static class StudyCheckpoints
     {
         var d = new Dictionary<string, Tensor>();
         AddVae(d, ctx);
+        ctx.Log.Flush();                                                       // the logs a resume keeps are on disk first
         Training.Checkpoints.SaveFile(PathOf(ctx, Vae), d, new Dictionary<string, string> { ["stage"] = Vae });
     });
 
@@ -75,6 +76,7 @@ public static class StudyCheckpoints
         foreach (var (k, v) in ctx.Teacher.Module.state_dict()) d["teacher." + k] = v;
         var c = ctx.Config;
         var spec = ConfigLoader.ToYaml(new Spec { Data = c.Data, Vae = c.Vae, Text = c.Text, Teacher = c.Teacher });
+        ctx.Log.Flush();
         Training.Checkpoints.SaveFile(PathOf(ctx, Foundation), d, new Dictionary<string, string> { ["stage"] = Foundation, ["config"] = spec });
     });
 
@@ -158,7 +160,10 @@ public static class StudyCheckpoints
     }
 
     public static void SaveModel(RunContext ctx, string stage, FlowModel model) => ctx.OnMain(() =>
-        Training.Checkpoints.SaveFile(PathOf(ctx, stage), model.Module.state_dict(), new Dictionary<string, string> { ["stage"] = stage }));
+    {
+        ctx.Log.Flush();                                                           // the logs a resume keeps are on disk first
+        Training.Checkpoints.SaveFile(PathOf(ctx, stage), model.Module.state_dict(), new Dictionary<string, string> { ["stage"] = stage });
+    });
 
     /// <summary>A copy of <paramref name="like"/> (the teacher) with the weights of <paramref name="path"/>, or of this
     /// run's checkpoint of <paramref name="stage"/>.</summary>
