@@ -31,6 +31,15 @@ public static class AptStage
             return new RealBatch(x, ctx.Condition(captions));
         }, (step, ema) => SamplePreview.Log(ctx, "apt_" + (video ? "video" : "image"), step, ema, video));
 
+    /// <summary>An APT run is launched with the ranks its effective batch assumes (<c>apt.world_size</c>, 0 = any);
+    /// checked before the run folder exists (<see cref="ExperimentKinds.Launch"/>) and again by each phase.</summary>
+    public static void CheckWorldSize(int configured, int world)
+    {
+        if (configured > 0 && configured != world)
+            throw new ArgumentException($"apt.world_size is {configured} (the effective batch assumes it) but the run has {world} rank(s); " +
+                                        $"launch with `aptlab launch --nproc {configured}` or change apt.world_size");
+    }
+
     /// <summary>The EMA generator of a phase on every rank: this run's product when it exists (a resumed run), else
     /// the phase is trained (<see cref="RunPhase"/>, timed; it writes the product); the product is read into a copy of
     /// <paramref name="init"/>.</summary>
@@ -56,9 +65,7 @@ public static class AptStage
         var settings = video ? apt.Video : apt.Image;
         string phase = video ? "video" : "image";
         int world = ctx.WorldSize;
-        if (apt.WorldSize > 0 && apt.WorldSize != world)
-            throw new ArgumentException($"apt.world_size is {apt.WorldSize} (the effective batch assumes it) but the run has {world} rank(s); " +
-                                        $"launch with `aptlab launch --nproc {apt.WorldSize}` or change apt.world_size");
+        CheckWorldSize(apt.WorldSize, world);
         using var generator = init.Copy();
         generator.Module.train();
         var layers = apt.HeadLayers.Count > 0 ? apt.HeadLayers.ToArray() : null;
@@ -69,6 +76,7 @@ public static class AptStage
         using var trainer = new AptTrainer(generator, discriminator, settings, ctx.Config.Seed + (video ? Seeds.AptVideo : Seeds.AptImage), Data,
             ctx.TrainingGroup, ctx.Precision, ctx.Parallel, ctx.Device);
         var prefix = "apt_" + phase;
+        trainer.NonFinite = ctx.NonFinite(prefix);
         if (trainer.ResumeLatest(ctx.Run.Checkpoints, prefix) is { } resumed)
             ctx.Out.WriteLine($"[{prefix}] resumed from {resumed} at update {trainer.Step}");
         else
@@ -96,14 +104,21 @@ public static class AptStage
             }, settings.MicroBatch * settings.Accumulation * world * 2);
             if (preview is not null && SamplePreview.Due(apt.SampleEvery, trainer.Step)) Preview(ctx, trainer, init, preview);
             if (trainer.Step % settings.CheckpointEvery == 0 || trainer.Step == settings.Updates)
+            {
+                ctx.Log.Flush();                                                             // the logs cover what the checkpoint covers
                 trainer.SaveCheckpoint(ctx.Run.Checkpoints, prefix);
+            }
         }
         using var scope = torch.NewScope();
         var ema = trainer.EmaStateDict();                                                // a collective under fsdp; full on rank 0
         var product = Product(video);
-        ctx.OnMain(() => Safetensors.Save(StudyCheckpoints.PathOf(ctx, product), WithBuffers(ema, init), new Dictionary<string, string>
+        ctx.OnMain(() =>
         {
-            ["stage"] = product, ["updates"] = trainer.Step.ToString(), ["precision"] = ctx.Config.Precision, ["parallel"] = ctx.Config.Parallel,
+            ctx.Log.Flush();
+            Safetensors.Save(StudyCheckpoints.PathOf(ctx, product), WithBuffers(ema, init), new Dictionary<string, string>
+            {
+                ["stage"] = product, ["updates"] = trainer.Step.ToString(), ["precision"] = ctx.Config.Precision, ["parallel"] = ctx.Config.Parallel,
+            });
         }));
     }
 

@@ -73,6 +73,7 @@ public static class CdStage
         using var opt = new AdamW(wrapped.parameters(), lr: cfg.Lr, weight_decay: cfg.WeightDecay);
         var progress = new ProgressReporter("distill", cfg.Steps, ctx.Out, every: reportEvery);
         using var rng = new Generator(ctx.Config.Seed + Seeds.Distill);
+        var guard = ctx.NonFinite("distill");
         double last = double.NaN;
         for (int step = 1; step <= cfg.Steps; step++)
         {
@@ -83,11 +84,17 @@ public static class CdStage
                 : CachedLoss(ctx, sm, frozen, cache, b, negative, rng);
             wrapped.backward(loss);
             wrapped.sync_gradients();
-            wrapped.step(opt);
+            double l = ctx.MeanOverRanks(loss.item<double>());                               // the global batch's loss
+            // Every rank follows rank 0's decision (a shard's gradient norm is its own).
+            bool allowed = ctx.AgreeWithMain(guard.Allows(step, ("loss", l), ("grad_norm", NonFiniteGuard.GradNorm(wrapped.parameters()))));
+            if (allowed)
+            {
+                wrapped.step(opt);
+                ctx.Log.Scalar(step, "cd/loss", last = l);
+            }
+            else ctx.Log.Scalar(step, "cd/skipped_steps", guard.Skipped);
             wrapped.zero_grad();
-            last = ctx.MeanOverRanks(loss.item<double>());                                  // the global batch's loss
-            ctx.Log.Scalar(step, "cd/loss", last);
-            progress.Report(step, new Dictionary<string, double> { ["loss"] = last }, (int)b.X0.size(0));
+            progress.Report(step, new Dictionary<string, double> { ["loss"] = l }, (int)b.X0.size(0));
             if (preview is not null && SamplePreview.Due(cfg.SampleEvery, step)) preview(step, sm);
         }
         if (cache is not null)

@@ -40,6 +40,10 @@ public sealed class ExperimentConfig : IValidatable
     /// <summary><see cref="Parallel"/> parsed.</summary>
     [YamlDotNet.Serialization.YamlIgnore]
     public ParallelMode ParallelMode => ParallelModes.Parse(Parallel);
+    /// <summary>At a NaN or infinite loss or gradient norm in any trainer: <c>stop</c> the run at once (default) or
+    /// <c>skip</c> the update, at most <see cref="MaxNonfiniteSkips"/> times per stage (docs/reliability.md#7-diverged-runs).</summary>
+    public AptLab.Training.NonFiniteMode Nonfinite { get; set; } = AptLab.Training.NonFiniteMode.Stop;
+    public int MaxNonfiniteSkips { get; set; } = 10;
     public DataConfig Data { get; set; } = new();
     public VaeStageConfig Vae { get; set; } = new();
     public TextStageConfig Text { get; set; } = new();
@@ -71,6 +75,7 @@ public sealed class ExperimentConfig : IValidatable
         catch (ArgumentException) { throw ConfigException.For(file, "precision", $"'{Precision}' is not fp32, bf16-mixed or bf16"); }
         try { ParallelModes.Parse(Parallel); }
         catch (ArgumentException) { throw ConfigException.For(file, "parallel", $"'{Parallel}' is not ddp or fsdp"); }
+        if (MaxNonfiniteSkips < 0) throw ConfigException.For(file, "max_nonfinite_skips", "must be >= 0");
         if (Experiment == "omniavatar-finetune" && Avatar is null) throw ConfigException.For(file, "avatar", "experiment omniavatar-finetune needs an avatar: section");
         if (Experiment == "apt" && Wan is not null)
             throw ConfigException.For(file, "wan", "experiment apt runs the study's own foundation and CD student; APT on a released Wan checkpoint is experiment: apt-wan");
@@ -125,7 +130,9 @@ public sealed class VaeStageConfig : IValidatable
             throw ConfigException.For(file, key + ".dim_mult", $"needs 3 or 4 levels (4x or 8x spatial compression) and one more entry than temporal_downsample ({TemporalDownsample.Count})");
         if (TemporalDownsample.Count(b => b) != 2)
             throw ConfigException.For(file, key + ".temporal_downsample", "exactly two stages must downsample time (4x temporal compression)");
-        if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1 and lr > 0 required");
+        if (Steps < 0 || Batch < 1) throw ConfigException.For(file, key, "steps >= 0 and batch >= 1 required");
+        ConfigException.RequirePositive(Lr, file, key + ".lr");
+        if (!double.IsFinite(KlWeight) || KlWeight < 0) throw ConfigException.For(file, key + ".kl_weight", $"must be a finite number >= 0, got {ConfigException.Show(KlWeight)}");
     }
 }
 
@@ -167,8 +174,9 @@ public sealed class TeacherStageConfig : IValidatable
     {
         if (Dim % NumHeads != 0 || (Dim / NumHeads) % 2 != 0) throw ConfigException.For(file, key + ".num_heads", $"must divide dim {Dim} into an even head dim");
         if (CaptionDropout < 0 || CaptionDropout >= 1) throw ConfigException.For(file, key + ".caption_dropout", "must be in [0, 1)");
-        if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1, lr > 0 required");
-        if (!(Shift > 0)) throw ConfigException.For(file, key + ".shift", "must be positive");
+        if (Steps < 0 || Batch < 1) throw ConfigException.For(file, key, "steps >= 0 and batch >= 1 required");
+        ConfigException.RequirePositive(Lr, file, key + ".lr");
+        ConfigException.RequirePositive(Shift, file, key + ".shift");
     }
 }
 
@@ -191,8 +199,9 @@ public sealed class SamplingConfig : IValidatable
     public void Validate(string key, string? file)
     {
         if (Steps < 1) throw ConfigException.For(file, key + ".steps", "must be >= 1");
-        if (!(Shift > 0)) throw ConfigException.For(file, key + ".shift", "must be positive");
-        if (!(TwoStepShift > 0)) throw ConfigException.For(file, key + ".two_step_shift", "must be positive");
+        ConfigException.RequirePositive(Shift, file, key + ".shift");
+        ConfigException.RequirePositive(TwoStepShift, file, key + ".two_step_shift");
+        if (!double.IsFinite(Guidance)) throw ConfigException.For(file, key + ".guidance", $"must be a finite number, got {ConfigException.Show(Guidance)}");
     }
 }
 
@@ -225,7 +234,11 @@ public sealed class DistillStageConfig : IValidatable
         if (N < 1) throw ConfigException.For(file, key + ".n", "must be >= 1");
         if (NoiseSeeds < 1) throw ConfigException.For(file, key + ".noise_seeds", "must be >= 1");
         if (SampleEvery < 0) throw ConfigException.For(file, key + ".sample_every", "must be >= 0 (0 = no sample sheets)");
-        if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1 and lr > 0 required");
+        if (Steps < 0 || Batch < 1) throw ConfigException.For(file, key, "steps >= 0 and batch >= 1 required");
+        ConfigException.RequirePositive(Lr, file, key + ".lr");
+        ConfigException.RequirePositive(Shift, file, key + ".shift");
+        if (!double.IsFinite(WeightDecay) || WeightDecay < 0) throw ConfigException.For(file, key + ".weight_decay", $"must be a finite number >= 0, got {ConfigException.Show(WeightDecay)}");
+        if (!double.IsFinite(Guidance)) throw ConfigException.For(file, key + ".guidance", $"must be a finite number, got {ConfigException.Show(Guidance)}");
     }
 }
 

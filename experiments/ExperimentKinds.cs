@@ -131,14 +131,28 @@ public static class ExperimentKinds
 
     /// <summary>What `aptlab run` does: prepares <paramref name="cfg"/>, creates the run folder (rank 0; or opens
     /// <paramref name="resume"/>) with the resolved config.yaml, and runs the kind. Returns the run folder.</summary>
-    public static RunDirectory Launch(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group = null)
+    /// <param name="allowConfigChange">a resumed run whose config differs from its recorded config.yaml is refused
+    /// (naming the changed keys) unless this is set; then it continues with the new values, which config.yaml records
+    /// (the changes are listed in config-changes.txt)</param>
+    public static RunDirectory Launch(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group = null,
+                                      bool allowConfigChange = false)
     {
         if (resume is not null) KeepRecordedInputs(cfg, Path.Combine(resume, "config.yaml"));
         Prepare(cfg, DistributedRun.IsMainProcess(group) ? output : null);
+        // everything else the run needs, before its folder exists or a model is built (docs/reliability.md#3-errors)
+        if (cfg.Experiment is "demo" or "apt" or "apt-wan" or "apt-omniavatar") AptStage.CheckWorldSize(cfg.Apt.WorldSize, group?.world_size ?? 1);
+        var changes = resume is null ? [] : ChangesSinceRecorded(cfg, resume, allowConfigChange);
         RunDirectory? created = null;
         if (DistributedRun.IsMainProcess(group))
         {
             created = resume is not null ? RunDirectory.Open(resume) : RunDirectory.Create(cfg.Results, cfg.Name, runId);
+            if (changes.Count > 0)
+            {
+                output.WriteLine($"[resume] continuing with {changes.Count} changed setting(s) (--allow-config-change): {string.Join("; ", changes)}");
+                File.AppendAllText(created.File("config-changes.txt"),
+                    $"{DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC, resumed with --allow-config-change:\n" + string.Concat(changes.Select(c => $"  {c}\n")));
+                RunDirectory.WriteAtomic(created.ConfigFile, Config.ConfigLoader.ToYaml(cfg));
+            }
             if (resume is null) RunDirectory.WriteAtomic(created.ConfigFile, Config.ConfigLoader.ToYaml(cfg));
             (output as ConsoleSession)?.LogTo(created.File("run.log"));              // what the console shows, from the start
         }
@@ -147,6 +161,21 @@ public static class ExperimentKinds
         Run(cfg, run, output, group, resumed: resume is not null);
         if (DistributedRun.IsMainProcess(group)) Logging.RunHparams.Write(run.Root);   // TensorBoard's HParams tab
         return run;
+    }
+
+    /// <summary>The settings in which <paramref name="cfg"/> differs from the run's recorded config.yaml (the thread
+    /// count and the results root aside); refused, naming each, unless <paramref name="allow"/>.</summary>
+    private static IReadOnlyList<Config.ConfigChange> ChangesSinceRecorded(ExperimentConfig cfg, string resume, bool allow)
+    {
+        var recordedFile = Path.Combine(resume, "config.yaml");
+        if (!File.Exists(recordedFile)) return [];                                  // RunDirectory.Open names what is missing
+        var recorded = Config.ConfigLoader.Load<ExperimentConfig>(recordedFile);
+        var changes = Config.ConfigDiff.Changes(recorded, cfg, ignore: ["threads", "results"]);
+        if (changes.Count > 0 && !allow)
+            throw new ArgumentException($"--resume {resume}: the config differs from the run's {recordedFile} in {changes.Count} setting(s): " +
+                                        $"{string.Join("; ", changes)}. Resume with the recorded config, or pass --allow-config-change " +
+                                        "to continue with the new values (config.yaml will record them)");
+        return changes;
     }
 
     /// <summary>A resumed run continues from the inputs it started from: input paths given with <c>latest</c> are
@@ -166,23 +195,25 @@ public static class ExperimentKinds
                 cfg.Compare.Methods[i].Model = Pick(cfg.Compare.Methods[i].Model, r.Compare.Methods[i].Model);
     }
 
-    /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>.</summary>
+    /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>. A
+    /// <paramref name="resumed"/> run first drops the leftovers of the interrupted attempt (<see cref="RunResume"/>).</summary>
     public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group = null, bool resumed = false)
     {
+        var resume = resumed && DistributedRun.IsMainProcess(group) ? RunResume.Prepare(run, output) : null;
         if (cfg.Experiment == "omniavatar-finetune")
         {
-            AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed);
+            AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed, resume);
             return;
         }
         if (cfg.Experiment is "apt-wan" or "apt-omniavatar")
         {
-            using var rc = new RunContext(cfg, run, output, group: group);
+            using var rc = new RunContext(cfg, run, output, resume, group);
             if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
             if (cfg.Experiment == "apt-omniavatar") AvatarAptExperiment.Run(rc);
             else WanAptExperiment.Run(rc);
             return;
         }
-        using var ctx = new StudyContext(cfg, run, output, group: group);
+        using var ctx = new StudyContext(cfg, run, output, resume, group);
         if (group is not null) ctx.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
         if (File.Exists(run.ConfigFile)) ctx.Log.Text(0, "config", "```yaml\n" + File.ReadAllText(run.ConfigFile) + "\n```");
         switch (cfg.Experiment)

@@ -39,13 +39,17 @@ public class RunContext : IDisposable
     /// <summary>This rank's share of a global batch (<see cref="BatchShard"/>: the whole batch for one process).</summary>
     public Apt.BatchShard Shard => Group is null ? Apt.BatchShard.Whole : new Apt.BatchShard(Group.rank, Group.world_size);
 
-    public RunContext(ExperimentConfig config, RunDirectory run, TextWriter output, long? resumeAfterStep = null, ProcessGroup? group = null)
+    /// <param name="resume">a resumed run: what its logs keep of the earlier attempt's (<see cref="RunResume"/>)</param>
+    public RunContext(ExperimentConfig config, RunDirectory run, TextWriter output, ResumePoint? resume = null, ProcessGroup? group = null)
     {
         (Config, Run, Group) = (config, run, group);
         Out = IsMain ? output : TextWriter.Null;
         Device = Device.Parse(config.Device);
-        Log = IsMain ? new RunLogger(run.Events, run.MetricsCsv, resumeAfterStep) : RunLogger.Discard();
+        Log = IsMain ? new RunLogger(run.Events, run.MetricsCsv, resume) : RunLogger.Discard();
     }
+
+    /// <summary>The divergence check of a training stage (config keys nonfinite, max_nonfinite_skips).</summary>
+    public NonFiniteGuard NonFinite(string stage) => new(stage, Config.Nonfinite, Config.MaxNonfiniteSkips, Group, Out);
 
     /// <summary>Runs <paramref name="write"/> on rank 0 only; every rank waits until it is done.</summary>
     public void OnMain(Action write) => DistributedRun.OnMainProcess(Group, write);

@@ -25,6 +25,7 @@ public static class TeacherStage
         var progress = new ProgressReporter("teacher", cfg.Steps, ctx.Out, every: 100);
         using var rng = new Generator(ctx.Config.Seed + Seeds.Teacher);
         var random = new Random((int)(ctx.Config.Seed + Seeds.Teacher));
+        var guard = ctx.NonFinite("teacher");
         ctx.Teacher.Module.train();
         ctx.TextEncoder.train();
         for (int step = 1; step <= cfg.Steps; step++)
@@ -42,13 +43,17 @@ public static class TeacherStage
             loss.backward();
             teacher.AccumulateGradients();                                             // bf16 gradients into the float32 masters'
             text.AccumulateGradients();
-            opt.step();
-            teacher.SyncComputeCopies();
-            text.SyncComputeCopies();
+            double l = loss.item<double>();
+            if (guard.Allows(step, ("loss", l), ("grad_norm", NonFiniteGuard.GradNorm(teacher.Masters.Concat(text.Masters)))))
+            {
+                opt.step();
+                teacher.SyncComputeCopies();
+                text.SyncComputeCopies();
+                ctx.Log.Scalars(step, new Dictionary<string, double> { ["teacher/loss"] = l, ["teacher/lr"] = opt.param_groups[0].lr });
+            }
+            else ctx.Log.Scalar(step, "teacher/skipped_steps", guard.Skipped);
             opt.zero_grad();
             schedule.step();
-            double l = loss.item<double>();
-            ctx.Log.Scalars(step, new Dictionary<string, double> { ["teacher/loss"] = l, ["teacher/lr"] = opt.param_groups[0].lr });
             progress.Report(step, new Dictionary<string, double> { ["loss"] = l }, (int)b);
         }
         teacher.restore_masters();                                                     // the foundation in the master dtype

@@ -18,6 +18,7 @@ public static class VaeStage
         using var opt = new AdamW(vae.parameters(), lr: cfg.Lr, weight_decay: 0);
         var progress = new ProgressReporter("vae", cfg.Steps, ctx.Out, every: 25);
         using var rng = new Generator(ctx.Config.Seed + Seeds.Vae);
+        var guard = ctx.NonFinite("vae");
         vae.train();
         for (int step = 1; step <= cfg.Steps; step++)
         {
@@ -36,10 +37,14 @@ public static class VaeStage
             var kl = ((mu.square() + logVar.exp() - logVar - 1.0) * 0.5).mean();
             var loss = recon + kl * cfg.KlWeight;
             loss.backward();
-            opt.step();
-            opt.zero_grad();
             double l = recon.item<double>();
-            ctx.Log.Scalars(step, new Dictionary<string, double> { ["vae/recon_mse"] = l, ["vae/kl"] = kl.item<double>() });
+            if (guard.Allows(step, ("loss", loss.item<double>()), ("grad_norm", NonFiniteGuard.GradNorm(vae.parameters()))))
+            {
+                opt.step();
+                ctx.Log.Scalars(step, new Dictionary<string, double> { ["vae/recon_mse"] = l, ["vae/kl"] = kl.item<double>() });
+            }
+            else ctx.Log.Scalar(step, "vae/skipped_steps", guard.Skipped);
+            opt.zero_grad();
             progress.Report(step, new Dictionary<string, double> { ["mse"] = l }, batch);
         }
         vae.eval();

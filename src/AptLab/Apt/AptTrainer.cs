@@ -43,6 +43,10 @@ public sealed partial class AptTrainer : IDisposable
     /// <summary>The parallel mode G and D are trained in.</summary>
     public ParallelMode Parallel { get; }
 
+    /// <summary>The divergence check of the D and G steps (docs/reliability.md#7-diverged-runs): by default a non-finite
+    /// loss or gradient norm stops the phase before the update is applied.</summary>
+    public NonFiniteGuard NonFinite { get; set; }
+
     private readonly ulong seed;
     private readonly Func<long, int, Generator, RealBatch> data;
     private readonly ProcessGroup? group;
@@ -65,6 +69,7 @@ public sealed partial class AptTrainer : IDisposable
         settings.Validate();
         (Generator, Discriminator, Settings, this.seed, this.data, this.group, Parallel) = (generator, discriminator, settings, seed, data, group, parallel);
         if (group is not null) shard = new BatchShard(group.rank, group.world_size);
+        NonFinite = new NonFiniteGuard("apt_" + settings.Name, group: group);
         discriminator.requires_grad_(true);                                   // all of D trains (apt.md 5.2)
         if (parallel == ParallelMode.Fsdp)
         {
@@ -93,12 +98,20 @@ public sealed partial class AptTrainer : IDisposable
     public sealed record UpdateStats(double LossD, double LossG, double R1, double R2, double RealLogit, double FakeLogit,
         double GradNormD, double GradNormG, Tensor RealLogits, Tensor FakeLogits) : IDisposable
     {
-        public Dictionary<string, double> Scalars(string prefix) => new()
+        /// <summary>D and G updates skipped so far for non-finite values (skip mode; <see cref="NonFinite"/>).</summary>
+        public int Skipped { get; init; }
+
+        public Dictionary<string, double> Scalars(string prefix)
         {
-            [$"{prefix}/loss_d"] = LossD, [$"{prefix}/loss_g"] = LossG, [$"{prefix}/r1"] = R1, [$"{prefix}/r2"] = R2,
-            [$"{prefix}/logit_real"] = RealLogit, [$"{prefix}/logit_fake"] = FakeLogit,
-            [$"{prefix}/grad_norm_d"] = GradNormD, [$"{prefix}/grad_norm_g"] = GradNormG,
-        };
+            var d = new Dictionary<string, double>
+            {
+                [$"{prefix}/loss_d"] = LossD, [$"{prefix}/loss_g"] = LossG, [$"{prefix}/r1"] = R1, [$"{prefix}/r2"] = R2,
+                [$"{prefix}/logit_real"] = RealLogit, [$"{prefix}/logit_fake"] = FakeLogit,
+                [$"{prefix}/grad_norm_d"] = GradNormD, [$"{prefix}/grad_norm_g"] = GradNormG,
+            };
+            if (Skipped > 0) d[$"{prefix}/skipped_steps"] = Skipped;
+            return d;
+        }
         public void Dispose() { RealLogits.Dispose(); FakeLogits.Dispose(); }
     }
 
@@ -150,7 +163,7 @@ public sealed partial class AptTrainer : IDisposable
         }
         D.sync_gradients();
         double gradNormD = D.grad_norm();
-        D.step(OptD);
+        if (Allows(("loss_d", lossD / acc), ("grad_norm_d", gradNormD))) D.step(OptD);
         D.zero_grad();
 
         // ---- generator step: D frozen but differentiated through ----
@@ -170,10 +183,11 @@ public sealed partial class AptTrainer : IDisposable
         }
         G.sync_gradients();
         double gradNormG = G.grad_norm();
-        G.step(OptG);
+        bool stepG = Allows(("loss_g", lossG / acc), ("grad_norm_g", gradNormG));
+        if (stepG) G.step(OptG);
         G.zero_grad();
         Discriminator.requires_grad_(true);
-        Ema.update(G.named_parameters());
+        if (stepG) Ema.update(G.named_parameters());
         Step++;
 
         using var scope2 = torch.NewScope();
@@ -183,7 +197,14 @@ public sealed partial class AptTrainer : IDisposable
         rl.DetachFromScope(); fl.DetachFromScope();
         if (group is not null) (lossD, lossG, r1Sum, r2Sum) = AverageOverRanks(lossD, lossG, r1Sum, r2Sum);
         return new UpdateStats(lossD / acc, lossG / acc, r1Sum / acc, r2Sum / acc, rl.mean().item<double>(), fl.mean().item<double>(),
-            gradNormD, gradNormG, rl, fl);
+            gradNormD, gradNormG, rl, fl) { Skipped = NonFinite.Skipped };
+
+        // the divergence check of this update; a stop frees the logits kept so far
+        bool Allows(params (string, double)[] values)
+        {
+            try { return NonFinite.Allows(Step + 1, values); }
+            catch { foreach (var t in realLogits.Concat(fakeLogits)) t.Dispose(); throw; }
+        }
     }
 
     // D(x, t, c) [B] through D's wrapper (FSDP gathers D's blocks as they run).

@@ -29,6 +29,10 @@ public sealed class RunLogger : IDisposable
     /// <summary>A logger that drops everything (ranks other than 0 of a data-parallel run).</summary>
     public static RunLogger Discard() => new();
 
+    /// <summary>Writes what is buffered to disk. Called before a checkpoint is written, so the logs a resumed run keeps
+    /// up to that checkpoint are on disk even when the process is killed right after it (docs/reliability.md#5-resuming).</summary>
+    public void Flush() => Events?.Flush();
+
     public void Scalars(long step, IReadOnlyDictionary<string, double> values)
     {
         Events?.AddScalars(values, step);

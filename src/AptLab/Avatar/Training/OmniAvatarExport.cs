@@ -50,7 +50,11 @@ public static class OmniAvatarExport
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, WeightsFile);
         var state = StateDict(model, lora, trained, dtype);
-        try { PthWriter.Save(path, state); }
+        try
+        {
+            Finite.CheckAll(state, $"refusing to write {path}");                    // a diverged model is never exported
+            PthWriter.Save(path, state);
+        }
         finally { foreach (var t in state.Values) t.Dispose(); }
         var c = lora.Config;
         var json = JsonSerializer.Serialize(new Dictionary<string, object>

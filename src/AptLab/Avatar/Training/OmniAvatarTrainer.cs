@@ -10,6 +10,9 @@ namespace AptLab.Avatar.Training;
 public sealed record AvatarStepStats(int Step, double Loss, double Mse, double GradNorm, double Lr, double MeanTimestep,
     IReadOnlyDictionary<string, double> GroupGradNorms)
 {
+    /// <summary>Steps skipped so far for non-finite values (skip mode).</summary>
+    public int Skipped { get; init; }
+
     public Dictionary<string, double> Scalars(string prefix = "train")
     {
         var d = new Dictionary<string, double>
@@ -18,6 +21,7 @@ public sealed record AvatarStepStats(int Step, double Loss, double Mse, double G
             [$"{prefix}/lr"] = Lr, [$"{prefix}/timestep"] = MeanTimestep,
         };
         foreach (var (g, n) in GroupGradNorms) d[$"{prefix}/grad_norm_{g}"] = n;
+        if (Skipped > 0) d[$"{prefix}/skipped_steps"] = Skipped;
         return d;
     }
 }
@@ -56,6 +60,9 @@ public sealed class OmniAvatarTrainer : IDisposable
     public int Step { get; private set; }
     public int Rank { get; }
     public int WorldSize { get; }
+    /// <summary>The divergence check of each step (docs/reliability.md#7-diverged-runs): by default a non-finite loss or
+    /// gradient norm stops the run before the update is applied.</summary>
+    public NonFiniteGuard NonFinite { get; set; }
 
     private readonly Generator rng;
     private readonly ProcessGroup? group;
@@ -73,6 +80,7 @@ public sealed class OmniAvatarTrainer : IDisposable
         model.train();
         (this.group, Rank, WorldSize) = (group, group?.rank ?? 0, group?.world_size ?? 1);
         Wrapped = ParallelModules.Wrap(model, precision, parallel, group, device: device);
+        NonFinite = new NonFiniteGuard("avatar", group: group);
         Optimizer = new AdamW(Wrapped.parameters(), settings.Lr, (settings.Beta1, settings.Beta2), settings.Eps, settings.WeightDecay);
         Scheduler = new LRScheduler(Optimizer, settings.WarmupSteps > 0 ? new LRSchedule.LinearWarmup(settings.WarmupSteps) : new LRSchedule.Constant());
         Timesteps = new AvatarTimesteps(settings.NumTrainTimesteps, settings.Shift);
@@ -122,12 +130,12 @@ public sealed class OmniAvatarTrainer : IDisposable
         var groupNorms = Wrapped.grad_norms(AvatarTrainableParameters.Group);
         double gradNorm = Settings.MaxGradNorm > 0 ? Wrapped.clip_grad_norm_(Settings.MaxGradNorm) : Math.Sqrt(groupNorms.Values.Sum(n => n * n));
         double lr = Optimizer.param_groups[0].lr;
-        Wrapped.step(Optimizer);
+        if (NonFinite.Allows(Step + 1, ("loss", loss / acc), ("grad_norm", gradNorm))) Wrapped.step(Optimizer);
         Scheduler.step();
         Wrapped.zero_grad();
         Step++;
         (loss, mse, tsum) = MeanOverRanks(loss / acc, mse / acc, tsum / tcount);
-        return new AvatarStepStats(Step, loss, mse, gradNorm, lr, tsum, groupNorms);
+        return new AvatarStepStats(Step, loss, mse, gradNorm, lr, tsum, groupNorms) { Skipped = NonFinite.Skipped };
     }
 
     private (double, double, double) MeanOverRanks(double a, double b, double c)
