@@ -119,7 +119,7 @@ public static class AptStage
             {
                 ["stage"] = product, ["updates"] = trainer.Step.ToString(), ["precision"] = ctx.Config.Precision, ["parallel"] = ctx.Config.Parallel,
             });
-        }));
+        });
     }
 
     // The EMA generator so far, gathered (a collective under fsdp: every rank calls it) into a copy of the template on
