@@ -57,7 +57,7 @@ public sealed class OmniHumanModel : Module
     /// <summary>
     /// The added parts' initialisation: xavier-uniform audio_proj weights with zero biases and slot embedding
     /// N(0, 0.02); the audio cross-attention as Wan's attention (xavier, zero biases) but with o = 0; the pose guider's
-    /// convolutions as PyTorch's default; the patch embedding's pose channels zero. Every added path therefore adds
+    /// convolutions as PyTorch's default (drawn from <paramref name="generator"/>); the patch embedding's pose channels zero. Every added path therefore adds
     /// exactly 0 until training moves o or the pose channels.
     /// </summary>
     public void InitAddedParts(Generator? generator = null)
@@ -69,6 +69,12 @@ public sealed class OmniHumanModel : Module
             init.zeros_(lin.bias!);
         }
         init.normal_(audio_slot_embedding, 0, 0.02, generator);
+        foreach (var conv in pose_guider.layers.Append(pose_guider.proj))
+        {
+            init.kaiming_uniform_(conv.weight, a: Math.Sqrt(5), g: generator);                      // PyTorch's Conv3d default
+            double bound = 1 / Math.Sqrt(conv.weight.numel() / conv.weight.size(0));
+            init.uniform_(conv.bias!, -bound, bound, generator);
+        }
         foreach (var a in audio_cross_attn)
         {
             foreach (var lin in new[] { a.q, a.k, a.v }) { init.xavier_uniform_(lin.weight, g: generator); init.zeros_(lin.bias!); }

@@ -10,6 +10,7 @@ internal static class HumanTestUtil
     /// added parts contribute too), else the model's own init (added parts a no-op).</summary>
     public static OmniHumanModel Tiny(ulong seed, bool nontrivial = true, OmniHumanConfig? config = null)
     {
+        torch.manual_seed(seed);                                                          // Wan's patch-embedding bias keeps the default init
         using var g = new Generator(seed);
         var m = new OmniHumanModel(config ?? OmniHumanConfig.Tiny(TextDim, TextLen, AudioDim), generator: g);
         if (nontrivial) AptLab.Torch.nn.init.nontrivial_(m, g);

@@ -149,7 +149,7 @@ public sealed class WholeBodyKeypoints
             sb.Append(']');
         }
         sb.Append("\n]}\n");
-        Training.RunDirectory.WriteAtomic(path, sb.ToString());
+        AptLab.Training.RunDirectory.WriteAtomic(path, sb.ToString());
     }
 
     private static string Num(float v) => v.ToString("R", CultureInfo.InvariantCulture);
