@@ -2,6 +2,7 @@ using AptLab.Apt;
 using AptLab.Config;
 using AptLab.Avatar.Apt;
 using AptLab.Experiments.Avatar;
+using AptLab.Experiments.Human;
 
 namespace AptLab.Experiments;
 
@@ -34,6 +35,8 @@ public sealed class ExperimentConfig : IValidatable
     public AvatarFinetuneConfig? Avatar { get; set; }
     /// <summary>The apt-omniavatar kind's teacher weights, dtype and latent-cache data (<see cref="AvatarAptConfig"/>).</summary>
     public AvatarAptConfig? Omniavatar { get; set; }
+    /// <summary>experiment: omnihuman and apt-omnihuman, and `aptlab human` (<see cref="HumanConfig"/>); absent otherwise.</summary>
+    public HumanConfig? Human { get; set; }
 
     public void Validate(string key, string? file)
     {
@@ -45,6 +48,10 @@ public sealed class ExperimentConfig : IValidatable
         if (Threads < 0) throw ConfigException.For(file, "threads", "must be >= 0");
         if (Experiment == "omniavatar-finetune" && Avatar is null) throw ConfigException.For(file, "avatar", "experiment omniavatar-finetune needs an avatar: section");
         if (Experiment == "apt" && Wan is not null && string.IsNullOrWhiteSpace(Apt.Student)) Wan.ValidateNegative("wan", file);
+        if (Experiment is "omnihuman" or "apt-omnihuman" && Human is null)
+            throw ConfigException.For(file, "human", $"experiment {Experiment} needs a human: section");
+        if (Experiment == "apt-omnihuman" && Human!.Study is null && !Human.Model.RandomWeights && string.IsNullOrWhiteSpace(Human.From) && string.IsNullOrWhiteSpace(Human.Model.Weights))
+            throw ConfigException.For(file, "human.from", "apt-omnihuman needs its teacher: human.from (an omnihuman run), human.model.weights, or random_weights");
         if (Experiment == "apt-omniavatar")
         {
             if (Omniavatar is null) throw ConfigException.For(file, "omniavatar", "experiment apt-omniavatar needs this section (teacher weights and data)");

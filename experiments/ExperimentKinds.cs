@@ -1,6 +1,7 @@
 using AptLab.Torch.Distributed;
 using AptLab.Training;
 using AptLab.Experiments.Avatar;
+using AptLab.Experiments.Human;
 
 namespace AptLab.Experiments;
 
@@ -19,13 +20,18 @@ namespace AptLab.Experiments;
 ///          apt_video_ema (+ resumable phase checkpoints) and generator.safetensors (the exported one-step generator)
 /// demo     all of it in one run folder (the composition of the kinds above)
 /// omniavatar-finetune  OmniAvatar flow-matching fine-tuning from a manifest (AvatarFinetuneExperiment)
+/// omnihuman  OmniHuman's three-stage training (manifest, or a synthetic study with its evaluation; HumanExperiment)
+///          -> checkpoints/omnihuman.safetensors (+ omnihuman_stage{k}, encoders.safetensors)
+/// apt-omnihuman  the one-step OmniHuman student: human.from an omnihuman run -> checkpoints/cd, apt_image_ema,
+///          apt_video_ema and generator.safetensors (+ the teacher vs one-step evaluation for a study)
 /// </code>
 /// A path may name the run folder instead of the file (its product is taken), and a run-id segment
 /// <c>latest</c> (results/demo-teacher/latest/...) stands for the newest run of that experiment.
 /// </summary>
 public static class ExperimentKinds
 {
-    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune"];
+    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune",
+        "omnihuman", "apt-omnihuman"];
 
     /// <summary>Resolves <paramref name="path"/> (config key <paramref name="key"/>) to an existing checkpoint file:
     /// <c>latest</c> segments and run folders (then the first of <paramref name="products"/> in checkpoints/).</summary>
@@ -88,6 +94,11 @@ public static class ExperimentKinds
                 cfg.Apt.Teacher = ResolveCheckpoint(cfg.Apt.Teacher, "apt.teacher", StudyCheckpoints.Foundation);
                 StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Apt.Teacher);
                 break;
+            case "apt-omnihuman" when cfg.Human!.From.Length > 0:
+                cfg.Human.From = Path.GetFullPath(ResolveLatest(cfg.Human.From, "human.from"));
+                if (!File.Exists(Path.Combine(cfg.Human.From, "checkpoints", HumanModels.DitFile)))
+                    throw new FileNotFoundException($"config key 'human.from': {cfg.Human.From} has no checkpoints/{HumanModels.DitFile} (did that omnihuman run finish?)");
+                break;
             case "compare" or "sample":
                 cfg.Compare.Foundation = ResolveCheckpoint(cfg.Compare.Foundation, "compare.foundation", StudyCheckpoints.Foundation);
                 StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Compare.Foundation);
@@ -130,6 +141,7 @@ public static class ExperimentKinds
         cfg.Apt.Teacher = Pick(cfg.Apt.Teacher, r.Apt.Teacher);
         cfg.Apt.Student = Pick(cfg.Apt.Student, r.Apt.Student);
         cfg.Compare.Foundation = Pick(cfg.Compare.Foundation, r.Compare.Foundation);
+        if (cfg.Human is not null && r.Human is not null) cfg.Human.From = Pick(cfg.Human.From, r.Human.From);
         if (cfg.Compare.Methods.Count == r.Compare.Methods.Count)
             for (int i = 0; i < cfg.Compare.Methods.Count; i++)
                 cfg.Compare.Methods[i].Model = Pick(cfg.Compare.Methods[i].Model, r.Compare.Methods[i].Model);
@@ -141,6 +153,14 @@ public static class ExperimentKinds
         if (cfg.Experiment == "omniavatar-finetune")
         {
             AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed);
+            return;
+        }
+        if (cfg.Experiment is "omnihuman" or "apt-omnihuman")
+        {
+            using var rc = new RunContext(cfg, run, output, group: group);
+            if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
+            if (cfg.Experiment == "omnihuman") HumanExperiment.Run(rc, resumed);
+            else HumanAptExperiment.Run(rc);
             return;
         }
         if ((cfg.Experiment == "apt" && cfg.Wan is not null) || cfg.Experiment == "apt-omniavatar")

@@ -33,4 +33,13 @@ public static class Seeds
     public const ulong TinyTextEncoder = 7;
     /// <summary>The tiny random encoders (umT5, ...) of a random_weights fine-tuning run.</summary>
     public const ulong TinyEncoders = 17;
+
+    // ---- the omnihuman and apt-omnihuman kinds ----
+    /// <summary>The OmniHuman trainer's conditions, clips, noise levels and noise.</summary>
+    public const ulong HumanTrainer = 23;
+    /// <summary>The study's evaluation noise (added to each evaluation seed).</summary>
+    public const ulong HumanEval = 89;
+    /// <summary>Held-out talking faces start at this index (training clips are 0 ..); the two real sets for the Fréchet
+    /// distance follow at + 1e6 and + 2e6.</summary>
+    public const long HumanHeldout = 1_000_000;
 }

@@ -41,10 +41,7 @@ public sealed class BatchShard
     public RealBatch Of(RealBatch global)
     {
         if (IsWhole) return global;
-        var c = global.Condition;
-        var cond = new Conditioning(Of(c.Context), c.ClipFeatures is null ? null : Of(c.ClipFeatures), c.Y is null ? null : Of(c.Y),
-            c.Audio is null ? null : Of(c.Audio));
-        return new RealBatch(Of(global.Latents), cond);
+        return new RealBatch(Of(global.Latents), global.Condition.Map(Of));
     }
 
     /// <summary>Standard normal noise shaped like this rank's <paramref name="local"/>: drawn for the global batch

@@ -66,5 +66,5 @@ public sealed record HumanConditions
     }
 
     /// <summary>The same conditions with audio switched off for every sample (audio CFG's unconditional branch).</summary>
-    public HumanConditions WithoutAudio() => Audio is null ? this : this with { AudioOn = torch.zeros(Audio.size(0)) };
+    public HumanConditions WithoutAudio() => Audio is null ? this : this with { AudioOn = torch.zeros([Audio.size(0)], device: Audio.device) };
 }

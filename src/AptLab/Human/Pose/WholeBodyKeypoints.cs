@@ -22,6 +22,9 @@ public sealed class WholeBodyKeypoints
     /// <summary>[frames, 133, 3] rows (x, y, score), x and y normalised to [0, 1].</summary>
     public float[,,] Points { get; }
     public int Frames => Points.GetLength(0);
+    /// <summary>The frame size the file's pixel coordinates referred to (its width and height), or null when it gave
+    /// normalised coordinates: what <see cref="CoverCrop"/> starts from.</summary>
+    public (int Width, int Height)? SourceSize { get; init; }
 
     public WholeBodyKeypoints(float[,,] points)
     {
@@ -43,7 +46,7 @@ public sealed class WholeBodyKeypoints
             for (int k = 0; k < Count; k++)
                 for (int c = 0; c < 3; c++) p[f, k, c] = Points[src, k, c];
         }
-        return new WholeBodyKeypoints(p);
+        return new WholeBodyKeypoints(p) { SourceSize = SourceSize };
     }
 
     /// <summary>The coordinates after the cover-resize and centre crop that turns a w0 x h0 frame into a w x h one
@@ -130,7 +133,7 @@ public sealed class WholeBodyKeypoints
                 }
                 f++;
             }
-            return new WholeBodyKeypoints(p);
+            return new WholeBodyKeypoints(p) { SourceSize = hasW ? ((int)Math.Round(width), (int)Math.Round(height)) : null };
         }
     }
 

@@ -18,4 +18,18 @@ public sealed record HumanBatch(Tensor Latents, Tensor Context, HumanConditions 
         scope.KeepAll(Latents, Context, c.Reference, c.Motion, c.Audio, c.Pose, c.ReferenceOn, c.MotionOn, c.AudioOn, c.PoseOn);
         return this;
     }
+
+    /// <summary>The first <paramref name="latentFrames"/> latent frames (a view): the latents, and the audio windows and
+    /// pose heatmaps of their 1 + 4(F - 1) video frames (e.g. one latent frame = an image for APT's image phase).</summary>
+    public HumanBatch FirstFrames(int latentFrames, int vaeTemporal = 4)
+    {
+        if (latentFrames < 1 || latentFrames > Latents.size(2)) throw new ArgumentException($"HumanBatch: {latentFrames} latent frames of {Latents.size(2)}");
+        int video = vaeTemporal * (latentFrames - 1) + 1;
+        var c = Conditions;
+        return this with
+        {
+            Latents = Latents.narrow(2, 0, latentFrames),
+            Conditions = c with { Audio = c.Audio?.narrow(1, 0, video), Pose = c.Pose?.narrow(2, 0, video) },
+        };
+    }
 }
