@@ -9,14 +9,18 @@ NPROC       := $(shell nproc)
 #   make native Torch_DIR=/opt/libtorch/share/cmake/Torch
 Torch_DIR   ?=
 
-APT_PACKAGES := libtorch-dev libopenblas0-pthread libsentencepiece-dev libgloo-dev ffmpeg cmake g++ \
-                gnuplot-nox librsvg2-bin fonts-dejavu-core
+# fonts-dejavu-core: the font of ScottPlot's figures; python3-nbconvert .. python3-ipykernel: Jupyter, which executes
+# the notebooks in the .NET Interactive kernel (the Microsoft.dotnet-interactive local tool, .config/dotnet-tools.json).
+APT_PACKAGES := libtorch-dev libopenblas0-pthread libsentencepiece-dev libgloo-dev ffmpeg cmake g++ fonts-dejavu-core \
+                python3-nbconvert python3-nbclient jupyter-client python3-ipykernel
 DOTNET := DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet
 
-.PHONY: deps native build test demo bench clean
+.PHONY: deps packages kernel native build test demo bench clean
 
-# Installs the Debian packages that are missing (needs root; otherwise says what to run).
-deps:
+# Installs the Debian packages that are missing (needs root; otherwise says what to run), then the notebook kernel.
+deps: packages kernel
+
+packages:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -28,6 +32,15 @@ deps:
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+# The .NET Interactive kernel: the pinned local tool, registered with Jupyter as .net-csharp (its HTTP side-channel
+# bound to loopback only). Idempotent; the notebook tests and `aptlab notebook run` need it.
+kernel: packages
+	@$(DOTNET) tool restore >/dev/null
+	@$(DOTNET) interactive jupyter install >/dev/null
+	@/usr/bin/python3 -c 'import json, jupyter_client.kernelspec as k; \
+	  p = k.KernelSpecManager().get_kernel_spec(".net-csharp").resource_dir + "/kernel.json"; s = json.load(open(p)); a = s["argv"]; \
+	  "--http-local-only" in a or a.insert(a.index("{connection_file}") + 1, "--http-local-only"); json.dump(s, open(p, "w"), indent=2)'
 
 # The C++ shim (CMake, out of tree, incremental).
 native: deps

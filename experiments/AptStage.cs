@@ -6,7 +6,7 @@ using AptLab.Wan;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// Stage 4: adversarial post-training (apt.md 5). The image phase starts the generator from the CD student and the
+/// Stage 4: adversarial post-training (docs/apt.md#training-loop). The image phase starts the generator from the CD student and the
 /// discriminator from the ORIGINAL teacher; the video phase starts the generator from the image phase's EMA and a
 /// freshly re-initialised discriminator. Each phase checkpoints G, D, EMA and both optimizers atomically and resumes
 /// from its newest checkpoint. Under `aptlab launch` the phase is data-parallel: each rank trains on its share of

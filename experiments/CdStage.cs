@@ -110,7 +110,7 @@ public static class CdStage
         if (ctx.ImageLatents is not null) tensors.Add(("image_latents", ctx.ImageLatents));
         if (ctx.VideoLatents is not null) tensors.Add(("video_latents", ctx.VideoLatents));
         var fp = TeacherTargetCache.FingerprintOf(tensors, $"n={cfg.N}", $"shift={cfg.Shift:R}", $"guidance={cfg.Guidance:R}",
-            $"negative={ctx.Config.Teacher.NegativePrompt}", $"seed={ctx.Config.Seed}", $"text=" + string.Join("|", ctx.ImageCaptions.Take(8)));
+            $"negative={ctx.Config.Sampling.NegativePrompt}", $"seed={ctx.Config.Seed}", $"text=" + string.Join("|", ctx.ImageCaptions.Take(8)));
         var cache = TeacherTargetCache.Open(cfg.TargetCache, fp, readOnly: !ctx.IsMain);
         ctx.Out.WriteLine($"[distill] teacher-target cache {cache.Root}: {cache.Count} targets");
         return cache;

@@ -1,3 +1,4 @@
+using AptLab.Evaluation.Standard;
 using AptLab.Apt;
 using AptLab.Wan;
 
@@ -14,22 +15,22 @@ public static class CompareStage
 {
     public sealed record Method(string Name, int Steps, int Nfe, Func<Tensor, Conditioning, Tensor> Generate);
 
-    /// <summary>The teacher with Euler steps and CFG (0 = the teacher config's guidance/shift).</summary>
+    /// <summary>The teacher with Euler steps and CFG (0 = the sampling section's guidance/shift).</summary>
     public static Method Teacher(StudyContext ctx, FlowModel teacher, int steps, double guidance = 0, double shift = 0, string? name = null)
     {
-        var tc = ctx.Config.Teacher;
-        double w = guidance > 0 ? guidance : tc.Guidance, s = shift > 0 ? shift : tc.Shift;
+        var sc = ctx.Config.Sampling;
+        double w = guidance > 0 ? guidance : sc.Guidance, s = shift > 0 ? shift : sc.Shift;
         return new(name ?? $"teacher {steps} steps CFG {w:G4}", steps, TeacherSampler.Nfe(steps, w, true),
             (z, c) => TeacherSampler.Sample(teacher, z, c, ctx.Negative((int)z.size(0)), steps, s, w));
     }
 
-    /// <summary>A one-step generator sampled in one step, or in two (apt.md 6: t_m = shift(0.5, s), second noise
-    /// seeded by the run's seed).</summary>
+    /// <summary>A one-step generator sampled in one step, or in two (t_m = shift(0.5, s), s = sampling.two_step_shift
+    /// unless the method gives one; second noise seeded by the run's seed).</summary>
     public static Method Student(StudyContext ctx, FlowModel model, string name, int steps = 1, double twoStepShift = 0)
     {
         if (steps == 1) return new(name, 1, 1, (z, c) => OneStepGenerator.Generate(model, z, c));
         if (steps != 2) throw new ArgumentException($"{name}: a one-step generator samples in 1 or 2 steps, not {steps}");
-        double s = twoStepShift > 0 ? twoStepShift : ctx.Config.Apt.Video.DiscriminatorShift;
+        double s = twoStepShift > 0 ? twoStepShift : ctx.Config.Sampling.TwoStepShift;
         return new(name, 2, 2, (z, c) =>
         {
             using var g = new Generator(ctx.Config.Seed + Seeds.TwoStepNoise);
@@ -105,6 +106,8 @@ public static class CompareStage
         var methods = results.Select(r => new Evaluation.ComparisonMethod(r.Method.Name, r.Method.Steps, r.Method.Nfe, r.WallSeconds, r.Pixels)).ToList();
         var outputs = Evaluation.ComparisonReport.Write(Path.Combine(ctx.Run.Samples, video ? "video" : "image"), methods, prompts, real,
             new Evaluation.ComparisonOptions(MaxPrompts: ctx.Config.Compare.SheetPrompts));
+        if (ctx.Config.Evaluation is { Metrics.Count: > 0 } standard)
+            Evaluation.Standard.ComparisonStandardMetrics.Write(standard, Path.Combine(ctx.Run.Samples, video ? "video" : "image"), real, methods, ctx.Out);
         real.Dispose();
         foreach (var r in results) r.Pixels.Dispose();
         return outputs;
@@ -127,6 +130,7 @@ public static class CompareStage
         using var g = new Generator(cfg.Seed + (video ? Seeds.CompareClips : Seeds.CompareImages));
         using var z = torch.randn(LatentShape(ctx, n, video), generator: g, device: ctx.Device);
         var results = new List<ComparisonResult>();
+        var progress = new Training.ProgressReporter($"compare {(video ? "video" : "image")}", methods.Count, ctx.Out, every: 1);
         foreach (var m in methods)
         {
             var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -143,7 +147,7 @@ public static class CompareStage
             var pixels = torch.cat(parts).DetachFromScope();
             foreach (var p in parts) p.Dispose();
             results.Add(new ComparisonResult(video ? "video" : "image", m, pixels, sw.Elapsed.TotalSeconds));
-            ctx.Out.WriteLine($"[compare] {(video ? "video" : "image")}: {m.Name}: {n} samples in {sw.Elapsed.TotalSeconds:F1} s");
+            progress.Report(results.Count, $"{m.Name}: {n} samples in {sw.Elapsed.TotalSeconds:F1} s");
         }
         return results;
     }

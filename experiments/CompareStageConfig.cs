@@ -36,7 +36,7 @@ public sealed class CompareStageConfig : IValidatable
 /// <summary>
 /// One sampled method: <c>model: teacher</c> samples the foundation's teacher with Euler steps and CFG
 /// (<c>guidance</c>, <c>shift</c>: default the teacher's); any other <c>model</c> is a student checkpoint (a CD or APT
-/// generator, or its run folder) sampled in one step, or in two (apt.md 6: re-noised at t_m = shift(0.5, shift),
+/// generator, or its run folder) sampled in one step, or in two (docs/apt.md#two-step-inference: re-noised at t_m = shift(0.5, shift),
 /// default shift 12).
 /// </summary>
 public sealed class CompareMethodConfig : IValidatable
@@ -62,7 +62,7 @@ public sealed class CompareMethodConfig : IValidatable
         if (string.IsNullOrWhiteSpace(Model)) throw ConfigException.For(file, key + ".model", "must be 'teacher' or a checkpoint path");
         if (Steps < 1) throw ConfigException.For(file, key + ".steps", "must be >= 1");
         if (!IsTeacher && Steps > 2)
-            throw ConfigException.For(file, key + ".steps", $"a one-step student samples in 1 or 2 steps (apt.md 6), not {Steps}");
+            throw ConfigException.For(file, key + ".steps", $"a one-step student samples in 1 or 2 steps (docs/apt.md#two-step-inference), not {Steps}");
         if (Guidance < 0 || Shift < 0) throw ConfigException.For(file, key, "guidance and shift must be >= 0 (0 = default)");
     }
 }

@@ -23,6 +23,7 @@ public static class ComparisonWriter
                 ctx.Log.Scalar(0, $"compare_{kind}/fd/{s.Method}", s.FrechetDistance);
                 ctx.Log.Scalar(0, $"compare_{kind}/sharpness/{s.Method}", s.Sharpness);
             }
+        foreach (var (kind, o) in reports) ctx.Log.Text(0, $"compare/{kind}_table", o.Markdown);   // TensorBoard's text tab
 
         var md = new StringBuilder();
         md.AppendLine($"# {ctx.Config.Name}: one-step vs multi-step").AppendLine();

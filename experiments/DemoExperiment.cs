@@ -1,7 +1,7 @@
 namespace AptLab.Experiments;
 
 /// <summary>
-/// The demo study in one run folder, the composition of the experiment kinds (<see cref="StudyKinds"/>): (1) the
+/// The demo study in one run folder, the composition of the experiment kinds (<see cref="StudyProducts"/>): (1) the
 /// tiny Wan VAE and (2) the teacher with its text path (teacher kind), (3) consistency distillation (distill),
 /// (4) APT image phase then video phase (apt), (5) the comparison of teacher (multi-step, CFG), CD student and APT
 /// student (one and two steps) with Fréchet distance and sharpness (compare). Every stage checkpoints; a resumed run
@@ -16,9 +16,9 @@ public static class DemoExperiment
     public static void Run(StudyContext ctx)
     {
         ctx.Out.WriteLine($"AptLab demo: results in {ctx.Run.Root}");
-        StudyKinds.Foundation(ctx);
-        using var cd = StudyKinds.CdStudent(ctx);
-        var (aptImage, aptVideo) = StudyKinds.AptStudents(ctx, cd);
+        StudyProducts.Foundation(ctx);
+        using var cd = StudyProducts.CdStudent(ctx);
+        var (aptImage, aptVideo) = StudyProducts.AptStudents(ctx, cd);
         try
         {
             ctx.OnMain(() =>

@@ -1,3 +1,4 @@
+using AptLab.Evaluation.Standard;
 using AptLab.Apt;
 using AptLab.Config;
 using AptLab.Avatar.Apt;
@@ -9,9 +10,10 @@ namespace AptLab.Experiments;
 /// <summary>
 /// The YAML of an experiment (configs/*.yaml). <c>experiment</c> picks the procedure: <c>demo</c> runs the whole
 /// study (VAE + text + teacher, consistency distillation, APT image and video phases, comparison) in one run folder;
-/// <c>teacher</c>, <c>distill</c>, <c>apt</c>, <c>compare</c> and <c>sample</c> run one stage; <c>apt-omniavatar</c> runs CD
-/// and both APT phases of an OmniAvatar teacher (its <c>omniavatar</c> section) from the checkpoints
-/// named in the config (see <see cref="ExperimentKinds"/> for the chaining scheme).
+/// <c>teacher</c>, <c>distill</c>, <c>apt</c>, <c>compare</c> and <c>sample</c> run one stage; <c>apt-wan</c> runs CD and
+/// both APT phases of a released Wan 2.1 DiT (its <c>wan</c> section), <c>apt-omniavatar</c> those of an OmniAvatar
+/// teacher (its <c>omniavatar</c> section); <c>omniavatar-finetune</c> fine-tunes OmniAvatar (see
+/// <see cref="ExperimentKinds"/> for the chaining scheme).
 /// </summary>
 public sealed class ExperimentConfig : IValidatable
 {
@@ -26,6 +28,8 @@ public sealed class ExperimentConfig : IValidatable
     public VaeStageConfig Vae { get; set; } = new();
     public TextStageConfig Text { get; set; } = new();
     public TeacherStageConfig Teacher { get; set; } = new();
+    /// <summary>How the teacher and the one-step generators are sampled (comparison, CD's teacher negative).</summary>
+    public SamplingConfig Sampling { get; set; } = new();
     public DistillStageConfig Distill { get; set; } = new();
     public AptStagesConfig Apt { get; set; } = new();
     public CompareStageConfig Compare { get; set; } = new();
@@ -37,6 +41,9 @@ public sealed class ExperimentConfig : IValidatable
     public AvatarAptConfig? Omniavatar { get; set; }
     /// <summary>experiment: omnihuman and apt-omnihuman, and `aptlab human` (<see cref="HumanConfig"/>); absent otherwise.</summary>
     public HumanConfig? Human { get; set; }
+    /// <summary>Standard metrics (FID, FVD) for the comparison, with the public weights (docs/evaluation.md); absent: the
+    /// built-in features only.</summary>
+    public AptLab.Evaluation.Standard.EvaluationConfig? Evaluation { get; set; }
 
     public void Validate(string key, string? file)
     {
@@ -47,7 +54,13 @@ public sealed class ExperimentConfig : IValidatable
         catch (ArgumentException e) { throw ConfigException.For(file, "device", e.Message); }
         if (Threads < 0) throw ConfigException.For(file, "threads", "must be >= 0");
         if (Experiment == "omniavatar-finetune" && Avatar is null) throw ConfigException.For(file, "avatar", "experiment omniavatar-finetune needs an avatar: section");
-        if (Experiment == "apt" && Wan is not null && string.IsNullOrWhiteSpace(Apt.Student)) Wan.ValidateNegative("wan", file);
+        if (Experiment == "apt" && Wan is not null)
+            throw ConfigException.For(file, "wan", "experiment apt runs the study's own foundation and CD student; APT on a released Wan checkpoint is experiment: apt-wan");
+        if (Experiment == "apt-wan")
+        {
+            if (Wan is null) throw ConfigException.For(file, "wan", "experiment apt-wan needs this section (the Wan checkpoint and the latent-cache data)");
+            if (string.IsNullOrWhiteSpace(Apt.Student)) Wan.ValidateNegative("wan", file);
+        }
         if (Experiment is "omnihuman" or "apt-omnihuman" && Human is null)
             throw ConfigException.For(file, "human", $"experiment {Experiment} needs a human: section");
         if (Experiment == "apt-omnihuman" && Human!.Study is null && !Human.Model.RandomWeights && string.IsNullOrWhiteSpace(Human.From) && string.IsNullOrWhiteSpace(Human.Model.Weights))
@@ -127,20 +140,45 @@ public sealed class TeacherStageConfig : IValidatable
     public int Steps { get; set; } = 1500;
     public int Batch { get; set; } = 32;
     public double Lr { get; set; } = 1e-3;
-    /// <summary>Probability of training on the empty prompt (needed for classifier-free guidance).</summary>
+    /// <summary>Probability of training on <see cref="DropoutPrompt"/> instead of the caption (what classifier-free
+    /// guidance needs).</summary>
     public double CaptionDropout { get; set; } = 0.1;
-    /// <summary>Shift of the training timesteps sigma = shift(u, s) and of the sampling schedule.</summary>
+    /// <summary>The caption a dropped one is replaced with (the unconditional prompt the teacher learns; sample with
+    /// the same <c>sampling.negative_prompt</c>).</summary>
+    public string DropoutPrompt { get; set; } = "";
+    /// <summary>Shift of the training noise levels sigma = shift(u, s).</summary>
     public double Shift { get; set; } = 3;
-    public int SampleSteps { get; set; } = 25;
-    public double Guidance { get; set; } = 4;
-    /// <summary>The negative prompt of CFG (the empty prompt for the demo, Wan's standard one for Wan).</summary>
-    public string NegativePrompt { get; set; } = "";
 
     public void Validate(string key, string? file)
     {
         if (Dim % NumHeads != 0 || (Dim / NumHeads) % 2 != 0) throw ConfigException.For(file, key + ".num_heads", $"must divide dim {Dim} into an even head dim");
         if (CaptionDropout < 0 || CaptionDropout >= 1) throw ConfigException.For(file, key + ".caption_dropout", "must be in [0, 1)");
-        if (Steps < 0 || Batch < 1 || Lr <= 0 || SampleSteps < 1) throw ConfigException.For(file, key, "steps >= 0, batch >= 1, lr > 0, sample_steps >= 1 required");
+        if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1, lr > 0 required");
+        if (!(Shift > 0)) throw ConfigException.For(file, key + ".shift", "must be positive");
+    }
+}
+
+/// <summary>The sampling values of a study: the teacher's schedule and guidance (the comparison's teacher methods that
+/// give none, `aptlab compare`), the CFG negative prompt (teacher sampling and consistency distillation's teacher) and
+/// the two-step sampling of one-step generators (docs/apt.md#two-step-inference). A foundation never sets them.</summary>
+public sealed class SamplingConfig : IValidatable
+{
+    /// <summary>Teacher steps when a method gives none.</summary>
+    public int Steps { get; set; } = 25;
+    /// <summary>Shift of the teacher's Euler schedule.</summary>
+    public double Shift { get; set; } = 3;
+    /// <summary>CFG scale of teacher sampling.</summary>
+    public double Guidance { get; set; } = 4;
+    /// <summary>The CFG negative prompt (the demo's teacher learns the empty prompt as unconditional).</summary>
+    public string NegativePrompt { get; set; } = "";
+    /// <summary>Two-step sampling of a one-step generator: t_m = shift(0.5, s).</summary>
+    public double TwoStepShift { get; set; } = 12;
+
+    public void Validate(string key, string? file)
+    {
+        if (Steps < 1) throw ConfigException.For(file, key + ".steps", "must be >= 1");
+        if (!(Shift > 0)) throw ConfigException.For(file, key + ".shift", "must be positive");
+        if (!(TwoStepShift > 0)) throw ConfigException.For(file, key + ".two_step_shift", "must be positive");
     }
 }
 
@@ -148,7 +186,7 @@ public sealed class DistillStageConfig : IValidatable
 {
     /// <summary>distill kind: the foundation checkpoint (VAE + text encoder + teacher) of a teacher run, or its run folder.</summary>
     public string From { get; set; } = "";
-    /// <summary>Folder of the teacher-target cache (apt.md 4.3): the teacher's guided Euler steps for (sample, noise
+    /// <summary>Folder of the teacher-target cache (docs/consistency-distillation.md#one-training-step): the teacher's guided Euler steps for (sample, noise
     /// seed, step) triples are stored there and reused by later runs; empty = no cache. With a cache the noise of a
     /// sample is one of <see cref="NoiseSeeds"/> seeded draws, so triples recur.</summary>
     public string TargetCache { get; set; } = "";
@@ -193,7 +231,7 @@ public sealed class AptStagesConfig : IValidatable
     public string Student { get; set; } = "";
     public AptPhaseSettings Image { get => image; set => image = value with { Name = "image" }; }
     public AptPhaseSettings Video { get => video; set => video = value with { Name = "video" }; }
-    /// <summary>0-indexed discriminator head blocks; empty = proportional to 16/26/36 of 36 (apt.md 11.2).</summary>
+    /// <summary>0-indexed discriminator head blocks; empty = proportional to 16/26/36 of 36 (docs/apt.md#heads).</summary>
     public List<int> HeadLayers { get; set; } = [];
     /// <summary>The data-parallel ranks the batch settings assume (effective batch = micro_batch x accumulation x
     /// world_size); 0 accepts any launch. A launch with another number of ranks is refused.</summary>

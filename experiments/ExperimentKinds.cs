@@ -6,19 +6,33 @@ using AptLab.Experiments.Human;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// The experiment kinds and how they chain. Each kind runs into its own results/&lt;name&gt;/&lt;run-id&gt;/ and
-/// writes its product to checkpoints/:
+/// The experiment kinds and how they chain. The words used in experiments/:
+/// <list type="bullet">
+/// <item><b>experiment kind</b>: the value of a config's <c>experiment:</c>; each kind is one program
+/// (<c>DemoExperiment</c>, <c>StudyExperiments.Teacher</c>/<c>Distill</c>/<c>Apt</c>/<c>Compare</c>, <c>WanAptExperiment</c>,
+/// <c>AvatarAptExperiment</c>, <c>AvatarFinetuneExperiment</c>, <c>HumanExperiment</c>, <c>HumanAptExperiment</c>), started by <see cref="Run"/>;</item>
+/// <item><b>study</b>: the demo's research procedure on the built-in data (<c>StudyContext</c>): VAE, teacher,
+/// consistency distillation, APT image and video phases, comparison;</item>
+/// <item><b>stage</b>: one step of a study or of a kind (<c>VaeStage</c>, <c>TeacherStage</c>, <c>CdStage</c>,
+/// <c>AptStage</c>, <c>CompareStage</c>), a function that trains or evaluates one thing;</item>
+/// <item><b>product</b>: what a stage leaves in checkpoints/ for a resumed run or a later kind (<c>StudyProducts</c>,
+/// <c>StudyCheckpoints</c>);</item>
+/// <item><b>foundation</b>: the product of the VAE and teacher stages: VAE (with latent statistics), text encoder and
+/// teacher, with the config sections that built them.</item>
+/// </list>
+/// Each kind runs into its own results/&lt;name&gt;/&lt;run-id&gt;/ and writes its products to checkpoints/:
 /// <code>
 /// teacher  -> checkpoints/foundation.safetensors   VAE (+ latent stats) + text encoder + teacher, and their config
 /// distill  distill.from: a foundation               -> checkpoints/cd.safetensors (the CD student)
-/// apt      apt.teacher: a foundation, apt.student: a CD student (or, with a wan section, a Wan checkpoint + LatentCache
-///          data; an empty apt.student then distils one first -> checkpoints/cd.safetensors)
+/// apt      apt.teacher: a foundation, apt.student: a CD student
 ///          -> checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors (+ resumable phase checkpoints)
+/// apt-wan  a released Wan 2.1 DiT (wan section) + LatentCache data; apt.student: a CD student, or empty to distil one
+///          first -> checkpoints/cd.safetensors, then the two phases as apt
 /// compare  compare.foundation + compare.methods (teacher and any student checkpoints) -> comparison.csv, sheets, mp4
 /// sample   the same methods, sheets and samples.csv without scores
 /// apt-omniavatar  an OmniAvatar teacher (omniavatar section) + LatentCache data -> checkpoints/cd, apt_image_ema,
 ///          apt_video_ema (+ resumable phase checkpoints) and generator.safetensors (the exported one-step generator)
-/// demo     all of it in one run folder (the composition of the kinds above)
+/// demo     all of the study in one run folder (the composition of teacher, distill, apt and compare)
 /// omniavatar-finetune  OmniAvatar flow-matching fine-tuning from a manifest (AvatarFinetuneExperiment)
 /// omnihuman  OmniHuman's three-stage training (manifest, or a synthetic study with its evaluation; HumanExperiment)
 ///          -> checkpoints/omnihuman.safetensors (+ omnihuman_stage{k}, encoders.safetensors)
@@ -30,7 +44,7 @@ namespace AptLab.Experiments;
 /// </summary>
 public static class ExperimentKinds
 {
-    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune",
+    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune", "apt-wan",
         "omnihuman", "apt-omnihuman"];
 
     /// <summary>Resolves <paramref name="path"/> (config key <paramref name="key"/>) to an existing checkpoint file:
@@ -38,7 +52,7 @@ public static class ExperimentKinds
     public static string ResolveCheckpoint(string path, string key, params string[] products)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"config key '{key}' must name a checkpoint (or the run folder that made it)");
-        var resolved = ResolveLatest(path, key);
+        var resolved = ResolveLatest(path, key, products);
         if (File.Exists(resolved)) return resolved;
         if (Directory.Exists(resolved))
         {
@@ -53,8 +67,11 @@ public static class ExperimentKinds
         throw new FileNotFoundException($"config key '{key}': not found: {Path.GetFullPath(resolved)}", resolved);
     }
 
-    /// <summary>Replaces each <c>latest</c> segment by the run folder (sibling) whose config.yaml is newest.</summary>
-    public static string ResolveLatest(string path, string key)
+    /// <summary>Replaces each <c>latest</c> segment by the newest run folder (sibling, by its config.yaml) whose product
+    /// exists: the rest of <paramref name="path"/> after the segment, or else one of <paramref name="products"/> in its
+    /// checkpoints/ (products are written atomically at the end of a stage, so a failed or unfinished run has none).
+    /// Without either to check, the newest run.</summary>
+    public static string ResolveLatest(string path, string key, params string[] products)
     {
         var parts = path.Replace('\\', '/').Split('/');
         string acc = path.StartsWith('/') ? "/" : "";
@@ -65,11 +82,20 @@ public static class ExperimentKinds
             if (part == "latest" && !Directory.Exists(Path.Combine(acc, part)))
             {
                 var parent = acc.Length == 0 ? "." : acc;
-                var runs = Directory.Exists(parent) ? Directory.GetDirectories(parent) : [];
-                var newest = runs.Where(r => File.Exists(Path.Combine(r, "config.yaml")))
-                                 .OrderByDescending(r => File.GetLastWriteTimeUtc(Path.Combine(r, "config.yaml"))).ThenByDescending(r => r, StringComparer.Ordinal)
-                                 .FirstOrDefault()
-                    ?? throw new DirectoryNotFoundException($"config key '{key}': no run under {Path.GetFullPath(parent)} to stand for 'latest' in {path}");
+                var rest = parts.Skip(i + 1).Contains("latest") ? "" : string.Join('/', parts.Skip(i + 1).Where(p => p.Length > 0));
+                bool hasProduct(string run) => rest.Length > 0 ? Path.Exists(Path.Combine(run, rest))
+                    : products.Length == 0 || products.Any(p => File.Exists(Path.Combine(run, "checkpoints", p + ".safetensors")));
+                var runs = (Directory.Exists(parent) ? Directory.GetDirectories(parent) : [])
+                    .Where(r => File.Exists(Path.Combine(r, "config.yaml")))
+                    .OrderByDescending(r => File.GetLastWriteTimeUtc(Path.Combine(r, "config.yaml"))).ThenByDescending(r => r, StringComparer.Ordinal)
+                    .ToList();
+                if (runs.Count == 0)
+                    throw new DirectoryNotFoundException($"config key '{key}': no run under {Path.GetFullPath(parent)} to stand for 'latest' in {path}");
+                var newest = runs.FirstOrDefault(hasProduct)
+                    ?? throw new FileNotFoundException($"config key '{key}': no finished run stands for 'latest' in {path}: " +
+                        Path.GetFullPath(Path.Combine(runs[0], rest.Length > 0 ? rest : Path.Combine("checkpoints", products[0] + ".safetensors"))) +
+                        (rest.Length > 0 || products.Length == 1 ? "" : $" (or {string.Join(", ", products.Skip(1))})") +
+                        $" does not exist (that run failed or is still running), nor in the {runs.Count - 1} older run(s)");
                 part = Path.GetFileName(newest);
             }
             acc = acc.Length == 0 ? part : Path.Combine(acc, part);
@@ -78,21 +104,24 @@ public static class ExperimentKinds
     }
 
     /// <summary>Resolves the kind's input paths in <paramref name="cfg"/> (so config.yaml records the concrete
-    /// checkpoints) and adopts the architecture of the foundation it starts from.</summary>
-    public static void Prepare(ExperimentConfig cfg)
+    /// checkpoints) and adopts the architecture of the foundation it starts from, writing a warning line to
+    /// <paramref name="warnings"/> for every value of the config this changes.</summary>
+    public static void Prepare(ExperimentConfig cfg, TextWriter? warnings = null)
     {
         switch (cfg.Experiment)
         {
             case "distill":
                 cfg.Distill.From = ResolveCheckpoint(cfg.Distill.From, "distill.from", StudyCheckpoints.Foundation);
-                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Distill.From);
+                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Distill.From, warnings);
                 break;
             case "apt":
-                if (cfg.Wan is not null && string.IsNullOrWhiteSpace(cfg.Apt.Student)) break;            // the run distils its student
                 cfg.Apt.Student = ResolveCheckpoint(cfg.Apt.Student, "apt.student", "cd", "apt_image_ema");
-                if (cfg.Wan is not null) break;
                 cfg.Apt.Teacher = ResolveCheckpoint(cfg.Apt.Teacher, "apt.teacher", StudyCheckpoints.Foundation);
-                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Apt.Teacher);
+                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Apt.Teacher, warnings);
+                break;
+            case "apt-wan":
+                if (!string.IsNullOrWhiteSpace(cfg.Apt.Student))                                         // else the run distils its student
+                    cfg.Apt.Student = ResolveCheckpoint(cfg.Apt.Student, "apt.student", "cd", "apt_image_ema");
                 break;
             case "apt-omnihuman" when cfg.Human!.From.Length > 0:
                 cfg.Human.From = Path.GetFullPath(ResolveLatest(cfg.Human.From, "human.from"));
@@ -101,7 +130,7 @@ public static class ExperimentKinds
                 break;
             case "compare" or "sample":
                 cfg.Compare.Foundation = ResolveCheckpoint(cfg.Compare.Foundation, "compare.foundation", StudyCheckpoints.Foundation);
-                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Compare.Foundation);
+                StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Compare.Foundation, warnings);
                 if (cfg.Compare.Methods.Count == 0) throw new ArgumentException("config key 'compare.methods' lists nothing to sample");
                 for (int i = 0; i < cfg.Compare.Methods.Count; i++)
                     if (!cfg.Compare.Methods[i].IsTeacher)
@@ -116,16 +145,18 @@ public static class ExperimentKinds
     public static RunDirectory Launch(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group = null)
     {
         if (resume is not null) KeepRecordedInputs(cfg, Path.Combine(resume, "config.yaml"));
-        Prepare(cfg);
+        Prepare(cfg, DistributedRun.IsMainProcess(group) ? output : null);
         RunDirectory? created = null;
         if (DistributedRun.IsMainProcess(group))
         {
             created = resume is not null ? RunDirectory.Open(resume) : RunDirectory.Create(cfg.Results, cfg.Name, runId);
             if (resume is null) RunDirectory.WriteAtomic(created.ConfigFile, Config.ConfigLoader.ToYaml(cfg));
+            (output as ConsoleSession)?.LogTo(created.File("run.log"));              // what the console shows, from the start
         }
         // one folder for all ranks: rank 0's (a timestamped name could differ between processes)
         var run = group is null ? created! : RunDirectory.Open(DistributedRun.BroadcastString(group, created is null ? null : Path.GetFullPath(created.Root)));
         Run(cfg, run, output, group, resumed: resume is not null);
+        if (DistributedRun.IsMainProcess(group)) Logging.RunHparams.Write(run.Root);   // TensorBoard's HParams tab
         return run;
     }
 
@@ -163,7 +194,7 @@ public static class ExperimentKinds
             else HumanAptExperiment.Run(rc);
             return;
         }
-        if ((cfg.Experiment == "apt" && cfg.Wan is not null) || cfg.Experiment == "apt-omniavatar")
+        if (cfg.Experiment is "apt-wan" or "apt-omniavatar")
         {
             using var rc = new RunContext(cfg, run, output, group: group);
             if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
@@ -177,11 +208,11 @@ public static class ExperimentKinds
         switch (cfg.Experiment)
         {
             case "demo": DemoExperiment.Run(ctx); break;
-            case "teacher": StudyKinds.Teacher(ctx); break;
-            case "distill": StudyKinds.Distill(ctx); break;
-            case "apt": StudyKinds.Apt(ctx); break;
-            case "compare": StudyKinds.Compare(ctx, scores: true); break;
-            case "sample": StudyKinds.Compare(ctx, scores: false); break;
+            case "teacher": StudyExperiments.Teacher(ctx); break;
+            case "distill": StudyExperiments.Distill(ctx); break;
+            case "apt": StudyExperiments.Apt(ctx); break;
+            case "compare": StudyExperiments.Compare(ctx, scores: true); break;
+            case "sample": StudyExperiments.Compare(ctx, scores: false); break;
             default: throw new ArgumentException($"experiment '{cfg.Experiment}' is not one of {string.Join(", ", Names)}");
         }
     }

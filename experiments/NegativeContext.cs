@@ -4,7 +4,7 @@ using AptLab.Torch.IO;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// Where a teacher's CFG negative prompt comes from (the apt kinds' consistency distillation, apt.md 4.3): a
+/// Where a teacher's CFG negative prompt comes from (the apt kinds' consistency distillation, docs/consistency-distillation.md#one-training-step): a
 /// precomputed umT5 context (<see cref="ContextFile"/>, a safetensors file with "context" [Lt, text_dim]), or the
 /// prompt encoded once with the umT5 weights <see cref="TextEncoderPath"/> and the tokenizer
 /// <see cref="TokenizerPath"/> (default: google/umt5-xxl beside the weights). <see cref="TinyTextLen"/> &gt; 0

@@ -1,5 +1,6 @@
 using AptLab.Apt;
 using AptLab.Config;
+using YamlDotNet.RepresentationModel;
 using AptLab.Torch.IO;
 using AptLab.Wan;
 
@@ -9,8 +10,9 @@ namespace AptLab.Experiments;
 /// Stage-final checkpoints of a study (checkpoints/&lt;stage&gt;.safetensors): a resumed run skips the stages that
 /// finished and loads their results, and a later experiment kind starts from them (<see cref="ExperimentKinds"/>).
 /// The foundation (VAE with its latent statistics, text encoder, teacher) carries the data, vae, text and teacher
-/// sections of the config that made it in its metadata ("config"), so a run loading it rebuilds the same
-/// architecture whatever its own config says. In a data-parallel run rank 0 decides and writes; every rank reads.
+/// sections of the config that made it in its metadata ("config"); a run loading it takes the architecture and the
+/// training data from there (<see cref="AdoptFoundationSpec"/>), warning for every value of its own config that this
+/// changes. In a data-parallel run rank 0 decides and writes; every rank reads.
 /// </summary>
 public static class StudyCheckpoints
 {
@@ -76,17 +78,70 @@ public static class StudyCheckpoints
         Safetensors.Save(PathOf(ctx, Foundation), d, new Dictionary<string, string> { ["stage"] = Foundation, ["config"] = spec });
     });
 
-    /// <summary>Replaces the data, vae, text and teacher sections of <paramref name="config"/> by those stored in the
-    /// foundation checkpoint <paramref name="path"/> (before a context is built from the config).</summary>
-    public static void AdoptFoundationSpec(ExperimentConfig config, string path)
+    /// <summary>What a run loading a foundation takes from it: the networks' architecture (the VAE, text encoder and
+    /// teacher shapes and the tokenizer that sizes the vocabulary) and the data the VAE's latent statistics were fitted
+    /// on and the training set is re-encoded from. Training hyper-parameters and every sampling value (the
+    /// <c>sampling</c> section: shift, guidance, negative prompt) stay the run's own.</summary>
+    public static readonly IReadOnlyList<string> AdoptedKeys =
+    [
+        "data.size", "data.video_frames", "data.train_images", "data.train_videos", "data.heldout_samples",
+        "vae.dim", "vae.z_dim", "vae.dim_mult", "vae.temporal_downsample", "vae.num_res_blocks",
+        "text.tokenizer", "text.text_len", "text.dim", "text.ffn_dim", "text.num_heads", "text.num_layers",
+        "teacher.dim", "teacher.ffn_dim", "teacher.num_heads", "teacher.num_layers",
+    ];
+
+    /// <summary>Sets the <see cref="AdoptedKeys"/> of <paramref name="config"/> to the values recorded in the foundation
+    /// checkpoint <paramref name="path"/> (before a context is built from the config), writing one warning line to
+    /// <paramref name="warnings"/> for every value this changes. Everything else in the config is kept.</summary>
+    public static void AdoptFoundationSpec(ExperimentConfig config, string path, TextWriter? warnings = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"foundation checkpoint not found: {Path.GetFullPath(path)}", path);
-        using var f = Safetensors.Open(path);
-        if (!f.Metadata.TryGetValue("config", out var yaml) || f.Metadata.GetValueOrDefault("stage") != Foundation)
-            throw new InvalidDataException($"{path}: not a foundation checkpoint of a teacher run (no 'stage: foundation' and 'config' metadata)");
-        var spec = ConfigLoader.Parse<Spec>(yaml, path + " (metadata 'config')");
-        (config.Data, config.Vae, config.Text, config.Teacher) = (spec.Data, spec.Vae, spec.Text, spec.Teacher);
+        string yaml;
+        using (var f = Safetensors.Open(path))
+        {
+            if (!f.Metadata.TryGetValue("config", out var y) || f.Metadata.GetValueOrDefault("stage") != Foundation)
+                throw new InvalidDataException($"{path}: not a foundation checkpoint of a teacher run (no 'stage: foundation' and 'config' metadata)");
+            yaml = y;
+        }
+        var recorded = Mapping(yaml, path + " (metadata 'config')");
+        var own = Mapping(ConfigLoader.ToYaml(config), "config");
+        bool changed = false;
+        foreach (var key in AdoptedKeys)
+        {
+            var (section, name) = (key[..key.IndexOf('.')], key[(key.IndexOf('.') + 1)..]);
+            if (Child(recorded, section) is not { } from || Child(from, name) is not { } value) continue;   // not recorded: keep the run's
+            var to = Child(own, section) as YamlMappingNode ?? throw new InvalidDataException($"config has no '{section}' section");
+            var current = Child(to, name);
+            if (current is not null && Text(current) == Text(value)) continue;
+            warnings?.WriteLine($"warning: {key}: {(current is null ? "(unset)" : Text(current))} -> {Text(value)} (from the foundation {path})");
+            to.Children[new YamlScalarNode(name)] = value;
+            changed = true;
+        }
+        if (!changed) return;
+        var stream = new YamlStream(new YamlDocument(own));
+        using var w = new StringWriter();
+        stream.Save(w, assignAnchors: false);
+        var adopted = ConfigLoader.Parse<ExperimentConfig>(w.ToString(), path + " (adopted architecture)");
+        (config.Data, config.Vae, config.Text, config.Teacher) = (adopted.Data, adopted.Vae, adopted.Text, adopted.Teacher);
     }
+
+    private static YamlMappingNode Mapping(string yaml, string source)
+    {
+        var stream = new YamlStream();
+        stream.Load(new StringReader(yaml));
+        return stream.Documents.Count > 0 && stream.Documents[0].RootNode is YamlMappingNode m ? m
+            : throw new InvalidDataException($"{source}: not a YAML mapping");
+    }
+
+    private static YamlNode? Child(YamlNode node, string key) =>
+        node is YamlMappingNode m && m.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
+
+    private static string Text(YamlNode node) => node switch
+    {
+        YamlScalarNode s => s.Value ?? "",
+        YamlSequenceNode q => "[" + string.Join(", ", q.Children.Select(Text)) + "]",
+        _ => node.ToString(),
+    };
 
     public static void LoadFoundation(StudyContext ctx, string? path = null)
     {

@@ -37,11 +37,11 @@ public sealed class StudyContext : RunContext
 
         torch.manual_seed(config.Seed);
         var v = config.Vae;
-        Vae = new WanVAE(new WanVaeConfig(v.Dim, v.ZDim, v.DimMult.ToArray(), v.NumResBlocks, [], v.TemporalDownsample.ToArray()));
+        Vae = new WanVAE(new WanVaeConfig { Dim = v.Dim, ZDim = v.ZDim, DimMult = v.DimMult.ToArray(), NumResBlocks = v.NumResBlocks, TemporalDownsample = v.TemporalDownsample.ToArray() });
         var t = config.Text;
         if (!File.Exists(t.Tokenizer)) throw new FileNotFoundException($"tokenizer model not found: {t.Tokenizer} (text.tokenizer)");
         Tokenizer = new UmT5Tokenizer(t.Tokenizer, t.TextLen);
-        TextEncoder = new T5Encoder(new T5EncoderConfig(Tokenizer.VocabSize, t.Dim, t.Dim, t.FfnDim, t.NumHeads, t.NumLayers, TextLen: t.TextLen));
+        TextEncoder = new T5Encoder(new T5EncoderConfig { Vocab = Tokenizer.VocabSize, Dim = t.Dim, DimAttn = t.Dim, DimFfn = t.FfnDim, NumHeads = t.NumHeads, NumLayers = t.NumLayers, TextLen = t.TextLen });
         var tc = config.Teacher;
         Teacher = new WanFlowModel(new WanModel(new WanConfig
         {
@@ -65,7 +65,7 @@ public sealed class StudyContext : RunContext
 
     public Conditioning Condition(IReadOnlyList<string> prompts) => new(Encode(prompts));
 
-    public Conditioning Negative(int batch) => Condition(Enumerable.Repeat(Config.Teacher.NegativePrompt, batch).ToArray());
+    public Conditioning Negative(int batch) => Condition(Enumerable.Repeat(Config.Sampling.NegativePrompt, batch).ToArray());
 
     /// <summary>Real pixels [n, 3, T, H, W] of held-out samples (indices past the training set).</summary>
     public (Tensor pixels, string[] captions) Heldout(bool video, int count)

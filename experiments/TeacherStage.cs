@@ -28,7 +28,7 @@ public static class TeacherStage
         {
             using var scope = torch.NewScope();
             var (x0, captions) = Batches.Sample(ctx, video: ctx.VideoLatents is not null && step % 2 == 0, cfg.Batch, rng);
-            var dropped = captions.Select(c => random.NextDouble() < cfg.CaptionDropout ? cfg.NegativePrompt : c).ToArray();
+            var dropped = captions.Select(c => random.NextDouble() < cfg.CaptionDropout ? cfg.DropoutPrompt : c).ToArray();
             var cond = new Conditioning(ctx.Encode(dropped, grad: true));
             long b = x0.size(0);
             var sigma = FlowMatch.SampleSigmas(b, cfg.Shift, rng, ctx.Device);
@@ -46,28 +46,5 @@ public static class TeacherStage
         ctx.Teacher.Module.eval();
         ctx.TextEncoder.eval();
         ctx.TextEncoder.requires_grad_(false);
-    }
-}
-
-/// <summary>Random training batches of the latent cache.</summary>
-public static class Batches
-{
-    /// <summary>A batch of normalised latents and their captions, drawn with <paramref name="rng"/>.</summary>
-    public static (Tensor latents, string[] captions) Sample(StudyContext ctx, bool video, int batch, Generator rng)
-    {
-        var (x, captions, _) = SampleIndexed(ctx, video, batch, rng);
-        return (x, captions);
-    }
-
-    /// <summary><see cref="Sample"/> with the drawn sample indices.</summary>
-    public static (Tensor latents, string[] captions, long[] indices) SampleIndexed(StudyContext ctx, bool video, int batch, Generator rng)
-    {
-        var latents = video ? ctx.VideoLatents! : ctx.ImageLatents!;
-        var captions = video ? ctx.VideoCaptions : ctx.ImageCaptions;
-        using var scope = torch.NewScope();
-        var idx = torch.randint(0, latents.size(0), [batch], generator: rng);
-        var x = latents.index_select(0, idx.to(latents.device));
-        var ids = idx.data<long>().ToArray();
-        return (scope.Keep(x), ids.Select(i => captions[i]).ToArray(), ids);
     }
 }

@@ -5,7 +5,7 @@ using AptLab.Wan.Text;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// APT on a released Wan 2.1 DiT (apt.md 11): the checkpoint initialises the discriminator (and is the CD teacher);
+/// APT on a released Wan 2.1 DiT (docs/apt.md#heads): the checkpoint initialises the discriminator (and is the CD teacher);
 /// the generator starts from <c>apt.student</c>, or, when that is empty, from the CD student the run distils first
 /// (<see cref="WanAptExperiment"/>; the CFG negative from <see cref="NegativeContext"/> or <see cref="NegativePrompt"/>). Training data are two <see cref="Data.LatentCache"/> folders (one
 /// per phase) whose samples hold <c>latents</c> [16, f, h, w] (the Wan VAE's posterior means, unnormalised; the

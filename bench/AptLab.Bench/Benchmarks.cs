@@ -10,5 +10,9 @@ public static class Benchmarks
         ("engine", EngineBench.Run),
         ("dist", DistBench.Run),
         ("dit", DitBench.Run),
+        ("clip", ClipBench.Run),
+        ("eval", EvalBench.Run),
+        ("precision", PrecisionBench.Run),
+        ("sharding", ShardingBench.Run),
     };
 }

@@ -53,7 +53,7 @@ public static class DitBench
         return (latent[0] * fwd, latent[0] * bwd);
     }
 
-    private static double? LoadAverage()
+    internal static double? LoadAverage()
     {
         try { return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }

@@ -11,6 +11,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args is [DistBench.WorkerArg]) return DistBench.Worker();   // a rank started by DistBench
+        if (args is [ShardingBench.WorkerArg]) return ShardingBench.Worker();
         int threads = 2;
         string? only = null, outFile = null;
         for (int i = 0; i < args.Length; i++)

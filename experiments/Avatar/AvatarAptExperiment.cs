@@ -3,7 +3,7 @@ using AptLab.Avatar.Apt;
 namespace AptLab.Experiments.Avatar;
 
 /// <summary>
-/// The apt-omniavatar kind: the whole APT of an OmniAvatar teacher in one run folder (apt.md 4.3, 5.7, 5.8, 11.4).
+/// The apt-omniavatar kind: the whole APT of an OmniAvatar teacher in one run folder (docs/consistency-distillation.md#one-training-step, docs/apt.md#training-loop, docs/apt.md#phases, docs/consistency-distillation.md#settings).
 /// <list type="number">
 /// <item>Teacher (Wan base + OmniAvatar LoRA/audio, LoRA merged; <see cref="AvatarAptModels"/>); the CFG negative
 /// prompt encoded once with umT5 (or read from omniavatar.data.negative_context).</item>

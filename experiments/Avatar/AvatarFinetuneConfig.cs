@@ -5,8 +5,8 @@ using AptLab.Avatar.Data;
 namespace AptLab.Experiments.Avatar;
 
 /// <summary>
-/// The <c>avatar:</c> section of an <c>experiment: omniavatar-finetune</c> config: OmniAvatar fine-tuning (spec omniavatar
-/// §7) of LoRA + audio modules + patch embedding on a manifest of clips. Either tiny random models
+/// The <c>avatar:</c> section of an <c>experiment: omniavatar-finetune</c> config: OmniAvatar fine-tuning
+/// (docs/omniavatar.md#training) of LoRA + audio modules + patch embedding on a manifest of clips. Either tiny random models
 /// (<c>random_weights: true</c>, for CPU smoke runs) or the released checkpoints named by the path keys (names as in
 /// OmniAvatar's inference.yaml).
 /// </summary>

@@ -11,7 +11,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Experiments.Avatar;
 
 /// <summary>
-/// The models of an avatar fine-tuning run. The DiT follows ModelManager's training path (spec omniavatar §7.5, §7.4):
+/// The models of an avatar fine-tuning run. The DiT follows ModelManager's training path (docs/omniavatar.md#training, docs/omniavatar.md#checkpoints):
 /// every parameter xavier_uniform(gain 0.05) or zeros, then the Wan base smart-loaded (16 → 33 input channels), then
 /// LoRA injected (A kaiming, B = 0). With <c>random_weights</c> the "base" is random instead (every non-trainable
 /// parameter and patch_embedding's first 16 input channels drawn afresh), the training init of the rest is kept.

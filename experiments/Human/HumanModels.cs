@@ -69,7 +69,7 @@ public static class HumanModels
             init.nontrivial_(w2v, g);
             var v = h.Study?.Vae;
             var vae = v is null ? new WanVAE(WanVaeConfig.Tiny)
-                : new WanVAE(new WanVaeConfig(v.Dim, v.ZDim, v.DimMult.ToArray(), v.NumResBlocks, [], v.TemporalDownsample.ToArray()));
+                : new WanVAE(new WanVaeConfig { Dim = v.Dim, ZDim = v.ZDim, DimMult = v.DimMult.ToArray(), NumResBlocks = v.NumResBlocks, TemporalDownsample = v.TemporalDownsample.ToArray() });
             e = new HumanEncoders { Vae = vae, Text = new UmT5TextEncoder(tokenizer, t5), Wav2Vec = w2v };
         }
         else

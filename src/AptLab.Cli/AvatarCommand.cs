@@ -1,3 +1,4 @@
+using AptLab.Training;
 using System.CommandLine;
 using AptLab.Config;
 using AptLab.Data.Media;
@@ -8,7 +9,7 @@ namespace AptLab.Cli;
 
 /// <summary>
 /// `aptlab avatar --config configs/omniavatar-14b.yaml --image ref.png --audio speech.wav --prompt "..."`:
-/// OmniAvatar long-video inference (spec omniavatar §3–§5) into an mp4 with the audio muxed in.
+/// OmniAvatar long-video inference (docs/omniavatar.md#sampling, docs/omniavatar.md#teacache) into an mp4 with the audio muxed in.
 /// </summary>
 public static class AvatarCommand
 {
@@ -18,21 +19,30 @@ public static class AvatarCommand
         var image = new Option<string>("--image") { Description = "reference image (any format ffmpeg reads)", Required = true };
         var audio = new Option<string>("--audio") { Description = "driving audio (any format ffmpeg reads)", Required = true };
         var prompt = new Option<string>("--prompt") { Description = "text prompt: [first-frame description] - [behaviour] - [background]", Required = true };
-        var output = new Option<string?>("--output") { Description = "output mp4 (default: <output_dir>/result_NNN.mp4)" };
+        var output = new Option<string?>("--output") { Description = "output video, .mp4/.mov/.mkv (default: <output_dir>/result_NNN.mp4)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace an existing --output file" };
         var cmd = new Command("avatar", "Generate an audio-driven avatar video with OmniAvatar");
-        foreach (var o in new Option[] { config, image, audio, prompt, output }) cmd.Options.Add(o);
-        cmd.SetAction(p => Run(p.GetValue(config)!, p.GetValue(image)!, p.GetValue(audio)!, p.GetValue(prompt)!, p.GetValue(output)));
+        foreach (var o in new Option[] { config, image, audio, prompt, output, overwrite }) cmd.Options.Add(o);
+        cmd.SetAction(p => Run(p.GetValue(config)!, p.GetValue(image)!, p.GetValue(audio)!, p.GetValue(prompt)!, p.GetValue(output),
+                               p.GetValue(overwrite)));
         return cmd;
     }
 
-    public static int Run(string configPath, string imagePath, string audioPath, string prompt, string? outputPath)
+    public static int Run(string configPath, string imagePath, string audioPath, string prompt, string? outputPath, bool overwrite = false)
     {
         AvatarInferenceConfig cfg;
         try { cfg = ConfigLoader.Load<AvatarInferenceConfig>(configPath); }
         catch (ConfigException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
-        foreach (var (what, path) in new[] { ("image", imagePath), ("audio", audioPath) })
-            if (!File.Exists(path)) { Console.Error.WriteLine($"error: {what} file not found: {Path.GetFullPath(path)}"); return 2; }
-        if (cfg.Threads > 0) torch.set_num_threads(cfg.Threads);
+        // Everything the run needs is checked before a model is built (docs/reliability.md).
+        try
+        {
+            if (outputPath is not null) outputPath = OutputPath.CheckFile(outputPath, OutputKind.Video, "--output", overwrite);
+            else OutputPath.CheckFolder(cfg.OutputDir, "output_dir", [], overwrite: false);
+            if (Ffmpeg.Probe(imagePath).Video is null) throw new MediaException(Path.GetFullPath(imagePath), "--image: not an image (no video stream)");
+            if (Ffmpeg.Probe(audioPath).Audio is null) throw new MediaException(Path.GetFullPath(audioPath), "--audio: has no audio stream");
+        }
+        catch (IOException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
+        OpenMpPolicy.UseConfigThreads(cfg.Threads);
         try
         {
             using var models = AvatarModels.Build(cfg);
@@ -40,9 +50,16 @@ public static class AvatarCommand
             var pipeline = models.Pipeline(cfg);
             var img = Ffmpeg.ReadImage(imagePath);
             var samples = AudioFile.ReadMono(audioPath, cfg.SampleRate);
-            var bar = new ProgressBar(Console.Error);
-            using var video = pipeline.Generate(img, samples, prompt, cfg.Video, bar.Report);
-            bar.Done();
+            using var console = new ConsoleSession(Console.Error, interactive: !Console.IsErrorRedirected && !Console.IsOutputRedirected);
+            using var video = console.Run(() =>
+            {
+                ProgressReporter? progress = null;                // the total is known from the first report
+                return pipeline.Generate(img, samples, prompt, cfg.Video, p =>
+                {
+                    progress ??= new ProgressReporter("avatar", p.Chunks * p.Steps, console, every: Math.Max(1, p.Steps));
+                    progress.Report((p.Chunk - 1) * p.Steps + p.Step, $"chunk {p.Chunk}/{p.Chunks} step {p.Step}/{p.Steps}");
+                });
+            });
             var plan = video.Plan;
             Console.WriteLine($"{plan.Chunks.Count} chunk(s) of {plan.FramesPerChunk} frames, {plan.OutputFrames} frames kept " +
                               $"({video.ModelCalls} DiT calls, {video.SkippedCalls} skipped by TeaCache)");
@@ -65,28 +82,6 @@ public static class AvatarCommand
         {
             var p = Path.Combine(dir, $"result_{i:D3}.mp4");
             if (!File.Exists(p)) return p;
-        }
-    }
-
-    /// <summary>Chunks and denoising steps: a redrawn bar on a terminal, one line per chunk otherwise.</summary>
-    private sealed class ProgressBar(TextWriter w)
-    {
-        private readonly bool tty = !Console.IsErrorRedirected;
-        private int lastChunk;
-
-        public void Report(AvatarProgress p)
-        {
-            const int width = 30;
-            int filled = p.Steps == 0 ? 0 : width * p.Step / p.Steps;
-            var line = $"chunk {p.Chunk}/{p.Chunks} [{new string('#', filled)}{new string('.', width - filled)}] step {p.Step}/{p.Steps}";
-            if (tty) w.Write("\r" + line);
-            else if (p.Step == p.Steps || p.Chunk != lastChunk) w.WriteLine(line);
-            lastChunk = p.Chunk;
-        }
-
-        public void Done()
-        {
-            if (tty) w.WriteLine();
         }
     }
 }

@@ -14,8 +14,11 @@ namespace AptLab.Cli;
 ///                --checkpoint (rank 0)
 ///   apt          the APT loop on tiny Wan models (DataParallelApt) for --steps updates, global micro-batch --batch,
 ///                --accum micro-batches; writes stats and generator/EMA weights to --out (every rank) and the trainer
-///                state after update --checkpoint-at to --checkpoint (rank 0); --resume continues a trainer checkpoint;
-///                --float64 trains in double precision
+///                state after update --checkpoint-at to --checkpoint (rank 0) and the trainer's own checkpoint (FSDP: every
+///                rank's shards + the consolidated file) into --checkpoint-dir; --resume continues a trainer checkpoint
+///                (a file, or a shards folder); --float64 trains in double precision; --parallel ddp|fsdp and
+///                --precision fp32|bf16-mixed|bf16 as the trainer's; --measure-memory adds this rank's measured tensor
+///                bytes to --out. Alone (no WORLD_SIZE), fsdp runs in a group of one.
 ///   collectives  all_reduce (sum, avg, max), broadcast, all_gather, reduce_scatter on rank-dependent inputs;
 ///                writes the results to --out
 ///   hang         repeated all_reduce for --seconds; the rank named by --stall-rank stops taking part
@@ -42,8 +45,12 @@ public static class DistSelftestCommand
         var checkpointAt = new Option<int>("--checkpoint-at") { Description = "apt: update after which --checkpoint is written", DefaultValueFactory = _ => 2 };
         var resume = new Option<string?>("--resume") { Description = "apt: trainer checkpoint to continue from" };
         var float64 = new Option<bool>("--float64") { Description = "apt: models and data in float64" };
+        var parallel = new Option<string>("--parallel") { Description = "apt: ddp | fsdp", DefaultValueFactory = _ => "ddp" };
+        var precision = new Option<string>("--precision") { Description = "apt: fp32 | bf16-mixed | bf16", DefaultValueFactory = _ => "fp32" };
+        var checkpointDir = new Option<string?>("--checkpoint-dir") { Description = "apt: the trainer's checkpoint folder (written after --checkpoint-at)" };
+        var measureMemory = new Option<bool>("--measure-memory") { Description = "apt: measure this rank's tensor bytes after training" };
         var cmd = new Command("dist-selftest", "Distributed engine self-test (used by the tests)") { Hidden = true };
-        foreach (var o in new Option[] { mode, steps, batch, accum, bucket, seed, timeout, seconds, stallRank, failRank, exitCode, output, checkpoint, checkpointAt, resume, float64 })
+        foreach (var o in new Option[] { mode, steps, batch, accum, bucket, seed, timeout, seconds, stallRank, failRank, exitCode, output, checkpoint, checkpointAt, resume, float64, parallel, precision, checkpointDir, measureMemory })
             cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
@@ -60,10 +67,17 @@ public static class DistSelftestCommand
                     Seed = (ulong)parse.GetValue(seed), Checkpoint = parse.GetValue(checkpoint),
                     CheckpointAt = parse.GetValue(checkpointAt), Resume = parse.GetValue(resume),
                     Float64 = parse.GetValue(float64),
+                    Parallel = ParallelModes.Parse(parse.GetValue(parallel)!, "--parallel"),
+                    Precision = PrecisionPolicy.Parse(parse.GetValue(precision)!, "--precision"),
+                    CheckpointDir = parse.GetValue(checkpointDir), MeasureMemory = parse.GetValue(measureMemory),
                 };
                 if (m == "apt" && !options.IsDistributed)
                 {
-                    Apt(null, AptOptions(), Out(0));
+                    var o = AptOptions();
+                    if (o.Parallel != ParallelMode.Fsdp) { Apt(null, o, Out(0)); return 0; }
+                    // fully sharded in one process: a group of one on a free port
+                    using var one = ProcessGroup.Init(options with { MasterPort = FreePort(), Rank = 0, WorldSize = 1 });
+                    Apt(one, o, Out(0));
                     return 0;
                 }
                 if (m == "train" && !options.IsDistributed)
@@ -140,8 +154,28 @@ public static class DistSelftestCommand
         var rs = torch.zeros(3);
         g.reduce_scatter(rs, ins);                                                    // sum_r (100 r + rank)
         results["reduce_scatter_sum"] = rs;
+        // the flat forms FSDP uses: all_gather_into_tensor (float32, and bfloat16 which Gloo carries as bytes) and
+        // reduce_scatter_tensor (avg) over a [world x 3] vector
+        var flat32 = torch.empty([g.world_size * 6L]);
+        g.all_gather_into_tensor(flat32, X());
+        results["all_gather_into_tensor"] = flat32;
+        var flat16 = torch.empty([g.world_size * 6L], ScalarType.BFloat16);
+        g.all_gather_into_tensor(flat16, (X() + 0.5).to(ScalarType.BFloat16));
+        results["all_gather_into_tensor_bf16"] = flat16.to(ScalarType.Float32);
+        var rst = torch.zeros(3);
+        g.reduce_scatter_tensor(rst, torch.arange(3L * g.world_size).to(torch.float32) + 100.0 * g.rank, ReduceOp.Avg);
+        results["reduce_scatter_tensor_avg"] = rst;                                   // mean_r (100 r + 3 rank + j)
         g.barrier();
         if (outFile is not null) Checkpoint.Save(outFile, results);
+    }
+
+    private static int FreePort()
+    {
+        var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        int p = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return p;
     }
 
     private static void Hang(ProcessGroup g, double seconds, int stallRank)

@@ -11,7 +11,8 @@ public static class InfoCommand
         cmd.SetAction(_ =>
         {
             Console.WriteLine($"libtorch   {torch.version}");
-            Console.WriteLine($"threads    {torch.get_num_threads()} (cores: {Environment.ProcessorCount})");
+            Console.WriteLine($"threads    {torch.get_num_threads()} (from {OpenMpPolicy.ThreadsSource}; cores: {Environment.ProcessorCount}; " +
+                              $"{OpenMpPolicy.Variable} {(OpenMpPolicy.WaitPolicy.Length > 0 ? OpenMpPolicy.WaitPolicy : "default")})");
             Console.WriteLine($"cuda       {(torch.cuda.is_available() ? "available" : "not available")}");
             Console.WriteLine($".NET       {Environment.Version}");
             return 0;

@@ -17,6 +17,10 @@ public static class Program
         root.Subcommands.Add(HumanCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
-        return root.Parse(args).Invoke();
+        root.Subcommands.Add(CompareRunsCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        // Errors are reported by CliErrors (one line for a user's mistake), not by System.CommandLine's stack trace.
+        try { return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }); }
+        catch (Exception e) { return CliErrors.Report(e); }
     }
 }

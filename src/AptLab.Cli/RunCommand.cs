@@ -8,7 +8,11 @@ namespace AptLab.Cli;
 
 /// <summary>`aptlab run configs/NAME.yaml [--resume RUN_DIR]`: runs an experiment into results/&lt;name&gt;/&lt;run-id&gt;/.
 /// Started by `aptlab launch --nproc N` (WORLD_SIZE > 1) the ranks join one process group, rank 0 creates (or opens)
-/// the run folder and tells the others its path, and the APT phases train data-parallel; only rank 0 writes.</summary>
+/// the run folder and tells the others its path, and the APT phases train data-parallel; only rank 0 writes.
+/// Relative paths in the config are resolved from the repository root and the inputs checked before the run folder is
+/// created; the console (live bars on a terminal) is saved as run.log in the run folder.
+/// `aptlab run --check CONFIG` loads, inherits, validates and resolves the config (input checkpoints, `latest`), prints
+/// the resolved config and creates nothing.</summary>
 public static class RunCommand
 {
     public static Command Create()
@@ -16,20 +20,32 @@ public static class RunCommand
         var config = new Argument<string>("config") { Description = "experiment config (YAML)" };
         var resume = new Option<string?>("--resume") { Description = "continue the run in this folder from its checkpoints" };
         var runId = new Option<string?>("--run-id") { Description = "name of the run folder (default: a UTC timestamp)" };
+        var check = new Option<bool>("--check") { Description = "validate the config and resolve its inputs, print the resolved config, create nothing" };
         var cmd = new Command("run", "Run an experiment config (demo, teacher, distill, apt, apt-omniavatar, compare, sample)");
         cmd.Arguments.Add(config);
         cmd.Options.Add(resume);
         cmd.Options.Add(runId);
-        cmd.SetAction(parse => Run(parse.GetValue(config)!, parse.GetValue(resume), parse.GetValue(runId), Console.Out));
+        cmd.Options.Add(check);
+        cmd.SetAction(parse =>
+        {
+            if (parse.GetValue(check)) return Check(parse.GetValue(config)!, Console.Out);
+            using var console = new ConsoleSession();          // live bars on a terminal; run.log in the run folder
+            return console.Run(() => Run(parse.GetValue(config)!, parse.GetValue(resume), parse.GetValue(runId), console));
+        });
         return cmd;
     }
 
     public static int Run(string configPath, string? resume, string? runId, TextWriter output)
     {
         ExperimentConfig cfg;
-        try { cfg = ConfigLoader.Load<ExperimentConfig>(configPath); }
+        try
+        {
+            cfg = ConfigLoader.Load<ExperimentConfig>(configPath);
+            ExperimentPaths.Resolve(cfg, ExperimentPaths.BaseOf(configPath));     // relative paths: from the repository root
+            ExperimentPaths.CheckInputs(cfg, configPath);                         // before any run folder exists
+        }
         catch (ConfigException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
-        if (cfg.Threads > 0) torch.set_num_threads(cfg.Threads);
+        cfg.Threads = OpenMpPolicy.UseConfigThreads(cfg.Threads);    // the run's config.yaml records the count it ran with
         DistributedOptions dist;
         try { dist = DistributedOptions.FromEnvironment(); }
         catch (ArgumentException e) { Console.Error.WriteLine($"error: {e.Message}"); return 2; }
@@ -43,6 +59,21 @@ public static class RunCommand
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>`--check`: everything `run` does before it creates the run folder, then the resolved config on stdout.</summary>
+    public static int Check(string configPath, TextWriter output)
+    {
+        try
+        {
+            var cfg = ConfigLoader.Load<ExperimentConfig>(configPath);
+            cfg.Threads = OpenMpPolicy.UseConfigThreads(cfg.Threads);
+            ExperimentKinds.Prepare(cfg);
+            output.Write(ConfigLoader.ToYaml(cfg));
+            Console.Error.WriteLine($"{configPath}: valid ({cfg.Experiment} experiment; {torch.parallel_info()}); nothing was created");
+            return 0;
+        }
+        catch (Exception e) when (CliErrors.IsUserError(e)) { return CliErrors.Report(e, userExitCode: 2); }
     }
 
     private static int Run(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group)

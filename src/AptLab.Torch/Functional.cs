@@ -115,6 +115,37 @@ public static unsafe partial class F
     }
     public static Tensor adaptive_avg_pool2d(Tensor x, long h, long w) => Tensor.Wrap(Native.apt_adaptive_avg_pool2d(x.H, h, w), x);
 
+    /// <summary>max_pool1d/2d/3d by the kernel's length: x [B, C, *spatial]; stride defaults to the kernel.</summary>
+    public static Tensor max_pool(Tensor x, long[] kernel, long[]? stride = null, long[]? padding = null, bool ceil_mode = false)
+    {
+        int nd = kernel.Length;
+        long[] s = stride is null ? kernel : Rep(stride, nd, 1), p = Rep(padding, nd, 0);
+        fixed (long* pk = kernel) fixed (long* ps = s) fixed (long* pp = p)
+            return Tensor.Wrap(Native.apt_max_pool(x.H, pk, ps, pp, nd, ceil_mode ? 1 : 0), x);
+    }
+    public static Tensor max_pool3d(Tensor x, long[] kernel, long[]? stride = null, long[]? padding = null, bool ceil_mode = false) =>
+        max_pool(x, Rep(kernel, 3, 1), stride, padding, ceil_mode);
+
+    /// <summary>avg_pool1d/2d/3d by the kernel's length. <paramref name="count_include_pad"/> = false divides a border
+    /// window by its number of real elements.</summary>
+    public static Tensor avg_pool(Tensor x, long[] kernel, long[]? stride = null, long[]? padding = null, bool ceil_mode = false,
+        bool count_include_pad = true)
+    {
+        int nd = kernel.Length;
+        long[] s = stride is null ? kernel : Rep(stride, nd, 1), p = Rep(padding, nd, 0);
+        fixed (long* pk = kernel) fixed (long* ps = s) fixed (long* pp = p)
+            return Tensor.Wrap(Native.apt_avg_pool(x.H, pk, ps, pp, nd, ceil_mode ? 1 : 0, count_include_pad ? 1 : 0), x);
+    }
+    public static Tensor avg_pool3d(Tensor x, long[] kernel, long[]? stride = null, long[]? padding = null, bool ceil_mode = false,
+        bool count_include_pad = true) => avg_pool(x, Rep(kernel, 3, 1), stride, padding, ceil_mode, count_include_pad);
+
+    /// <summary>F.batch_norm over dim 1 of x [N, C, *]: with <paramref name="training"/> = false the running statistics
+    /// normalise; when training, batch statistics do and the running buffers are updated in place with momentum.</summary>
+    public static Tensor batch_norm(Tensor x, Tensor? running_mean, Tensor? running_var, Tensor? weight = null, Tensor? bias = null,
+        bool training = false, double momentum = 0.1, double eps = 1e-5) =>
+        Tensor.Wrap(Native.apt_batch_norm(x.H, running_mean?.H ?? 0, running_var?.H ?? 0, weight?.H ?? 0, bias?.H ?? 0,
+            training ? 1 : 0, momentum, eps), x, weight, new object?[] { bias });
+
     public static Tensor mse_loss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean) =>
         Tensor.Wrap(Native.apt_mse_loss(input.H, target.H, (int)reduction), input, target);
     public static Tensor l1_loss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean) =>

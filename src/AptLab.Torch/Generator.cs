@@ -1,6 +1,9 @@
 namespace AptLab.Torch;
 
-/// <summary>A CPU random number generator (libtorch's Philox/MT generator) with its own seed and state.</summary>
+/// <summary>A CPU random number generator (libtorch's MT generator) with its own seed and state. Every draw made with
+/// it is made on the CPU, whatever device the result is asked for (torch.randn(..., device: cuda, generator: g)
+/// draws on the CPU and moves the numbers): a CUDA run therefore draws exactly what a CPU run draws and resumes from
+/// the saved state exactly (docs/precision-and-parallelism.md).</summary>
 public sealed class Generator : IDisposable
 {
     internal IntPtr H { get; private set; }

@@ -14,5 +14,7 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int apt_pg_broadcast(IntPtr g, IntPtr t, int root);
     [LibraryImport(Lib)] internal static partial int apt_pg_allgather(IntPtr g, IntPtr t, IntPtr* o, int cap);
     [LibraryImport(Lib)] internal static partial int apt_pg_reduce_scatter(IntPtr g, IntPtr output, IntPtr* inputs, int n, int op, int* usedNative);
+    [LibraryImport(Lib)] internal static partial int apt_pg_allgather_into(IntPtr g, IntPtr output, IntPtr input);
+    [LibraryImport(Lib)] internal static partial int apt_pg_reduce_scatter_flat(IntPtr g, IntPtr output, IntPtr input, int op);
     [LibraryImport(Lib)] internal static partial int apt_pg_barrier(IntPtr g);
 }

@@ -69,6 +69,7 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int apt_detach_(IntPtr t);
     [LibraryImport(Lib)] internal static partial int apt_copy_(IntPtr dst, IntPtr src);
     [LibraryImport(Lib)] internal static partial int apt_set_data(IntPtr dst, IntPtr src);
+    [LibraryImport(Lib)] internal static partial int apt_set_data_any_device(IntPtr dst, IntPtr src);
     [LibraryImport(Lib)] internal static partial void apt_manual_seed(ulong seed);
     [LibraryImport(Lib)] internal static partial IntPtr apt_generator_new(ulong seed);
     [LibraryImport(Lib)] internal static partial void apt_generator_free(IntPtr g);
@@ -184,6 +185,9 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial IntPtr apt_avg_pool2d(IntPtr x, long* k, long* s, long* p);
     [LibraryImport(Lib)] internal static partial IntPtr apt_max_pool2d(IntPtr x, long* k, long* s, long* p);
     [LibraryImport(Lib)] internal static partial IntPtr apt_adaptive_avg_pool2d(IntPtr x, long h, long w);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_max_pool(IntPtr x, long* k, long* s, long* p, int nd, int ceilMode);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_avg_pool(IntPtr x, long* k, long* s, long* p, int nd, int ceilMode, int countIncludePad);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_batch_norm(IntPtr x, IntPtr runningMean, IntPtr runningVar, IntPtr w, IntPtr b, int training, double momentum, double eps);
     [LibraryImport(Lib)] internal static partial IntPtr apt_mse_loss(IntPtr a, IntPtr b, int reduction);
     [LibraryImport(Lib)] internal static partial IntPtr apt_l1_loss(IntPtr a, IntPtr b, int reduction);
     [LibraryImport(Lib)] internal static partial IntPtr apt_cross_entropy(IntPtr logits, IntPtr target, IntPtr weight, int reduction, long ignoreIndex, double labelSmoothing);
@@ -197,7 +201,7 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int apt_autograd_grad(IntPtr* outputs, int nOut, IntPtr* inputs, int nIn, IntPtr* gradOutputs, int retain, int create, int allowUnused, IntPtr* result);
     [LibraryImport(Lib), SuppressGCTransition] internal static partial int apt_is_grad_enabled();
     [LibraryImport(Lib), SuppressGCTransition] internal static partial void apt_set_grad_enabled(int on);
-    [LibraryImport(Lib)] internal static partial void apt_set_checkpoint_callbacks(delegate* unmanaged<long, IntPtr*, int, IntPtr*, int, int> run, delegate* unmanaged<long, void> release);
+    [LibraryImport(Lib)] internal static partial void apt_set_checkpoint_callbacks(delegate* unmanaged<long, int, IntPtr*, int, IntPtr*, int, int> run, delegate* unmanaged<long, int> done, delegate* unmanaged<long, void> release);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] internal static partial void apt_set_error_message(string message);
     [LibraryImport(Lib)] internal static partial int apt_checkpoint(long fnId, IntPtr* inputs, int nIn, IntPtr* outputs, int cap);
 

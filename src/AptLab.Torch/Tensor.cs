@@ -144,6 +144,9 @@ public partial class Tensor : SafeHandle
     public Tensor copy_(Tensor src) { Check(Native.apt_copy_(H, src.H), this, src); return this; }
     /// <summary>Replaces the data of this tensor (a parameter, say) keeping its identity: PyTorch's <c>.data =</c>.</summary>
     public void set_data(Tensor src) => Check(Native.apt_set_data(H, src.H), this, src);
+    /// <summary><see cref="set_data"/> across tensor types, e.g. a parameter built on the meta device receiving real
+    /// storage (PyTorch's <c>module.to_empty</c> does the same). Only for tensors not yet used in autograd.</summary>
+    public void set_data_any_device(Tensor src) => Check(Native.apt_set_data_any_device(H, src.H), this, src);
     public bool same_storage(Tensor other)
     {
         var r = Native.apt_same_storage(H, other.H) != 0;

@@ -14,8 +14,8 @@ public static partial class torch
     internal static void Initialize()
     {
         OpenMpPolicy.Apply();   // before libtorch (and libgomp) load
-        // Default to the machine's cores (libtorch's own default can count only physical cores).
-        Native.apt_set_num_threads(Environment.ProcessorCount);
+        // APTLAB_THREADS, else OMP_NUM_THREADS, else the usable cores (libtorch's own default can count only physical cores).
+        Native.apt_set_num_threads(OpenMpPolicy.StartThreads);
         Autograd.RegisterCheckpointCallback();
     }
 
@@ -30,8 +30,21 @@ public static partial class torch
     /// <summary>Number of native tensor handles alive in the process (for leak tests).</summary>
     public static long live_tensors() => Native.apt_live_tensors();
 
-    public static void set_num_threads(int n) => Native.apt_set_num_threads(n);
+    public static void set_num_threads(int n)
+    {
+        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "the thread count must be at least 1");
+        Native.apt_set_num_threads(n);
+        OpenMpPolicy.ThreadsSource = "set_num_threads";
+    }
+
     public static int get_num_threads() => Native.apt_get_num_threads();
+
+    /// <summary>The engine's parallel settings in one line (cf. PyTorch's <c>torch.__config__.parallel_info()</c>), for a
+    /// run's records: <c>threads 2 (OMP_NUM_THREADS), cores 2, OMP_WAIT_POLICY PASSIVE, libtorch 1.13.1</c>. Results are
+    /// bit-identical only between runs with the same thread count (docs/reliability.md).</summary>
+    public static string parallel_info() =>
+        $"threads {get_num_threads()} ({OpenMpPolicy.ThreadsSource}), cores {Environment.ProcessorCount}, " +
+        $"{OpenMpPolicy.Variable} {(OpenMpPolicy.WaitPolicy.Length > 0 ? OpenMpPolicy.WaitPolicy : "default")}, libtorch {version}";
 
     /// <summary>Seeds the default generator.</summary>
     public static void manual_seed(ulong seed) => Native.apt_manual_seed(seed);

@@ -9,7 +9,7 @@ A worker driven line by line over stdin/stdout by the C# benchmark, so that the 
     mm N           N fp32 1024^3 matmuls                    -> {"s": ...}
     quit
 
-The model restates the Wan DiT structure (spec wan21 section 2) with plain PyTorch ops and the same parameter
+The model restates the Wan DiT structure (docs/wan-dit.md#forward-pass) with plain PyTorch ops and the same parameter
 names as the official checkpoints, computing what AptLab's WanModel computes: patch Conv3d, sinusoidal time
 embedding (float64) with 6-way modulation, self-attention with q/k RMSNorm over the full width and 3D RoPE
 (adjacent channel pairs, frequencies per axis in float64, applied in complex64), cross-attention to the text,

@@ -101,6 +101,27 @@ public sealed unsafe class ProcessGroup : IDisposable
         Check(status, "reduce_scatter");
     }
 
+    /// <summary>In place: <paramref name="output"/> (contiguous 1-D, world_size x <paramref name="input"/>.numel()
+    /// elements of its dtype) becomes every rank's <paramref name="input"/> flattened, in rank order
+    /// (torch.distributed.all_gather_into_tensor). Any dtype (on Gloo, bfloat16 travels as its bytes).</summary>
+    public void all_gather_into_tensor(Tensor output, Tensor input)
+    {
+        Check(Native.apt_pg_allgather_into(H, output.H, input.H), "all_gather_into_tensor");
+        GC.KeepAlive(output);
+        GC.KeepAlive(input);
+    }
+
+    /// <summary><paramref name="output"/> = reduction over ranks of their <paramref name="input"/> slice
+    /// [rank n, (rank + 1) n), n = output.numel(), for a contiguous 1-D input of world_size x n elements
+    /// (torch.distributed.reduce_scatter_tensor). On Gloo (<see cref="HasNativeReduceScatter"/> false) it is one
+    /// all_reduce of <paramref name="input"/> in place, whose values are then overwritten.</summary>
+    public void reduce_scatter_tensor(Tensor output, Tensor input, ReduceOp op = ReduceOp.Sum)
+    {
+        Check(Native.apt_pg_reduce_scatter_flat(H, output.H, input.H, (int)op), "reduce_scatter_tensor");
+        GC.KeepAlive(output);
+        GC.KeepAlive(input);
+    }
+
     /// <summary>Waits until every rank arrived (Gloo: rank 0 names the ranks missing at the timeout).</summary>
     public void barrier() => Check(Native.apt_pg_barrier(H), "barrier");
 

@@ -18,17 +18,32 @@ public static class Checkpoint
     /// <summary>Loads a checkpoint's state dict (tensors by name). For a .pth whose top level is a dict of
     /// non-tensors (a training checkpoint), the first of <see cref="WrapperKeys"/> holding a dict is unwrapped,
     /// repeatedly; the other top-level values are returned in <see cref="StateDict.Extra"/>.</summary>
-    public static StateDict Load(string path)
+    /// <param name="keep">If given, only the tensors whose name it accepts are read (the others are never copied
+    /// into memory); for a .pth it sees the keys of the dict that holds the tensors.</param>
+    public static StateDict Load(string path, Func<string, bool>? keep = null)
     {
         var full = Path.GetFullPath(path);
-        if (Directory.Exists(full)) return Load(FindInFolder(full));
+        if (Directory.Exists(full)) return Load(FindInFolder(full), keep);
         if (!File.Exists(full)) throw new FileNotFoundException($"checkpoint not found: {full}", full);
-        return DetectFormat(full) switch
+        switch (DetectFormat(full))
         {
-            Format.SafetensorsIndex => Safetensors.LoadSharded(full),
-            Format.Safetensors => Safetensors.Load(full),
-            _ => LoadPth(full),
-        };
+            case Format.SafetensorsIndex:
+                using (var f = ShardedSafetensors.Open(full)) return f.LoadAll(keep);
+            case Format.Safetensors:
+                using (var f = SafetensorsFile.Open(full)) return f.LoadAll(keep);
+            default:
+                return LoadPth(full, keep);
+        }
+    }
+
+    /// <summary>Every tensor's name and shape, without reading tensor data: from the safetensors header(s), or from
+    /// a .pth's pickle (the tensors stored under string keys of its dicts).</summary>
+    public static IReadOnlyDictionary<string, long[]> ReadShapes(string path)
+    {
+        using var lazy = OpenLazy(path);
+        if (lazy is not null) return lazy.Names.ToDictionary(n => n, n => lazy.Info(n).Shape, StringComparer.Ordinal);
+        var full = Path.GetFullPath(path);
+        return PthFile.ReadShapes(Directory.Exists(full) ? FindInFolder(full) : full);
     }
 
     /// <summary>Opens a safetensors checkpoint (file, index or folder) lazily; null for other formats.</summary>
@@ -85,20 +100,22 @@ public static class Checkpoint
             + $"found {index.Length} index files and {single.Length} safetensors files");
     }
 
-    private static StateDict LoadPth(string path)
+    private static StateDict LoadPth(string path, Func<string, bool>? keep)
     {
-        var root = PthFile.Load(path);
-        try { return Unwrap(root, path); }
-        catch { new StateDict { Extra = new Dictionary<string, object?> { ["root"] = root } }.Dispose(); throw; }
+        var root = PthFile.Load(path, keep);
+        try { return Unwrap(root, path, filtered: keep is not null); }
+        catch { new StateDict { Extra = new Dictionary<string, object?> { ["root"] = root } }.Dispose(); throw; }   // frees every tensor, cycles included
     }
 
-    private static StateDict Unwrap(object? root, string path)
+    private static StateDict Unwrap(object? root, string path, bool filtered)
     {
         var extra = new Dictionary<string, object?>();
         var cur = root;
         var trail = new List<string>();
+        var visited = new HashSet<object>(ReferenceEqualityComparer.Instance);
         while (cur is OrderedDictionary<object, object?> d && !d.Values.Any(v => v is Tensor))
         {
+            if (!visited.Add(d)) throw new InvalidDataException($"{path}: the dict under '{string.Join(".", trail)}' contains itself (a corrupt or hostile file)");
             var key = WrapperKeys.FirstOrDefault(k => d.TryGetValue(k, out var v) && v is OrderedDictionary<object, object?>);
             if (key is null) break;
             foreach (var (k, v) in d)
@@ -118,7 +135,7 @@ public static class Checkpoint
             }
             else extra[string.Join(".", trail.Append(k.ToString()!))] = v;
         }
-        if (result.Count == 0)
+        if (result.Count == 0 && !filtered)
             throw new InvalidDataException($"{path}: no tensors found" + (trail.Count > 0 ? $" under '{string.Join(".", trail)}'" : "")
                 + $"; top-level keys: {string.Join(", ", ((root as OrderedDictionary<object, object?>)?.Keys.Select(k => k.ToString()) ?? []))}");
         return result;

@@ -33,6 +33,6 @@ public sealed class PickledTensor
 /// <summary>A whitelisted Python global (a class or function reference in the pickle).</summary>
 internal sealed record PickleGlobal(string Module, string Name, PickleGlobal.Kinds Kind, ScalarType StorageDtype = default)
 {
-    internal enum Kinds { OrderedDict, RebuildTensorV2, RebuildParameter, RebuildParameterWithState, Storage }
+    internal enum Kinds { OrderedDict, RebuildTensorV2, RebuildTensor, RebuildParameter, RebuildParameterWithState, Storage }
     public override string ToString() => $"{Module}.{Name}";
 }

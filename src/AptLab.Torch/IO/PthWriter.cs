@@ -33,7 +33,7 @@ public static class PthWriter
                 zip.Finish();
             });
         }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
+        catch (Exception e)
         {
             throw new IOException($"writing {Path.GetFullPath(path)} failed (any earlier file is intact): {e.Message}", e);
         }

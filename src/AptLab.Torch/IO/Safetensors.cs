@@ -28,12 +28,16 @@ public static class Safetensors
         return f.LoadAll();
     }
 
-    /// <summary>Writes <paramref name="tensors"/> to <paramref name="path"/> atomically.</summary>
-    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
-        SafetensorsWriter.Save(path, tensors, metadata);
+    /// <summary>Writes <paramref name="tensors"/> to <paramref name="path"/> atomically. Any failure (a full disk
+    /// included) is one <see cref="IOException"/> naming the file; an earlier file at the path is left intact and no
+    /// temporary file remains. <paramref name="filter"/>: see <see cref="AtomicFile"/>.</summary>
+    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null,
+        Func<Stream, Stream>? filter = null) =>
+        SafetensorsWriter.Save(path, tensors, metadata, filter);
 
-    /// <summary>Writes a sharded checkpoint (Hugging Face layout); returns the path to load it from.</summary>
+    /// <summary>Writes a sharded checkpoint (Hugging Face layout); returns the path to load it from. All files are
+    /// staged and renamed only when every one is complete.</summary>
     public static string SaveSharded(string directory, string baseName, IReadOnlyDictionary<string, Tensor> tensors,
-        long maxShardBytes, IReadOnlyDictionary<string, string>? metadata = null) =>
-        SafetensorsWriter.SaveSharded(directory, baseName, tensors.ToList(), maxShardBytes, metadata);
+        long maxShardBytes, IReadOnlyDictionary<string, string>? metadata = null, Func<Stream, Stream>? filter = null) =>
+        SafetensorsWriter.SaveSharded(directory, baseName, tensors.ToList(), maxShardBytes, metadata, filter);
 }

@@ -53,10 +53,11 @@ internal static class SafetensorsWriter
         foreach (var (_, t, _) in entries) RawTensor.WriteTo(t, stream);
     }
 
-    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata)
+    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata,
+        Func<Stream, Stream>? filter = null)
     {
-        try { AtomicFile.Write(path, s => Write(s, tensors, metadata)); }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
+        try { AtomicFile.Write(path, s => Write(s, tensors, metadata), filter); }
+        catch (Exception e)
         {
             throw new IOException($"writing safetensors file {Path.GetFullPath(path)} failed (any earlier file is intact): {e.Message}", e);
         }
@@ -68,7 +69,7 @@ internal static class SafetensorsWriter
     /// index, as Hugging Face does. All files are staged and renamed only after every one is complete.
     /// Returns the path to load from (the index, or the single file).</summary>
     public static string SaveSharded(string directory, string baseName, IReadOnlyList<KeyValuePair<string, Tensor>> tensors,
-        long maxShardBytes, IReadOnlyDictionary<string, string>? metadata)
+        long maxShardBytes, IReadOnlyDictionary<string, string>? metadata, Func<Stream, Stream>? filter = null)
     {
         if (maxShardBytes <= 0) throw new ArgumentOutOfRangeException(nameof(maxShardBytes), "max shard size must be positive");
         var shards = new List<List<KeyValuePair<string, Tensor>>>();
@@ -84,7 +85,7 @@ internal static class SafetensorsWriter
         if (shards.Count <= 1)
         {
             var single = Path.Combine(directory, baseName + ".safetensors");
-            Save(single, tensors, metadata);
+            Save(single, tensors, metadata, filter);
             return Path.GetFullPath(single);
         }
 
@@ -95,13 +96,13 @@ internal static class SafetensorsWriter
             for (int i = 0; i < shards.Count; i++)
             {
                 var file = $"{baseName}-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
-                var f = new AtomicFile(Path.Combine(directory, file));
+                var f = new AtomicFile(Path.Combine(directory, file), filter);
                 staged.Add(f);
                 Write(f.Stream, shards[i], metadata);
                 foreach (var kv in shards[i]) weightMap[kv.Key] = file;
             }
             var indexPath = Path.Combine(directory, baseName + ".safetensors.index.json");
-            var index = new AtomicFile(indexPath);
+            var index = new AtomicFile(indexPath, filter);
             staged.Add(index);
             using (var w = new Utf8JsonWriter(index.Stream, new JsonWriterOptions { Indented = true }))
             {
@@ -114,10 +115,11 @@ internal static class SafetensorsWriter
                 w.WriteEndObject();
                 w.WriteEndObject();
             }
-            foreach (var f in staged) f.Commit();      // the index last
+            foreach (var f in staged) f.FlushToDisk(); // every file complete on disk (a full disk fails here) ...
+            foreach (var f in staged) f.Commit();      // ... before any is renamed; the index last
             return Path.GetFullPath(indexPath);
         }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
+        catch (Exception e)
         {
             throw new IOException($"writing sharded safetensors {baseName} in {Path.GetFullPath(directory)} failed (earlier files are intact): {e.Message}", e);
         }

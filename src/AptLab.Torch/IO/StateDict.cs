@@ -55,14 +55,24 @@ public sealed class StateDict : IReadOnlyDictionary<string, Tensor>, IDisposable
         foreach (var v in Extra.Values) DisposeTensors(v);
     }
 
-    private static void DisposeTensors(object? o)
+    // Frees every tensor in a (possibly shared or cyclic) graph of plain containers, each container once; iterative.
+    private static void DisposeTensors(object? root)
     {
-        switch (o)
+        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<object?>();
+        stack.Push(root);
+        while (stack.Count > 0)
         {
-            case Tensor t: t.Dispose(); break;
-            case OrderedDictionary<object, object?> d: foreach (var v in d.Values) DisposeTensors(v); break;
-            case List<object?> l: foreach (var v in l) DisposeTensors(v); break;
-            case object?[] a: foreach (var v in a) DisposeTensors(v); break;
+            var o = stack.Pop();
+            if (o is null || o is string || !seen.Add(o)) continue;
+            switch (o)
+            {
+                case Tensor t: t.Dispose(); break;
+                case OrderedDictionary<object, object?> d: foreach (var (k, v) in d) { stack.Push(k); stack.Push(v); } break;
+                case List<object?> l: foreach (var v in l) stack.Push(v); break;
+                case object?[] a: foreach (var v in a) stack.Push(v); break;
+                case HashSet<object?> h: foreach (var v in h) stack.Push(v); break;
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ namespace AptLab.Torch.IO;
 /// (<c>null</c>, <c>bool</c>, <c>long</c>/<see cref="BigInteger"/>, <c>double</c>, <c>string</c>, <c>byte[]</c>,
 /// <c>List&lt;object?&gt;</c> for lists, <c>object?[]</c> for tuples, <c>OrderedDictionary&lt;object, object?&gt;</c> for
 /// dicts) and <see cref="PickledTensor"/> placeholders. Only these globals are accepted, and none is ever executed:
-/// <c>collections.OrderedDict</c>, <c>torch._utils._rebuild_tensor_v2</c>, <c>torch._utils._rebuild_parameter</c>
+/// <c>collections.OrderedDict</c>, <c>torch._utils._rebuild_tensor_v2</c> (and the older <c>_rebuild_tensor</c>), <c>torch._utils._rebuild_parameter</c>
 /// (and <c>_rebuild_parameter_with_state</c>), and the storage classes <c>torch.{Float,Half,BFloat16,Double,Long,Int,
 /// Short,Char,Byte,Bool}Storage</c>. Any other global is refused with an error naming it: as safe as
 /// <c>torch.load(weights_only=True)</c>.
@@ -24,6 +24,7 @@ public static class TorchPickle
         void Add(PickleGlobal g) => d[g.Module + " " + g.Name] = g;
         Add(new("collections", "OrderedDict", PickleGlobal.Kinds.OrderedDict));
         Add(new("torch._utils", "_rebuild_tensor_v2", PickleGlobal.Kinds.RebuildTensorV2));
+        Add(new("torch._utils", "_rebuild_tensor", PickleGlobal.Kinds.RebuildTensor));
         Add(new("torch._utils", "_rebuild_parameter", PickleGlobal.Kinds.RebuildParameter));
         Add(new("torch._utils", "_rebuild_parameter_with_state", PickleGlobal.Kinds.RebuildParameterWithState));
         foreach (var (name, t) in new[]
@@ -38,11 +39,29 @@ public static class TorchPickle
     }
 
     /// <summary>Unpickles <paramref name="data"/>; <paramref name="source"/> names it in errors.</summary>
-    public static object? Load(ReadOnlySpan<byte> data, string source) => new Reader(data.ToArray(), source).Run();
-
-    private sealed class Reader(byte[] d, string source)
+    public static object? Load(ReadOnlySpan<byte> data, string source)
     {
-        private int pos;
+        try { return new Reader(data.ToArray(), source).Run(); }
+        catch (TruncatedException e) { throw new InvalidDataException(e.Message, e); }
+    }
+
+    /// <summary>Unpickles the pickle starting at <paramref name="pos"/> of <paramref name="data"/> and moves
+    /// <paramref name="pos"/> past its STOP (the legacy torch.save format is several pickles in a row).</summary>
+    internal static object? LoadAt(byte[] data, ref int pos, string source)
+    {
+        var r = new Reader(data, source, pos);
+        var result = r.Run();
+        pos = r.Position;
+        return result;
+    }
+
+    /// <summary>The pickle ran past the end of the bytes it was given.</summary>
+    internal sealed class TruncatedException(string message) : IOException(message);
+
+    private sealed class Reader(byte[] d, string source, int start = 0)
+    {
+        private int pos = start;
+        public int Position => pos;
         private readonly List<object?> stack = new();
         private readonly Stack<int> marks = new();
         private readonly Dictionary<long, object?> memo = new();
@@ -53,7 +72,7 @@ public static class TorchPickle
         {
             while (true)
             {
-                if (pos >= d.Length) throw Fail("the pickle ends without STOP (truncated?)");
+                if (pos >= d.Length) throw new TruncatedException($"{source}: the pickle ends without STOP (truncated?)");
                 int at = pos;
                 byte op = d[pos++];
                 switch (op)
@@ -124,7 +143,8 @@ public static class TorchPickle
 
         private ReadOnlySpan<byte> Take(long n)
         {
-            if (n < 0 || pos > d.Length - n) throw Fail($"the pickle ends unexpectedly at byte {pos} (truncated?)");
+            if (n < 0) throw Fail($"negative length at byte {pos}");
+            if (pos > d.Length - n) throw new TruncatedException($"{source}: the pickle ends unexpectedly at byte {pos} (truncated?)");
             var s = d.AsSpan(pos, (int)n);
             pos += (int)n;
             return s;
@@ -136,7 +156,7 @@ public static class TorchPickle
         private string Line()
         {
             int end = Array.IndexOf(d, (byte)'\n', pos);
-            if (end < 0) throw Fail("unterminated GLOBAL name");
+            if (end < 0) throw new TruncatedException($"{source}: unterminated GLOBAL name");
             var s = Encoding.UTF8.GetString(d, pos, end - pos);
             pos = end + 1;
             return s;
@@ -192,7 +212,12 @@ public static class TorchPickle
 
         private TorchStorageRef PersistentLoad(object? pid)
         {
-            if (pid is not object?[] t || t.Length != 5 || t[0] as string != "storage" || t[1] is not PickleGlobal { Kind: PickleGlobal.Kinds.Storage } g
+            if (pid is object?[] { Length: > 1 } m && m[0] as string == "module")
+                throw Fail("the file holds a pickled nn.Module (its source code), not a state dict; save model.state_dict() instead");
+            if (pid is object?[] { Length: 6 } v && v[5] is not null)
+                throw Fail("storage views (the legacy format's view_metadata) are not supported");
+            // torch.save's zip format: ('storage', type, key, location, numel); the legacy format adds view_metadata = None.
+            if (pid is not object?[] t || t.Length is not (5 or 6) || t[0] as string != "storage" || t[1] is not PickleGlobal { Kind: PickleGlobal.Kinds.Storage } g
                 || t[2] is not string key || t[3] is not string location || t[4] is not long numel || numel < 0)
                 throw Fail("unsupported persistent id (expected ('storage', <Type>Storage, key, location, numel))");
             return new TorchStorageRef(key, g.StorageDtype, numel, location);
@@ -218,6 +243,11 @@ public static class TorchPickle
                         || size.Length != stride.Length || offset < 0)
                         throw Fail($"{g}: unexpected arguments ({string.Join(", ", args.Select(Describe))})");
                     return new PickledTensor { Storage = storage, Offset = offset, Size = size, Stride = stride, RequiresGrad = rg };
+                case PickleGlobal.Kinds.RebuildTensor:                              // PyTorch < 0.4: (storage, offset, size, stride)
+                    if (args.Length != 4 || args[0] is not TorchStorageRef st || args[1] is not long off
+                        || Longs(args[2]) is not long[] sz || Longs(args[3]) is not long[] sd || sz.Length != sd.Length || off < 0)
+                        throw Fail($"{g}: unexpected arguments ({string.Join(", ", args.Select(Describe))})");
+                    return new PickledTensor { Storage = st, Offset = off, Size = sz, Stride = sd };
                 case PickleGlobal.Kinds.RebuildParameter:
                 case PickleGlobal.Kinds.RebuildParameterWithState:
                     if (args.Length < 2 || args[0] is not PickledTensor data || args[1] is not bool requiresGrad)

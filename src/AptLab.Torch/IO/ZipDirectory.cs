@@ -75,6 +75,22 @@ internal static class ZipDirectory
         return entries;
     }
 
+    /// <summary>Checks the CRC-32 the central directory records for a stored entry against its bytes in
+    /// <paramref name="f"/>; a mismatch is an <see cref="InvalidDataException"/> naming the entry and the file.</summary>
+    public static unsafe void VerifyCrc(MappedFile f, ZipEntry e)
+    {
+        if (e.Method != 0) throw new InvalidDataException($"zip archive {f.Path}: entry '{e.Name}' is compressed (method {e.Method})");
+        uint crc = 0;
+        for (long off = 0; off < e.Size; off += 1 << 30)
+        {
+            int n = (int)Math.Min(1 << 30, e.Size - off);
+            crc = Crc32.Append(crc, new ReadOnlySpan<byte>(f.At(e.DataOffset + off, n), n));
+        }
+        if (crc != e.Crc)
+            throw new InvalidDataException($"zip archive {f.Path}: entry '{e.Name}' fails its CRC-32 check (recorded {e.Crc:x8}, " +
+                                           $"computed {crc:x8}): the file is corrupt");
+    }
+
     private static int U16(MappedFile f, long p) => BinaryPrimitives.ReadUInt16LittleEndian(f.Span(p, 2));
     private static uint U32(MappedFile f, long p) => BinaryPrimitives.ReadUInt32LittleEndian(f.Span(p, 4));
     private static ulong U64(MappedFile f, long p) => BinaryPrimitives.ReadUInt64LittleEndian(f.Span(p, 8));

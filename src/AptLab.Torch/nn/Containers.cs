@@ -34,10 +34,23 @@ public sealed class Sequential : Module<Tensor, Tensor>
     }
 }
 
+/// <summary>A list of modules seen without its item type (<see cref="ModuleList{T}"/>).</summary>
+public interface IModuleList
+{
+    int Count { get; }
+    Module item(int i);
+
+    /// <summary>Runs <paramref name="hook"/>(i) whenever item i is fetched by index, until the returned handle is
+    /// disposed. The model families fetch a block by index right before running it (<c>var block = blocks[i];</c>),
+    /// so this is their per-block forward pre-hook: fully sharded data parallel gathers the block's weights there.</summary>
+    IDisposable register_get_hook(Action<int> hook);
+}
+
 /// <summary>An indexed list of modules named "0", "1", ...</summary>
-public sealed class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
+public sealed class ModuleList<T> : Module, IReadOnlyList<T>, IModuleList where T : Module
 {
     private readonly List<T> items = new();
+    private Action<int>[] getHooks = [];
 
     public ModuleList(IEnumerable<T>? modules = null)
     {
@@ -50,8 +63,29 @@ public sealed class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
         items.Add(m);
     }
 
-    public T this[int i] => items[i];
+    public T this[int i]
+    {
+        get
+        {
+            var item = items[i];
+            foreach (var h in getHooks) h(i);
+            return item;
+        }
+    }
     public int Count => items.Count;
+    Module IModuleList.item(int i) => items[i];
+
+    public IDisposable register_get_hook(Action<int> hook)
+    {
+        getHooks = [.. getHooks, hook];
+        return new HookHandle(this, hook);
+    }
+
+    private sealed class HookHandle(ModuleList<T> list, Action<int> hook) : IDisposable
+    {
+        public void Dispose() => list.getHooks = list.getHooks.Where(h => !ReferenceEquals(h, hook)).ToArray();
+    }
+
     public IEnumerator<T> GetEnumerator() => items.GetEnumerator();
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

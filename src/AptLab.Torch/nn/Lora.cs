@@ -3,7 +3,7 @@ using AptLab.Torch.IO;
 namespace AptLab.Torch.nn;
 
 /// <summary>
-/// The LoRA adapters of a model (PEFT <c>inject_adapter_in_model</c>, spec omniavatar §6): which layers carry one,
+/// The LoRA adapters of a model (PEFT <c>inject_adapter_in_model</c>, docs/omniavatar.md#lora): which layers carry one,
 /// merging/unmerging them, and saving/loading their weights under PEFT's key names
 /// <c>&lt;layer&gt;.lora_A.default.weight</c> / <c>&lt;layer&gt;.lora_B.default.weight</c>.
 /// </summary>

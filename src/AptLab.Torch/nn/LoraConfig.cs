@@ -1,7 +1,7 @@
 namespace AptLab.Torch.nn;
 
 /// <summary>
-/// PEFT <c>LoraConfig</c> as OmniAvatar uses it (spec omniavatar §6.1): rank r, <c>lora_alpha</c>, target module names
+/// PEFT <c>LoraConfig</c> as OmniAvatar uses it (docs/omniavatar.md#lora): rank r, <c>lora_alpha</c>, target module names
 /// (a module matches when its full name equals a target or ends with "." + target), and the init of the weights.
 /// </summary>
 /// <param name="Rank">r (config.json <c>lora_rank</c>: 128)</param>

@@ -2,7 +2,7 @@
 namespace AptLab.Torch.nn;
 
 /// <summary>
-/// One PEFT LoRA adapter on a <see cref="Linear"/> (spec omniavatar §6.1):
+/// One PEFT LoRA adapter on a <see cref="Linear"/> (docs/omniavatar.md#lora):
 /// <c>y = W x + b + (alpha / r) · B(A(x))</c> with <c>A: Linear(in → r)</c>, <c>B: Linear(r → out)</c>, no biases.
 /// A and B are registered on the base layer as <c>lora_A.default</c> and <c>lora_B.default</c>, so their state-dict
 /// keys are PEFT's (<c>blocks.0.self_attn.q.lora_A.default.weight</c>) while the base weight keeps its checkpoint
@@ -76,7 +76,7 @@ public sealed class LoraLinear : ILinearAdapter
         return scope.Keep(As(lora_B.weight.detach(), dt).matmul(As(lora_A.weight.detach(), dt)) * Scaling);
     }
 
-    /// <summary>W ← W + scaling·B·A (spec §6.4; the bias is unchanged).</summary>
+    /// <summary>W ← W + scaling·B·A (docs/omniavatar.md#lora; the bias is unchanged).</summary>
     public void Merge()
     {
         if (Merged) return;

@@ -1,7 +1,7 @@
 namespace AptLab.Apt;
 
 /// <summary>
-/// The non-saturating GAN objectives of APT written with softplus (apt.md 5.5), and the approximated
+/// The non-saturating GAN objectives of APT written with softplus (docs/apt.md#losses), and the approximated
 /// R1 / R2 penalties (5.6): lambda * mean over the batch of (D(x) - D(x + n))^2 with n ~ N(0, std^2 I).
 /// All inputs are logits [B].
 /// </summary>

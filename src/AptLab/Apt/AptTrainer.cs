@@ -8,23 +8,31 @@ namespace AptLab.Apt;
 public sealed record RealBatch(Tensor Latents, Conditioning Condition);
 
 /// <summary>
-/// One adversarial phase of APT (apt.md 5.7): per update a discriminator step then a generator step, each
+/// One adversarial phase of APT (docs/apt.md#training-loop): per update a discriminator step then a generator step, each
 /// accumulated over micro-batches; RMSprop for both, an EMA of the generator. Randomness of update k comes
 /// from a generator seeded by (seed, k), so a resumed run draws exactly what an uninterrupted one would.
 /// <para>D step: r = D(x, t_r), f = D(G(z), t_f) with G under no-grad, r~ = D(x + n, t_r) with the SAME t_r;
 /// L_D = softplus(-r) + softplus(f) + lambda (r - r~)^2. G step: D frozen (requires_grad off) but differentiated
 /// through, L_G = softplus(-D(G(z), t)).</para>
-/// <para>Data-parallel (a process group of world_size ranks, e.g. under `aptlab launch`): G and D are broadcast from
-/// rank 0 at construction, every rank draws the whole global micro-batch from the shared generator and trains on
-/// its <see cref="BatchShard"/>, the gradients of D (after the D step) and of G (after the G step) are averaged
-/// over ranks, bucketed, and the EMA follows the identical parameters on every rank. The effective batch is
-/// micro_batch x accumulation x world_size, and the data callback must then return the GLOBAL micro-batch
-/// (micro_batch x world_size samples). The reported scalars and logits are those of the global batch.</para>
+/// <para>Precision (<see cref="Training.Precision"/>): under bf16-mixed G and D compute in bf16 while their float32
+/// masters, the RMSprop state and the EMA stay float32 (micro-batch gradients are added in float32).</para>
+/// <para>Data-parallel (a process group of world_size ranks, e.g. under `aptlab launch`): every rank draws the whole
+/// global micro-batch from the shared generator and trains on its <see cref="BatchShard"/>. With
+/// <see cref="ParallelMode.Ddp"/> G and D are whole on every rank (rank 0's weights broadcast at construction, the
+/// gradients averaged, bucketed); with <see cref="ParallelMode.Fsdp"/> each rank holds 1/N of G, D, their gradients,
+/// RMSprop states and the EMA, gathering one DiT block at a time (the models must run their blocks under activation
+/// checkpointing; the trainer switches it on for Wan and OmniAvatar). The effective batch is micro_batch x
+/// accumulation x world_size, and the data callback must then return the GLOBAL micro-batch (micro_batch x
+/// world_size samples). The reported scalars and logits are those of the global batch.</para>
 /// </summary>
-public sealed class AptTrainer : IDisposable
+public sealed partial class AptTrainer : IDisposable
 {
     public FlowModel Generator { get; }
     public Discriminator Discriminator { get; }
+    /// <summary>G and D as trained (precision and parallelism); their parameters() are what the optimizers step.</summary>
+    public IParallelModule G { get; }
+    public IParallelModule D { get; }
+    /// <summary>The generator's EMA: float32 shadows of G's masters (of this rank's shards under FSDP).</summary>
     public EMA Ema { get; }
     public RMSprop OptG { get; }
     public RMSprop OptD { get; }
@@ -32,11 +40,13 @@ public sealed class AptTrainer : IDisposable
     /// <summary>Completed generator updates.</summary>
     public int Step { get; private set; }
 
+    /// <summary>The parallel mode G and D are trained in.</summary>
+    public ParallelMode Parallel { get; }
+
     private readonly ulong seed;
     private readonly Func<long, int, Generator, RealBatch> data;
     private readonly ProcessGroup? group;
     private readonly BatchShard shard = BatchShard.Whole;
-    private readonly DistributedDataParallel? ddpG, ddpD;
 
     /// <summary>Ranks sharing each update (1 without a process group).</summary>
     public int WorldSize => shard.WorldSize;
@@ -44,24 +54,38 @@ public sealed class AptTrainer : IDisposable
     /// <param name="data">(update, micro-batch index, rng) -> a real micro-batch (with a group: the global one,
     /// micro_batch x world_size samples)</param>
     /// <param name="group">data-parallel ranks; null trains in this process alone</param>
+    /// <param name="precision">fp32 (default), bf16-mixed or bf16 for G, D and the EMA</param>
+    /// <param name="parallel">whole replicas (ddp, default) or fully sharded (fsdp; one process is a group of one)</param>
     public AptTrainer(FlowModel generator, Discriminator discriminator, AptPhaseSettings settings, ulong seed,
-        Func<long, int, Generator, RealBatch> data, ProcessGroup? group = null)
+        Func<long, int, Generator, RealBatch> data, ProcessGroup? group = null, Precision precision = Precision.Fp32,
+        ParallelMode parallel = ParallelMode.Ddp)
     {
         settings.Validate();
-        (Generator, Discriminator, Settings, this.seed, this.data) = (generator, discriminator, settings, seed, data);
-        if (group is not null)
+        (Generator, Discriminator, Settings, this.seed, this.data, this.group, Parallel) = (generator, discriminator, settings, seed, data, group, parallel);
+        if (group is not null) shard = new BatchShard(group.rank, group.world_size);
+        discriminator.requires_grad_(true);                                   // all of D trains (apt.md 5.2)
+        if (parallel == ParallelMode.Fsdp)
         {
-            // before the EMA copies G: every rank must start from rank 0's weights
-            this.group = group;
-            shard = new BatchShard(group.rank, group.world_size);
-            discriminator.requires_grad_(true);
-            ddpG = new DistributedDataParallel(generator.Module, group);
-            ddpD = new DistributedDataParallel(discriminator, group);
+            if (group is null) throw new ArgumentException("AptTrainer: parallel fsdp needs a process group (a group of one for a single process)");
+            CheckpointBlocks(generator);
+            CheckpointBlocks(discriminator.Backbone);
+            G = new FullyShardedDataParallel(generator.Module, group, FullyShardedDataParallel.BlocksOf(generator.Module), precision);
+            D = new FullyShardedDataParallel(discriminator, group, FullyShardedDataParallel.BlocksOf(discriminator), precision);
         }
-        OptG = new RMSprop(generator.Module.parameters(), lr: settings.LrGenerator, alpha: settings.RmsAlpha, eps: settings.RmsEps);
-        OptD = new RMSprop(discriminator.parameters(), lr: settings.LrDiscriminator, alpha: settings.RmsAlpha, eps: settings.RmsEps);
-        Ema = new EMA(generator.Module, settings.EmaDecay);
+        else
+        {
+            // with a group: rank 0's weights on every rank before the EMA copies G
+            G = new ReplicatedModule(generator.Module, precision, group);
+            D = new ReplicatedModule(discriminator, precision, group);
+        }
+        OptG = new RMSprop(G.parameters(), lr: settings.LrGenerator, alpha: settings.RmsAlpha, eps: settings.RmsEps);
+        OptD = new RMSprop(D.parameters(), lr: settings.LrDiscriminator, alpha: settings.RmsAlpha, eps: settings.RmsEps);
+        Ema = new EMA(G.named_parameters(), settings.EmaDecay);
     }
+
+    // FSDP gathers a block's weights around its forward and its recomputation in backward: the DiT must run its
+    // blocks under activation checkpointing.
+    private static void CheckpointBlocks(FlowModel m) => m.GradientCheckpointing = true;
 
     /// <summary>Scalars of one update.</summary>
     public sealed record UpdateStats(double LossD, double LossG, double R1, double R2, double RealLogit, double FakeLogit,
@@ -89,7 +113,7 @@ public sealed class AptTrainer : IDisposable
 
         // ---- discriminator step ----
         Discriminator.requires_grad_(true);
-        OptD.zero_grad();
+        D.zero_grad();
         for (int m = 0; m < acc; m++)
         {
             using var scope = torch.NewScope();
@@ -97,56 +121,57 @@ public sealed class AptTrainer : IDisposable
             long b = x.size(0);
             var z = shard.Randn(x, rng);
             Tensor fake;
-            using (torch.no_grad()) fake = OneStepGenerator.Generate(Generator, z, c);
+            using (torch.no_grad()) fake = G.forward(() => OneStepGenerator.Generate(Generator, z, c));
             var tr = shard.Timesteps(b, s.DiscriminatorShift, rng, x.device);
             var tf = shard.Timesteps(b, s.DiscriminatorShift, rng, x.device);
-            var r = Discriminator.forward(x, tr, c);
-            var f = Discriminator.forward(fake, tf, c);
+            var r = Disc(x, tr, c);
+            var f = Disc(fake, tf, c);
             var loss = AdversarialLoss.Discriminator(r, f);
             if (s.R1Lambda > 0)
             {
-                var rn = Discriminator.forward(x + shard.Randn(x, rng) * r1Std, tr, c);   // same t_r
+                var rn = Disc(x + shard.Randn(x, rng) * r1Std, tr, c);                 // same t_r
                 var r1 = AdversarialLoss.ApproximatedPenalty(r, rn);
                 loss = loss + r1 * s.R1Lambda;
                 r1Sum += r1.item<double>();
             }
             if (s.R2Lambda > 0)
             {
-                var fn = Discriminator.forward(fake + shard.Randn(fake, rng) * r2Std, tf, c);
+                var fn = Disc(fake + shard.Randn(fake, rng) * r2Std, tf, c);
                 var r2 = AdversarialLoss.ApproximatedPenalty(f, fn);
                 loss = loss + r2 * s.R2Lambda;
                 r2Sum += r2.item<double>();
             }
-            (loss / acc).backward();
+            D.backward(loss / acc);
             lossD += loss.item<double>();
             realLogits.Add(r.detach().DetachFromScope());
             fakeLogits.Add(f.detach().DetachFromScope());
         }
-        ddpD?.sync_gradients();
-        double gradNormD = GradNorm(Discriminator.parameters());
-        OptD.step();
-        OptD.zero_grad();
+        D.sync_gradients();
+        double gradNormD = D.grad_norm();
+        D.step(OptD);
+        D.zero_grad();
 
         // ---- generator step: D frozen but differentiated through ----
         Discriminator.requires_grad_(false);
-        OptG.zero_grad();
+        G.zero_grad();
         for (int m = 0; m < acc; m++)
         {
             using var scope = torch.NewScope();
             var (x, c) = shard.Of(data(Step, m, rng));
             var z = shard.Randn(x, rng);
-            var fake = OneStepGenerator.Generate(Generator, z, c);
+            var fake = G.forward(() => OneStepGenerator.Generate(Generator, z, c));
             var t = shard.Timesteps(x.size(0), s.DiscriminatorShift, rng, x.device);
-            var loss = AdversarialLoss.Generator(Discriminator.forward(fake, t, c));
-            (loss / acc).backward();
+            var loss = AdversarialLoss.Generator(Disc(fake, t, c));
+            G.backward(loss / acc);
+            D.post_backward();                                                       // D's gathered weights go (no gradients)
             lossG += loss.item<double>();
         }
-        ddpG?.sync_gradients();
-        double gradNormG = GradNorm(Generator.Module.parameters());
-        OptG.step();
-        OptG.zero_grad();
+        G.sync_gradients();
+        double gradNormG = G.grad_norm();
+        G.step(OptG);
+        G.zero_grad();
         Discriminator.requires_grad_(true);
-        Ema.update(Generator.Module);
+        Ema.update(G.named_parameters());
         Step++;
 
         using var scope2 = torch.NewScope();
@@ -158,6 +183,9 @@ public sealed class AptTrainer : IDisposable
         return new UpdateStats(lossD / acc, lossG / acc, r1Sum / acc, r2Sum / acc, rl.mean().item<double>(), fl.mean().item<double>(),
             gradNormD, gradNormG, rl, fl);
     }
+
+    // D(x, t, c) [B] through D's wrapper (FSDP gathers D's blocks as they run).
+    private Tensor Disc(Tensor x, Tensor t, Conditioning c) => D.forward(() => Discriminator.forward(x, t, c));
 
     // The logits of every rank [B_global] (rank order), or this process's own.
     private Tensor Gather(Tensor local)
@@ -178,7 +206,7 @@ public sealed class AptTrainer : IDisposable
     }
 
     /// <summary>Global L2 norm of the gradients (0 when none): a zero generator norm means D was run without autograd
-    /// (bug E1 of apt.md 11.6).</summary>
+    /// (the first of docs/apt.md#known-pitfalls).</summary>
     public static double GradNorm(IEnumerable<Tensor> parameters)
     {
         using var scope = torch.NewScope();
@@ -188,15 +216,18 @@ public sealed class AptTrainer : IDisposable
         return Math.Sqrt(sq);
     }
 
-    /// <summary>Everything needed to resume: G, D, EMA, both optimizers and the step, under prefixed names.</summary>
+    /// <summary>Everything needed to resume: G, D, EMA, both optimizers and the step, under prefixed names and the
+    /// official key names, in the master dtype, whatever the precision, parallel mode and world size (so a run resumes
+    /// under any of them). Under FSDP a collective (every rank calls it; the dict is built on rank 0, the others get an
+    /// empty one).</summary>
     public Dictionary<string, Tensor> StateDict()
     {
         var d = new Dictionary<string, Tensor>();
-        foreach (var (k, v) in Generator.Module.state_dict()) d["generator." + k] = v;
-        foreach (var (k, v) in Discriminator.state_dict()) d["discriminator." + k] = v;
-        foreach (var (k, v) in Ema.state_dict()) d["ema." + k] = v;
-        foreach (var (k, v) in OptG.state_dict()) d["opt_g." + k] = v;
-        foreach (var (k, v) in OptD.state_dict()) d["opt_d." + k] = v;
+        foreach (var (k, v) in G.state_dict()) d["generator." + k] = v;
+        foreach (var (k, v) in D.state_dict()) d["discriminator." + k] = v;
+        foreach (var (k, v) in G.to_full(Ema.named_shadows())) d["ema." + k] = v;
+        foreach (var (k, v) in G.optimizer_state_dict(OptG)) d["opt_g." + k] = v;
+        foreach (var (k, v) in D.optimizer_state_dict(OptD)) d["opt_d." + k] = v;
         return d;
     }
 
@@ -204,20 +235,24 @@ public sealed class AptTrainer : IDisposable
     {
         Dictionary<string, Tensor> Part(string prefix) =>
             state.Where(kv => kv.Key.StartsWith(prefix)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-        Generator.Module.load_state_dict(Part("generator."), source: source);
-        Discriminator.load_state_dict(Part("discriminator."), source: source);
-        Ema.load_state_dict(Part("ema."), num_updates: step, source: source);
-        OptG.load_state_dict(Part("opt_g."), source);
-        OptD.load_state_dict(Part("opt_d."), source);
+        G.load_state_dict(Part("generator."), source);
+        D.load_state_dict(Part("discriminator."), source);
+        Ema.load_state_dict(G.from_full(Part("ema."), source), num_updates: step, source: source);
+        G.load_optimizer_state_dict(OptG, Part("opt_g."), source);
+        D.load_optimizer_state_dict(OptD, Part("opt_d."), source);
         Step = step;
     }
 
+    /// <summary>The EMA generator's weights under the official names (master dtype; rank 0 only under FSDP, a
+    /// collective).</summary>
+    public Dictionary<string, Tensor> EmaStateDict() => G.to_full(Ema.named_shadows());
+
     public void Dispose()
     {
-        ddpG?.Dispose();
-        ddpD?.Dispose();
         OptG.Dispose();
         OptD.Dispose();
         Ema.Dispose();
+        G.Dispose();
+        D.Dispose();
     }
 }

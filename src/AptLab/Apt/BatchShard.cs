@@ -38,11 +38,10 @@ public sealed class BatchShard
     }
 
     /// <summary>The real micro-batch of this rank (latents and every conditioning tensor).</summary>
-    public RealBatch Of(RealBatch global)
-    {
-        if (IsWhole) return global;
-        return new RealBatch(Of(global.Latents), global.Condition.Map(Of));
-    }
+    public RealBatch Of(RealBatch global) => IsWhole ? global : new RealBatch(Of(global.Latents), Of(global.Condition));
+
+    /// <summary>This rank's rows of every conditioning tensor.</summary>
+    public Conditioning Of(Conditioning c) => IsWhole ? c : c.Map(Of);
 
     /// <summary>Standard normal noise shaped like this rank's <paramref name="local"/>: drawn for the global batch
     /// ([B_local x world, ...]) and sliced.</summary>

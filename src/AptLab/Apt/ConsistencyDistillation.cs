@@ -2,7 +2,7 @@ using AptLab.Diffusion;
 
 namespace AptLab.Apt;
 
-/// <summary>Settings of discrete-time consistency distillation (apt.md 4.3; Wan defaults of 11.4).</summary>
+/// <summary>Settings of discrete-time consistency distillation (docs/consistency-distillation.md#one-training-step; Wan defaults in docs/consistency-distillation.md#settings).</summary>
 public sealed record CdSettings
 {
     /// <summary>Discretisation steps N: t_k = shift(k / N, Shift), k = 0..N.</summary>
@@ -21,6 +21,10 @@ public sealed record CdSettings
 /// y = f_student(x^_n, t_n)   (stop-gradient: the current student, no EMA target)
 /// loss = mean((f_student(x_{n+1}, t_{n+1}) - y)^2)
 /// </code>
+/// The loss is computed in float32 (a float32 island) whatever the student's compute dtype. Data-parallel: every rank
+/// passes the GLOBAL batch and its <see cref="BatchShard"/>; n and eps are drawn for the global batch (the stream one
+/// process with the whole batch draws) and each rank computes the loss of its rows, so averaging the gradients over
+/// ranks reproduces the single process.
 /// </summary>
 public static class ConsistencyDistillation
 {
@@ -49,17 +53,21 @@ public static class ConsistencyDistillation
         return scope.Keep(FlowMatch.Cfg(both.narrow(0, 0, b), both.narrow(0, b, b), guidance));   // (v_neg, v_pos)
     }
 
-    /// <summary>The loss for a batch of clean latents x0 [B, C, F, H, W].</summary>
+    /// <summary>The loss for a batch of clean latents x0 [B, C, F, H, W] (with <paramref name="shard"/>: the global
+    /// batch, of which this rank computes its rows; the steps returned are those rows').</summary>
     public static (Tensor loss, Tensor steps) Loss(FlowModel student, FlowModel teacher, Tensor x0, Conditioning c, Conditioning neg,
-        CdSettings s, Generator g, Tensor? cachedTarget = null)
+        CdSettings s, Generator g, Tensor? cachedTarget = null, BatchShard? shard = null)
     {
         using var scope = torch.NewScope();
+        shard ??= BatchShard.Whole;
         long b = x0.size(0);
         var tk = Discretisation(s.Steps, s.Shift).to(x0.device);                        // [N + 1]
-        var n = torch.randint(0, s.Steps, [b], generator: g, device: x0.device);          // [B]
+        var n = shard.Of(torch.randint(0, s.Steps, [b], generator: g, device: x0.device));   // [B] drawn, this rank's rows kept
+        var eps = shard.Of(torch.randn(x0.shape, x0.dtype, x0.device, g));
+        (x0, c, neg) = (shard.Of(x0), shard.Of(c), shard.Of(neg));
+        if (cachedTarget is not null) cachedTarget = shard.Of(cachedTarget);
         var tn = tk.index_select(0, n);
         var tn1 = tk.index_select(0, n + 1L);
-        var eps = torch.randn(x0.shape, x0.dtype, x0.device, g);
         var xn1 = FlowMatch.AddNoise(x0, eps, tn1);                                      // x_{n+1}
         var xhat = cachedTarget ?? TeacherStep(teacher, xn1, tn1, tn, c, neg, s.Guidance);
         var loss = LossFromTarget(student, xn1, tn1, xhat, tn, c);
@@ -78,6 +86,7 @@ public static class ConsistencyDistillation
         using (torch.no_grad())
             y = FlowMatch.X0(xhat, student.Velocity(xhat, tn, c), tn);                      // f(x^_n, t_n), stop-gradient
         var p = FlowMatch.X0(xn1, student.Velocity(xn1, tn1, c), tn1);                      // f(x_{n+1}, t_{n+1})
-        return scope.Keep(F.mse_loss(p, y));
+        var island = p.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;   // the loss in float32 under bf16
+        return scope.Keep(F.mse_loss(p.dtype == island ? p : p.to(island), y.dtype == island ? y : y.to(island)));
     }
 }

@@ -3,7 +3,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Apt;
 
 /// <summary>
-/// The APT discriminator (apt.md 5.2-5.4, 11.3): a full, trainable copy of the original diffusion network reading
+/// The APT discriminator (docs/apt.md#discriminator): a full, trainable copy of the original diffusion network reading
 /// the CLEAN latent with a timestep t = shift(u, s) fed only through its time embedding, and read-out heads on the
 /// hidden states after the chosen blocks -> one logit per sample. Its own velocity head is unused.
 /// </summary>

@@ -3,14 +3,16 @@ using AptLab.Torch.nn;
 namespace AptLab.Apt;
 
 /// <summary>
-/// One APT discriminator read-out head (apt.md 5.3): a cross-attention-only transformer block whose single
+/// One APT discriminator read-out head (docs/apt.md#heads): a cross-attention-only transformer block whose single
 /// learnable query token attends to the visual tokens of one backbone layer.
 /// <code>
 /// h' = RMSNorm(h);  q = Wq(RMSNorm(q0)); k = Wk(h'); v = Wv(h')
 /// q, k = per-head RMSNorm;  y = q0 + Wo(softmax(q k^T / sqrt d) v)   (padding keys masked)
 /// y = y + W2(GELU(W1(LayerNorm(y))))
 /// </code>
-/// Output: one token [B, C].
+/// Output: one token [B, C], in the head's dtype. The hidden states come in whatever dtype the backbone keeps its
+/// residual stream in (Wan: a float32 island even in a bf16 model); they are cast to the head's own dtype (its
+/// compute copies' under the precision policy) first.
 /// </summary>
 public sealed class DiscriminatorHead : Module
 {
@@ -48,6 +50,7 @@ public sealed class DiscriminatorHead : Module
     public Tensor forward(Tensor hidden, Tensor? keyMask)
     {
         using var scope = torch.NewScope();
+        if (hidden.dtype != query.dtype) hidden = hidden.to(query.dtype);
         long b = hidden.size(0), l = hidden.size(1), c = hidden.size(2);
         var q0 = query.expand(b, 1, c);                                                   // [B, 1, C]
         var h = norm_kv.forward(hidden);                                                  // [B, L, C]

@@ -49,6 +49,9 @@ public abstract class FlowModel : IDisposable
     public abstract int NumLayers { get; }
     public abstract int Dim { get; }
     public abstract int NumHeads { get; }
+    /// <summary>Recompute each block in backward (activation checkpointing); FSDP needs it to gather a block's weights
+    /// again for its backward.</summary>
+    public abstract bool GradientCheckpointing { get; set; }
 
     /// <summary>Velocity [B, C, F, H, W] and the hidden states [B, L, dim] after the listed blocks.</summary>
     /// <param name="x">[B, C, F, H, W]</param>
@@ -68,6 +71,25 @@ public abstract class FlowModel : IDisposable
 
     /// <summary>Wan's timestep input [B] (float32, 1000 sigma, <see cref="FlowMatch.Timestep(Tensor, int)"/>) on <paramref name="device"/>.</summary>
     protected static Tensor WanTimesteps(Tensor sigma, Device device) => FlowMatch.Timestep(sigma.to(device, ScalarType.Float32));
+
+    /// <summary>Runs a network's forward in a dispose scope that frees its temporaries and keeps its outputs.</summary>
+    protected static DiTOutput Kept(Func<DiTOutput> forward)
+    {
+        using var scope = torch.NewScope();
+        var o = forward();
+        scope.Keep(o.Output);
+        scope.KeepAll(o.Hidden.ToArray());
+        return o;
+    }
+
+    /// <summary>Runs a hidden-states-only forward in a dispose scope that keeps the hidden states.</summary>
+    protected static IReadOnlyList<Tensor> Kept(Func<IReadOnlyList<Tensor>> hidden)
+    {
+        using var scope = torch.NewScope();
+        var h = hidden();
+        scope.KeepAll(h.ToArray());
+        return h;
+    }
 
     /// <summary>A new, independent network with the same weights (for the student, D and EMA copies).</summary>
     public abstract FlowModel Copy();

@@ -3,7 +3,7 @@ using AptLab.Diffusion;
 namespace AptLab.Apt;
 
 /// <summary>
-/// The APT generator G(z, c) = z - v(z, sigma = 1, c): one forward, no CFG (apt.md 5.1), and the optional two-step
+/// The APT generator G(z, c) = z - v(z, sigma = 1, c): one forward, no CFG (docs/apt.md#generator), and the optional two-step
 /// inference of section 6: x_mid = (1 - t_m) G(z) + t_m eps', x = x_mid - t_m v(x_mid, t_m), t_m = shift(0.5, s).
 /// </summary>
 public static class OneStepGenerator

@@ -4,7 +4,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Avatar;
 
 /// <summary>
-/// OmniAvatar's <c>AudioPack</c> (spec §2.2 steps 1–4) with patch (t, 1, 1): per latent frame, the t = 4 audio rows
+/// OmniAvatar's <c>AudioPack</c> (docs/omniavatar.md#audio-injection) with patch (t, 1, 1): per latent frame, the t = 4 audio rows
 /// of its video frames are concatenated (time-major, features fastest) and mapped by
 /// <c>proj: Linear(t·C → hidden)</c> then <c>norm_out: LayerNorm(hidden, eps 1e-5)</c>.
 /// The first row is repeated 3 more times in front, so L = 4k + 1 video frames give k + 1 latent frames:

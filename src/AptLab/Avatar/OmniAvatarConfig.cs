@@ -3,7 +3,7 @@ using AptLab.Wan;
 namespace AptLab.Avatar;
 
 /// <summary>
-/// Hyper-parameters of the OmniAvatar DiT (spec omniavatar §0, §2): a Wan 2.1 T2V config with
+/// Hyper-parameters of the OmniAvatar DiT (docs/omniavatar.md#overview): a Wan 2.1 T2V config with
 /// <c>in_dim = 33</c> (noise latent 16 + reference latent 16 + mask 1) and the audio branch
 /// (<c>AudioPack(audio_in_dim · 4 → audio_hidden_size)</c>, <c>num_layers/2 − 1</c> projections to dim).
 /// </summary>

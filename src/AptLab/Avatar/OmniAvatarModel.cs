@@ -5,7 +5,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Avatar;
 
 /// <summary>
-/// The OmniAvatar DiT (spec omniavatar §2): Wan 2.1's DiT with a 33-channel patch embedding and the audio branch.
+/// The OmniAvatar DiT (docs/omniavatar.md#overview): Wan 2.1's DiT with a 33-channel patch embedding and the audio branch.
 /// It reuses the parts of a <see cref="WanModel"/> (patch/text/time embeddings, blocks, head) registered under the
 /// same names, so the state-dict keys are exactly OmniAvatar's:
 /// <code>
@@ -24,7 +24,7 @@ public sealed class OmniAvatarModel : Module
     public readonly AudioPack audio_proj;
     public readonly ModuleList<Linear> audio_cond_projs;
 
-    /// <summary>Recompute each block in backward (activation checkpointing, spec §7.6); the audio add stays outside.</summary>
+    /// <summary>Recompute each block in backward (activation checkpointing, docs/omniavatar.md#training); the audio add stays outside.</summary>
     public bool GradientCheckpointing { get => wan.GradientCheckpointing; set => wan.GradientCheckpointing = value; }
 
     public WanConfig wanConfig => config.Wan;
@@ -48,12 +48,12 @@ public sealed class OmniAvatarModel : Module
     }
 
     /// <summary>The compute dtype (that of the frozen Wan base weights). The trainable tensors (LoRA, audio modules,
-    /// patch embedding) may be float32 master copies in a bf16 model (<c>OmniAvatarTrainer</c>, spec §7.2): each of
+    /// patch embedding) may be float32 master copies in a bf16 model (<c>OmniAvatarTrainer</c>, docs/omniavatar.md#training): each of
     /// those layers casts its input to its own weight dtype and its output back to this one.</summary>
     public ScalarType Dtype => wan.Dtype;
 
     /// <summary>
-    /// The per-block audio terms of spec §2.2 steps 1–5, batch-correct: audio_emb [B, L, C] (L = 4T − 3 video
+    /// The per-block audio terms of docs/omniavatar.md#audio-injection, batch-correct: audio_emb [B, L, C] (L = 4T − 3 video
     /// frames) → [B, K, T, dim], entry [b, j, f] being what block j + 2 adds to every token of latent frame f.
     /// It does not depend on the timestep, so samplers compute it once per chunk (and once for the zero audio).
     /// </summary>
@@ -75,7 +75,7 @@ public sealed class OmniAvatarModel : Module
     {
         using var scope = torch.NewScope();
         var cond = audio_emb is null ? null : AudioConditioning(audio_emb);
-        return scope.Keep(Forward(x, t, context, y, cond, hook).Output);
+        return scope.Keep(forward_with_audio_terms(x, t, context, y, cond, hook).Output);
     }
 
     /// <summary>The forward with precomputed audio terms <paramref name="audioCond"/> [B, K, T, dim] (see
@@ -83,7 +83,7 @@ public sealed class OmniAvatarModel : Module
     /// It is <see cref="WanModel"/>'s forward on cat(x, y) with the <see cref="AudioInjection"/> hook.
     /// With <paramref name="hiddenOnly"/> the blocks stop after the last listed one and no velocity is computed
     /// (Output is null; see <see cref="hidden_states"/>).</summary>
-    public DiTOutput Forward(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond,
+    public DiTOutput forward_with_audio_terms(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond,
         WanHook? hook = null, int[]? returnHiddenAfter = null, bool hiddenOnly = false)
     {
         using var scope = torch.NewScope();
@@ -118,7 +118,7 @@ public sealed class OmniAvatarModel : Module
     }
 
     /// <summary>Only the residual stream [B, S, dim] after the listed blocks (the APT discriminator's input), running
-    /// the blocks up to the last of them; equal to the hidden states of the full <see cref="Forward"/>.</summary>
+    /// the blocks up to the last of them; equal to the hidden states of the full <see cref="forward_with_audio_terms"/>.</summary>
     public IReadOnlyList<Tensor> hidden_states(Tensor x, Tensor t, Tensor context, Tensor y, Tensor? audioCond, int[] blocks) =>
-        Forward(x, t, context, y, audioCond, null, blocks, hiddenOnly: true).Hidden;
+        forward_with_audio_terms(x, t, context, y, audioCond, null, blocks, hiddenOnly: true).Hidden;
 }

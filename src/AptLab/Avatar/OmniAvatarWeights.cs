@@ -3,7 +3,7 @@ using AptLab.Torch.nn;
 
 namespace AptLab.Avatar;
 
-/// <summary>What <see cref="OmniAvatarWeights.SmartLoad"/> did with each model key (spec omniavatar §7.4).</summary>
+/// <summary>What <see cref="OmniAvatarWeights.SmartLoad"/> did with each model key (docs/omniavatar.md#checkpoints).</summary>
 /// <param name="Loaded">same shape: taken from the checkpoint</param>
 /// <param name="CornerCopied">model larger in every dim: the checkpoint filled the leading corner, the rest kept</param>
 /// <param name="Skipped">checkpoint larger in some dim (or of another rank): model value kept</param>
@@ -27,13 +27,13 @@ public sealed record OmniAvatarLoadReport(string Source, IReadOnlyList<string> C
 }
 
 /// <summary>
-/// Weight handling of the OmniAvatar DiT: the training-mode init (§7.5), <c>smart_load_weights</c> of Wan's 16-channel
-/// checkpoints into the 33-channel model (§7.4), and the OmniAvatar checkpoint (LoRA + audio + patch embedding, §6.3).
+/// Weight handling of the OmniAvatar DiT: the training-mode init (docs/omniavatar.md#training), <c>smart_load_weights</c> of Wan's 16-channel
+/// checkpoints into the 33-channel model (docs/omniavatar.md#checkpoints), and the OmniAvatar checkpoint (LoRA + audio + patch embedding, docs/omniavatar.md#checkpoints).
 /// </summary>
 public static class OmniAvatarWeights
 {
     /// <summary>
-    /// ModelManager's training init (§7.5), applied to EVERY parameter before the base weights are loaded:
+    /// ModelManager's training init (docs/omniavatar.md#training), applied to EVERY parameter before the base weights are loaded:
     /// <c>dim &gt; 1 → xavier_uniform_(gain 0.05)</c>, else zeros. Consequences: AudioPack's LayerNorm weight is 0, so
     /// the audio injection starts as an exact no-op; patch_embedding channels 16..32 keep their xavier(0.05) values.
     /// </summary>
@@ -48,7 +48,7 @@ public static class OmniAvatarWeights
     }
 
     /// <summary>
-    /// <c>smart_load_weights</c> (§7.4): for each model key present in <paramref name="checkpoint"/>, the same shape is
+    /// <c>smart_load_weights</c> (docs/omniavatar.md#checkpoints): for each model key present in <paramref name="checkpoint"/>, the same shape is
     /// copied; a model tensor at least as large in every dim gets the checkpoint in its leading corner
     /// (<c>patch_embedding.weight</c> [D, 33, 1, 2, 2] ← Wan's [D, 16, 1, 2, 2]: input channels 0..15); otherwise it
     /// is skipped. Checkpoint-only keys are ignored. Values are converted to the model's dtype.
@@ -120,7 +120,7 @@ public static class OmniAvatarWeights
         key.StartsWith("audio_cond_projs.", StringComparison.Ordinal) || key.StartsWith("patch_embedding.", StringComparison.Ordinal);
 
     /// <summary>
-    /// Loads <c>pytorch_model.pt</c> (§6.3) into a model that already holds the Wan base weights and its LoRA adapters
+    /// Loads <c>pytorch_model.pt</c> (docs/omniavatar.md#checkpoints) into a model that already holds the Wan base weights and its LoRA adapters
     /// (inject them first, with the checkpoint's rank): a non-strict load that reports the file keys it did not use,
     /// and fails, naming them, when any LoRA, audio or patch-embedding tensor of the model is absent from the file or
     /// has another shape. PEFT spellings (<c>base_model.model.</c>, <c>.base_layer.</c>) are accepted.

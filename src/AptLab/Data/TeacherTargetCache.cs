@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace AptLab.Data;
 
 /// <summary>
-/// Teacher ODE targets of consistency distillation on disk (apt.md 4.3: "teacher ODE targets can be cached to disk
+/// Teacher ODE targets of consistency distillation on disk (docs/consistency-distillation.md#one-training-step: "teacher ODE targets can be cached to disk
 /// for reuse"): the teacher's guided Euler step x^_n [C, F, H, W] for a deterministic (sample index, noise seed,
 /// step index) triple, stored as one <see cref="LatentCache"/> sample ("target") whose id is the triple. The
 /// folder's <c>targets.json</c> holds a fingerprint of everything a target depends on (teacher weights, data,

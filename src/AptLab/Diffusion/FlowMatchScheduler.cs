@@ -1,7 +1,7 @@
 namespace AptLab.Diffusion;
 
 /// <summary>
-/// DiffSynth's / OmniAvatar's <c>FlowMatchScheduler</c> (spec wan21 §7.4, omniavatar §3.1): a shifted linear
+/// DiffSynth's / OmniAvatar's <c>FlowMatchScheduler</c> (docs/flow-matching.md#schedules, docs/omniavatar.md#sampling): a shifted linear
 /// sigma grid, float (not truncated) timesteps <c>t = 1000 sigma</c>, the Euler step, and the training
 /// helpers (<see cref="AddNoise"/>, <see cref="TrainingTarget"/>, <see cref="TrainingWeight"/>).
 /// The grid is computed with libtorch's float32 <c>linspace</c> and float32 arithmetic, exactly as upstream.

@@ -1,7 +1,7 @@
 namespace AptLab.Diffusion;
 
 /// <summary>
-/// Wan's default sampler, <c>FlowUniPCMultistepScheduler</c> (spec wan21 §7.2): UniPC with the bh2 variant,
+/// Wan's default sampler, <c>FlowUniPCMultistepScheduler</c> (docs/flow-matching.md#unipc): UniPC with the bh2 variant,
 /// x0-prediction, solver order 2, lower_order_final, final sigma 0, no disabled correctors. Each step first
 /// corrects the current sample with the new model output (UniC, from the second step on), then predicts the next
 /// sample (UniP). The model receives the int64-truncated timesteps (<see cref="Timesteps"/>); the math uses the

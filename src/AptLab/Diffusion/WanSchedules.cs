@@ -5,7 +5,7 @@ namespace AptLab.Diffusion;
 public sealed record WanSchedule(float[] Sigmas, long[] Timesteps, double[] SigmasFloat64);
 
 /// <summary>
-/// The sigma/timestep grids of Wan's official samplers (spec wan21 §7.2, §7.3), reproduced with numpy's float64
+/// The sigma/timestep grids of Wan's official samplers (docs/flow-matching.md#unipc, docs/flow-matching.md#schedules), reproduced with numpy's float64
 /// arithmetic: <c>linspace</c> as <c>i*step + start</c> with the end point set exactly, the shift warp, then
 /// int64 truncation of <c>1000 sigma</c> and a float32 copy of the sigmas.
 /// </summary>

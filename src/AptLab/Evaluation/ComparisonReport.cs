@@ -12,10 +12,11 @@ public sealed record ComparisonMethod(string Name, int Steps, int Nfe, double Wa
 /// <param name="MaxPrompts">columns of the sheet and the mp4 grid (the first prompts); scores use all samples</param>
 /// <param name="FrameSheetClips">clips (rows) on each method's all-frames sheet</param>
 /// <param name="Zoom">integer enlargement of every tile; 0 picks round(128 / width), at least 1</param>
-/// <param name="Fps">frame rate of the mp4 grid</param>
+/// <param name="Fps">frame rate of the mp4 grid (slow enough to follow a 5-frame clip)</param>
 /// <param name="WriteVideo">write the mp4 grid when clips have more than one frame (needs ffmpeg)</param>
-public sealed record ComparisonOptions(int MaxPrompts = 8, int FrameSheetClips = 4, int Zoom = 0, double Fps = 8,
-                                       int FontScale = 1, int Margin = 4, bool WriteVideo = true)
+/// <param name="MinVideoSeconds">the mp4 grid loops the clips until it lasts at least this long</param>
+public sealed record ComparisonOptions(int MaxPrompts = 8, int FrameSheetClips = 4, int Zoom = 0, double Fps = 4,
+                                       int FontScale = 1, int Margin = 4, bool WriteVideo = true, double MinVideoSeconds = 6)
 {
     public void Validate()
     {
@@ -125,14 +126,14 @@ public static class ComparisonReport
         Png.Write(sheetPath, GridAt(0));
 
         var frameSheets = new List<string>();
-        int sheetClips = (int)Math.Min(n, options.FrameSheetClips);
+        int sheetClips = (int)Math.Min(n, Math.Max(options.FrameSheetClips, cols));       // at least every prompt of the sheet
         var usedNames = new HashSet<string>();
         for (int k = 0; k < methods.Count; k++)
         {
             var rows = Enumerable.Range(0, sheetClips)
                 .Select(i => ($"{i + 1}: {prompts[i]}", (IReadOnlyList<RgbImage>)frames[k][i])).ToList();
             var path = Path.Combine(outputDir, $"frames_{Slug(methods[k].Name, usedNames)}.png");
-            Png.Write(path, ImageGrid.ContactSheet(rows, options.Margin, options.FontScale));
+            Png.Write(path, Titled(ImageGrid.ContactSheet(rows, options.Margin, options.FontScale), methods[k].Name, options));
             frameSheets.Add(path);
         }
 
@@ -140,10 +141,23 @@ public static class ComparisonReport
         if (options.WriteVideo && t > 1)
         {
             videoPath = Path.Combine(outputDir, "comparison.mp4");
-            Ffmpeg.WriteVideo(videoPath, Enumerable.Range(0, (int)t).Select(GridAt).ToList(), options.Fps);
+            var clip = Enumerable.Range(0, (int)t).Select(GridAt).ToList();
+            int loops = Math.Max(1, (int)Math.Ceiling(options.MinVideoSeconds * options.Fps / t));   // a 5-frame clip is a blink once
+            Ffmpeg.WriteVideo(videoPath, Enumerable.Repeat(clip, loops).SelectMany(c => c).ToList(), options.Fps);
         }
 
         return (sheetPath, frameSheets, videoPath);
+    }
+
+    /// <summary><paramref name="sheet"/> under a title strip naming the method.</summary>
+    private static RgbImage Titled(RgbImage sheet, string title, ComparisonOptions options)
+    {
+        int h = BitmapFont.Height(options.FontScale * 2) + 2 * options.Margin;
+        var titled = new RgbImage(sheet.Width, sheet.Height + h);
+        Array.Fill(titled.Pixels, (byte)255);
+        BitmapFont.Draw(titled, title, options.Margin, options.Margin, ((byte)0, (byte)0, (byte)0), options.FontScale * 2);
+        titled.Blit(sheet, 0, h);
+        return titled;
     }
 
     // clips [N, 3, T, H, W] -> features [N, D] (image features when T = 1)

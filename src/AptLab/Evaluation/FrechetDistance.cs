@@ -2,23 +2,21 @@ using MathNet.Numerics.LinearAlgebra;
 
 namespace AptLab.Evaluation;
 
-/// <summary>Mean and covariance of a feature set (float64; covariance with the unbiased 1/(N-1) normalisation).</summary>
-public sealed record GaussianStatistics(double[] Mean, double[,] Covariance, int Count)
-{
-    public int Dim => Mean.Length;
-}
-
 /// <summary>
-/// The Fréchet (2-Wasserstein) distance between Gaussians fitted to two feature sets, as in FID:
-/// <c>||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^{1/2})</c>, in float64.
+/// The Fréchet (2-Wasserstein) distance between Gaussians fitted to two feature sets, as in FID and FVD:
+/// <c>||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^{1/2})</c>, in float64 (docs/evaluation.md, "Fréchet distance").
 /// <para>
-/// The trace of the matrix square root is computed without ever forming (S_a S_b)^{1/2}, which is not
-/// symmetric and is where scipy.linalg.sqrtm-based code loses accuracy: with A = S_a^{1/2} and B = S_b^{1/2}
-/// (symmetric eigen-decompositions, negative round-off eigenvalues clamped to 0),
-/// Tr (S_a S_b)^{1/2} = Tr (A S_b A)^{1/2} = sum of the singular values of B A, because (B A)^T (B A) = A S_b A.
-/// Singular values of B A are accurate to machine precision times ||B A||, whereas eigenvalues of A S_b A would
-/// carry that error squared into the square root. Singular covariances (fewer samples than dimensions, constant
-/// features, a mode-collapsed set) need no eps * I: their zero eigenvalues simply contribute nothing.
+/// Tr (S_a S_b)^{1/2} is the trace of pytorch-fid's <c>scipy.linalg.sqrtm(sigma1 @ sigma2)</c> (its real part), computed
+/// by eigen-decomposition instead of a Schur form: with A = S_a^{1/2} and B = S_b^{1/2} (symmetric eigen-decompositions),
+/// (S_a S_b)^{1/2} is similar to (A S_b A)^{1/2}, whose trace is the sum of the singular values of B A. For symmetric
+/// positive semi-definite inputs this is the same number, but exact where sqrtm is not: singular covariances (N &lt; D,
+/// constant features, a collapsed set) need no eps·I, their zero eigenvalues just contribute nothing.
+/// </para>
+/// <para>
+/// pytorch-fid's safeguards carry over: an eigenvalue of a covariance below zero would make sqrtm complex; round-off
+/// ones (an imaginary part sqrt(|lambda| · max lambda_other) up to 1e-3, pytorch-fid's tolerance) are taken as zero, as
+/// taking the real part does, and larger ones are an error ("not a covariance"). If the decomposition fails to
+/// converge, eps·I (1e-6) is added to both covariances and it is retried once, with a warning, as pytorch-fid does.
 /// </para>
 /// </summary>
 public static class FrechetDistance
@@ -28,7 +26,23 @@ public static class FrechetDistance
     {
         if (a.GetLength(1) != b.GetLength(1))
             throw new ArgumentException($"Fréchet distance needs features of one dimension; got {a.GetLength(1)} and {b.GetLength(1)}");
-        return Compute(Statistics(a, "first set"), Statistics(b, "second set"));
+        var sa = Statistics(a, "first set");
+        var sb = Statistics(b, "second set");
+        int na = a.GetLength(0), nb = b.GetLength(0), d = a.GetLength(1);
+        if (na + nb >= d) return Compute(sa, sb);
+        // Few samples: both covariances live in the span of the centred rows (dimension <= Na + Nb). With an orthonormal
+        // basis Q of it, S = Q (Q^T S Q) Q^T exactly, so traces and Tr (S_a S_b)^{1/2} are those of the r x r restrictions;
+        // only the mean term needs all D dims. Same number, without D x D decompositions.
+        var stacked = Matrix<double>.Build.Dense(d, na + nb, (j, i) => i < na ? a[i, j] - sa.Mean[j] : b[i - na, j] - sb.Mean[j]);
+        var q = stacked.QR(MathNet.Numerics.LinearAlgebra.Factorization.QRMethod.Thin).Q;              // [D, r]
+        GaussianStatistics Restrict(GaussianStatistics st)
+        {
+            var c = Matrix<double>.Build.DenseOfArray(st.Covariance);
+            return new GaussianStatistics(new double[q.ColumnCount], (q.TransposeThisAndMultiply(c) * q).ToArray(), st.Count);
+        }
+        double meanTerm = 0;
+        for (int j = 0; j < d; j++) meanTerm += (sa.Mean[j] - sb.Mean[j]) * (sa.Mean[j] - sb.Mean[j]);
+        return meanTerm + Compute(Restrict(sa), Restrict(sb));
     }
 
     /// <summary>FD between the rows of two feature tensors [Na, D] and [Nb, D] (any float dtype).</summary>
@@ -38,31 +52,71 @@ public static class FrechetDistance
     public static double Compute(GaussianStatistics a, GaussianStatistics b)
     {
         if (a.Dim != b.Dim) throw new ArgumentException($"Fréchet distance needs statistics of one dimension; got {a.Dim} and {b.Dim}");
+        CheckFinite(a, "first statistics");
+        CheckFinite(b, "second statistics");
         double meanTerm = 0;
         for (int i = 0; i < a.Dim; i++) meanTerm += (a.Mean[i] - b.Mean[i]) * (a.Mean[i] - b.Mean[i]);
-        var sa = Matrix<double>.Build.DenseOfArray(a.Covariance);
-        var sb = Matrix<double>.Build.DenseOfArray(b.Covariance);
-        double cross = TraceSqrtProduct(sa, sb);
+        var sa = Symmetric(a.Covariance);
+        var sb = Symmetric(b.Covariance);
+        double cross;
+        try { cross = TraceSqrtProduct(sa, sb); }
+        catch (MathNet.Numerics.NonConvergenceException)
+        {
+            Console.Error.WriteLine($"warning: Fréchet distance: the matrix square root did not converge; adding {OffsetEps} to the covariance diagonals");
+            var offset = Matrix<double>.Build.DenseIdentity(a.Dim) * OffsetEps;
+            cross = TraceSqrtProduct(sa + offset, sb + offset);
+        }
         double fd = meanTerm + sa.Trace() + sb.Trace() - 2 * cross;
-        if (!double.IsFinite(fd)) throw new ArithmeticException("Fréchet distance is not finite (features contain NaN or infinity)");
+        if (!double.IsFinite(fd)) throw new ArithmeticException("Fréchet distance is not finite");
         return Math.Max(fd, 0);                                   // a tiny negative is round-off; FD >= 0
     }
+
+    /// <summary>pytorch-fid's diagonal offset for a square root that fails.</summary>
+    public const double OffsetEps = 1e-6;
+
+    /// <summary>pytorch-fid's tolerance on the imaginary part of the square root.</summary>
+    public const double ImaginaryTolerance = 1e-3;
 
     /// <summary>Tr (S_a S_b)^{1/2} for symmetric positive semi-definite S_a, S_b (the nuclear norm of S_b^{1/2} S_a^{1/2}).</summary>
     public static double TraceSqrtProduct(Matrix<double> sa, Matrix<double> sb)
     {
-        var product = SymmetricSqrt(sb) * SymmetricSqrt(sa);
+        var (ra, ea) = SymmetricSqrt(sa);
+        var (rb, eb) = SymmetricSqrt(sb);
+        // A negative eigenvalue -d of one covariance gives sqrtm an imaginary part of about sqrt(d * max eig of the other).
+        double imag = Math.Max(Math.Sqrt(Math.Max(-ea.Min(), 0) * Math.Max(eb.Max(), 0)), Math.Sqrt(Math.Max(-eb.Min(), 0) * Math.Max(ea.Max(), 0)));
+        if (imag > ImaginaryTolerance)
+            throw new ArithmeticException($"Fréchet distance: not a covariance matrix (negative eigenvalue {Math.Min(ea.Min(), eb.Min()):G4}); the square root has an imaginary component of {imag:G4}");
+        var product = rb * ra;
         return product.Svd(computeVectors: false).S.Sum();
     }
 
-    /// <summary>The PSD square root V diag(sqrt(max(lambda, 0))) V^T of a symmetric matrix.</summary>
-    public static Matrix<double> SymmetricSqrt(Matrix<double> s)
+    /// <summary>The PSD square root V diag(sqrt(max(lambda, 0))) V^T of a symmetric matrix, and its eigenvalues (those
+    /// within round-off of zero set to zero).</summary>
+    public static (Matrix<double> root, Vector<double> eigenvalues) SymmetricSqrt(Matrix<double> s)
     {
-        var sym = (s + s.Transpose()) * 0.5;                      // exact symmetry for the symmetric solver
-        var evd = sym.Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric);
-        var root = evd.EigenValues.Map(l => Math.Sqrt(Math.Max(l.Real, 0)));
+        var evd = s.Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric);
+        var lambda = evd.EigenValues.Map(l => l.Real);
+        // Eigenvalues within round-off of zero (numpy's rank tolerance D * eps * max |lambda|) are zero: their square
+        // roots (~1e-8 of the largest) would otherwise add up over the null space of a rank-deficient covariance.
+        double tol = s.RowCount * 2.220446049250313e-16 * lambda.AbsoluteMaximum();
+        lambda = lambda.Map(l => Math.Abs(l) <= tol ? 0 : l);
+        var root = lambda.Map(l => Math.Sqrt(Math.Max(l, 0)));
         var v = evd.EigenVectors;
-        return v * Matrix<double>.Build.DiagonalOfDiagonalVector(root) * v.Transpose();
+        return (v * Matrix<double>.Build.DiagonalOfDiagonalVector(root) * v.Transpose(), lambda);
+    }
+
+    private static Matrix<double> Symmetric(double[,] c)
+    {
+        var m = Matrix<double>.Build.DenseOfArray(c);
+        return (m + m.Transpose()) * 0.5;                         // exact symmetry for the symmetric solver
+    }
+
+    private static void CheckFinite(GaussianStatistics s, string what)
+    {
+        if (s.Covariance.GetLength(0) != s.Dim || s.Covariance.GetLength(1) != s.Dim)
+            throw new ArgumentException($"Fréchet distance: {what}: covariance [{s.Covariance.GetLength(0)}, {s.Covariance.GetLength(1)}] does not match the mean [{s.Dim}]");
+        if (s.Mean.Any(v => !double.IsFinite(v)) || s.Covariance.Cast<double>().Any(v => !double.IsFinite(v)))
+            throw new ArgumentException($"Fréchet distance: {what} contain NaN or infinity");
     }
 
     /// <summary>Mean and unbiased covariance of the rows of <paramref name="x"/> [N, D] (N >= 2).</summary>
@@ -79,9 +133,17 @@ public static class FrechetDistance
                 mean[j] += x[i, j];
             }
         for (int j = 0; j < d; j++) mean[j] /= n;
-        var centred = Matrix<double>.Build.Dense(n, d, (i, j) => x[i, j] - mean[j]);
-        var cov = centred.TransposeThisAndMultiply(centred) / (n - 1);
-        return new GaussianStatistics(mean, cov.ToArray(), n);
+        // The D x D product runs through libtorch (BLAS), in float64.
+        using var scope = torch.NewScope();
+        var flat = new double[n * d];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < d; j++) flat[i * d + j] = x[i, j] - mean[j];
+        var centred = torch.tensor(flat, n, d);                              // [N, D] float64
+        var cov = centred.transpose(0, 1).matmul(centred) / (n - 1);         // [D, D]
+        var result = new double[d, d];
+        var values = cov.contiguous().data<double>();
+        Buffer.BlockCopy(values, 0, result, 0, values.Length * sizeof(double));
+        return new GaussianStatistics(mean, result, n);
     }
 
     /// <summary>Mean and covariance of a feature tensor [N, D].</summary>

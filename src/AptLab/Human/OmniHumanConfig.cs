@@ -1,4 +1,3 @@
-using AptLab.Human.Pose;
 using AptLab.Wan;
 
 namespace AptLab.Human;
@@ -21,8 +20,10 @@ public sealed record OmniHumanConfig
     public int VaeTemporal { get; init; } = 4;
     /// <summary>Pixels per latent pixel (the VAE's spatial compression, 8 for Wan 2.1; the tiny study VAE has 4).</summary>
     public int VaeSpatial { get; init; } = 8;
-    /// <summary>Heatmap channels the pose guider reads (<see cref="PoseHeatmaps.Channels"/>).</summary>
-    public int PoseHeatmapChannels { get; init; } = PoseHeatmaps.Channels;
+    /// <summary>Heatmap channels the pose guider reads: by default the 26 keypoint groups Pose/PoseHeatmaps draws (17 body
+    /// points, 6 foot points, face, left hand, right hand; docs/omnihuman.md#pose). The root does not use the Pose
+    /// folder (no cycle); a test pins the two numbers together.</summary>
+    public int PoseHeatmapChannels { get; init; } = 26;
     /// <summary>C_pose: pose-guider output channels per latent frame.</summary>
     public int PoseChannels { get; init; } = 16;
     /// <summary>Latent-frame neighbours on each side whose pose features are stacked with a frame's own (1: f - 1, f, f + 1).</summary>

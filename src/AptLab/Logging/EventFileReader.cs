@@ -6,15 +6,16 @@ public sealed record ScalarSeries(string Tag, long[] Steps, double[] Values, dou
 /// <summary>
 /// Reads TensorBoard event files back: TFRecord framing with both CRCs checked, each record parsed as an
 /// Event. A corrupt record throws <see cref="InvalidDataException"/> naming the file and byte offset; an
-/// incomplete last record (a writer still running) is skipped.
+/// incomplete last record (a writer still running, or one that met a full disk) is skipped and reported to
+/// <c>warn</c> when given: the file is read up to its last complete record.
 /// </summary>
 public static class EventFileReader
 {
-    public static IEnumerable<TbEvent> Read(string path, bool tolerateTruncatedTail = true)
+    public static IEnumerable<TbEvent> Read(string path, bool tolerateTruncatedTail = true, Action<string>? warn = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"event file not found: {path}", path);
-        using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        foreach (var record in TfRecord.Read(s, path, tolerateTruncatedTail))
+        using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        foreach (var record in TfRecord.Read(s, path, tolerateTruncatedTail, warn))
         {
             TbEvent e;
             try { e = EventCodec.Decode(record); }

@@ -8,32 +8,38 @@ namespace AptLab.Logging;
 /// <c>step,tag,value,wall_time</c>. Long format was chosen so a metric that first appears late (an eval
 /// every 500 steps, a loss term switched on in phase 2) never changes the header, and resuming only ever
 /// appends. pandas turns it wide with <c>df.pivot_table(index="step", columns="tag", values="value")</c>.
-/// Each <see cref="Log(long, string, double)"/> call is flushed. Opening an existing file appends without a
-/// second header, drops a partial last line left by a crash, and with <c>resumeAfterStep</c> drops rows of
-/// later steps (a run restarted from an earlier checkpoint would otherwise log them twice).
+/// Each <see cref="Log(long, string, double)"/> call is one write, flushed. Opening an existing file appends without a
+/// second header, drops a partial last line left by a crash, and with a <see cref="ResumePoint"/> drops the rows the
+/// resumed stages will log again (per stage and tag; a run restarted from an earlier checkpoint would otherwise log them
+/// twice). The file is rewritten atomically.
 /// Values: invariant culture, round-trip precision; NaN and infinities as nan, inf, -inf (numpy/pandas read these).
 /// </summary>
 public sealed class MetricsCsv : IDisposable
 {
     public const string Header = "step,tag,value,wall_time";
 
-    private readonly StreamWriter writer;
+    private static readonly UTF8Encoding Utf8 = new(false);
+    private readonly FileStream stream;
     private readonly Func<double> clock;
+    private long committed;                                   // bytes of complete rows in the file
     private readonly object gate = new();
 
     public string FilePath { get; }
 
     public MetricsCsv(string path, long? resumeAfterStep = null, Func<double>? clock = null)
+        : this(path, resumeAfterStep is long s ? ResumePoint.All(s) : null, clock) { }
+
+    public MetricsCsv(string path, ResumePoint? resume, Func<double>? clock = null)
     {
         FilePath = path;
         this.clock = clock ?? (() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds);
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
         bool fresh = !File.Exists(path) || new FileInfo(path).Length == 0;
-        if (!fresh) PrepareForAppend(path, resumeAfterStep);
-        var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
-        writer = new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" };
-        if (fresh) { writer.WriteLine(Header); writer.Flush(); }
+        if (!fresh) PrepareForAppend(path, resume);
+        stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        committed = stream.Seek(0, SeekOrigin.End);
+        if (fresh) lock (gate) Append(Utf8.GetBytes(Header + "\n"));
     }
 
     public void Log(long step, string tag, double value) => Log(step, [new KeyValuePair<string, double>(tag, value)]);
@@ -49,16 +55,30 @@ public sealed class MetricsCsv : IDisposable
             sb.Append(step.ToString(CultureInfo.InvariantCulture)).Append(',').Append(tag).Append(',')
               .Append(FormatValue(value)).Append(',').Append(time).Append('\n');
         }
-        lock (gate)
+        var bytes = Utf8.GetBytes(sb.ToString());
+        lock (gate) Append(bytes);
+    }
+
+    // One write of whole rows. On failure (e.g. a full disk) the file is cut back to its last complete row, so later
+    // rows (if space comes back) and readers never meet a torn line; the error names the file.
+    private void Append(byte[] bytes)
+    {
+        try
         {
-            writer.Write(sb);
-            writer.Flush();
+            stream.Write(bytes);
+            stream.Flush();
+            committed += bytes.Length;
+        }
+        catch (IOException e)
+        {
+            try { stream.SetLength(committed); stream.Position = committed; } catch (IOException) { }
+            throw new IOException($"{FilePath}: writing metrics failed ({e.Message}); the file keeps its complete rows", e);
         }
     }
 
     public void Dispose()
     {
-        lock (gate) writer.Dispose();
+        lock (gate) stream.Dispose();                         // unbuffered: nothing left to flush, nothing to throw
     }
 
     /// <summary>Reads a metrics CSV into per-tag series (rows in file order). A partial last line is ignored.</summary>
@@ -88,30 +108,30 @@ public sealed class MetricsCsv : IDisposable
         return new MetricsTable(path, order.Select(t => new ScalarSeries(t, rows[t].S.ToArray(), rows[t].V.ToArray(), rows[t].T.ToArray())).ToList());
     }
 
-    // Truncates a partial last line; keeps only rows with step <= resumeAfterStep when given.
-    private static void PrepareForAppend(string path, long? resumeAfterStep)
+    // Truncates a partial last line; keeps only the rows the resume point keeps, when given.
+    private static void PrepareForAppend(string path, ResumePoint? resume)
     {
         var text = File.ReadAllText(path);
         int firstNewline = text.IndexOf('\n');
         string header = (firstNewline < 0 ? text : text[..firstNewline]).TrimEnd('\r');
         if (header != Header) throw new InvalidDataException($"{path}: cannot append, header is '{header}', expected '{Header}'");
         string kept = text[..(text.LastIndexOf('\n') + 1)];
-        if (resumeAfterStep is long last)
+        if (resume is not null)
         {
             var sb = new StringBuilder(Header).Append('\n');
             foreach (var line in kept.Split('\n').Skip(1))
             {
                 if (line.Length == 0) continue;
-                var comma = line.IndexOf(',');
-                if (comma > 0 && long.TryParse(line.AsSpan(0, comma), NumberStyles.Integer, CultureInfo.InvariantCulture, out long step) && step > last) continue;
+                var f = line.Split(',');
+                if (f.Length >= 2 && long.TryParse(f[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out long step)
+                    && !resume.Keeps(f[1], step)) continue;
                 sb.Append(line).Append('\n');
             }
             kept = sb.ToString();
         }
         if (kept.Length == text.Length) return;
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, kept, new UTF8Encoding(false));
-        File.Move(tmp, path, overwrite: true);
+        var bytes = new UTF8Encoding(false).GetBytes(kept);
+        AptLab.Torch.IO.AtomicFile.Write(path, s => s.Write(bytes));
     }
 
     private static void CheckTag(string tag)

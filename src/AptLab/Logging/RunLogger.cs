@@ -1,7 +1,8 @@
 namespace AptLab.Logging;
 
 /// <summary>One run's metric sinks: every scalar goes to TensorBoard and to metrics.csv; images and histograms to
-/// TensorBoard. Resuming truncates the CSV after the checkpoint's step so rows are never duplicated.
+/// TensorBoard. Resuming truncates both, per stage and tag (<see cref="ResumePoint"/>), before the new writer starts, so
+/// rows are never duplicated and the logs equal an uninterrupted run's.
 /// <see cref="Discard"/> is the logger of the non-main ranks of a data-parallel run: it writes nothing.</summary>
 public sealed class RunLogger : IDisposable
 {
@@ -11,9 +12,16 @@ public sealed class RunLogger : IDisposable
     public MetricsCsv? Csv { get; }
 
     public RunLogger(string eventsDir, string csvPath, long? resumeAfterStep = null)
+        : this(eventsDir, csvPath, resumeAfterStep is long s ? ResumePoint.All(s) : null) { }
+
+    /// <param name="resume">What the earlier attempt's logs keep (null: a fresh run, or keep everything).</param>
+    /// <param name="options">Settings of the TensorBoard writer.</param>
+    public RunLogger(string eventsDir, string csvPath, ResumePoint? resume, SummaryWriterOptions? options = null)
     {
-        Events = new SummaryWriter(eventsDir);
-        Csv = new MetricsCsv(csvPath, resumeAfterStep);
+        if (resume is not null) EventFileRewriter.Truncate(eventsDir, resume, options?.Warn);
+        Csv = new MetricsCsv(csvPath, resume);
+        try { Events = new SummaryWriter(eventsDir, options); }
+        catch { Csv.Dispose(); throw; }
     }
 
     private RunLogger() { }

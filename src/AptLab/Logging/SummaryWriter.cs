@@ -16,6 +16,11 @@ public sealed record SummaryWriterOptions
     public int ProcessId { get; init; } = Environment.ProcessId;
     /// <summary>Appended to the file name (e.g. ".student").</summary>
     public string FileSuffix { get; init; } = "";
+    /// <summary>Optional filter between the writer and the file (tests: a stream that fails like a full disk).</summary>
+    public Func<Stream, Stream>? Filter { get; init; }
+    /// <summary>Where problems that cannot be thrown are reported: a failed background flush that no later call
+    /// reported, or a failure while disposing. Default: a "warning:" line on stderr.</summary>
+    public Action<string> Warn { get; init; } = msg => Console.Error.WriteLine("warning: " + msg);
 }
 
 /// <summary>
@@ -23,17 +28,25 @@ public sealed record SummaryWriterOptions
 /// (<c>events.out.tfevents.&lt;10-digit unix secs&gt;.&lt;host&gt;.&lt;pid&gt;.&lt;counter&gt;</c>), one open stream,
 /// TFRecord framing with masked CRC32C, first record <c>file_version "brain.Event:2"</c>, wall times as Unix
 /// seconds. Thread-safe. Flushes every N records, on a timer, on <see cref="Flush"/> and on Dispose.
+/// The file only ever ends at a complete record: records are framed in memory and each flush is one write of whole
+/// records; when a write fails (a full disk) the file is cut back to its last complete record and the error, naming
+/// the file, is thrown by that call (or, for the timer's flush, by the next call). Dispose never throws; what it cannot
+/// write is reported to <see cref="SummaryWriterOptions.Warn"/> (docs/reliability.md).
 /// </summary>
 public sealed class SummaryWriter : IDisposable
 {
     public const string FileVersion = "brain.Event:2";
     private static int fileCounter = -1;                       // per-process file counter, as in the name convention
 
-    private readonly FileStream stream;
+    private readonly FileStream file;
+    private readonly Stream output;                            // file, or the options' filter over it
+    private readonly MemoryStream buffered = new();            // whole framed records not yet written
     private readonly SummaryWriterOptions options;
     private readonly Timer? timer;
     private readonly object gate = new();
     private int pending;
+    private long committed;                                    // bytes of complete records in the file
+    private Exception? backgroundError;                        // a timer flush's failure, thrown by the next call
     private bool disposed;
 
     public string LogDir { get; }
@@ -49,13 +62,23 @@ public sealed class SummaryWriter : IDisposable
         int counter = Interlocked.Increment(ref fileCounter);
         string name = $"events.out.tfevents.{(long)Math.Floor(now):D10}.{options.HostName}.{options.ProcessId}.{counter}{options.FileSuffix}";
         FilePath = Path.Combine(logDir, name);
-        stream = new FileStream(FilePath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 1 << 16);
-        Write(new TbEvent(now, FileVersion: FileVersion));
-        Flush();
+        file = new FileStream(FilePath, FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
+        try
+        {
+            output = options.Filter is null ? file : options.Filter(file);
+            Write(new TbEvent(now, FileVersion: FileVersion));
+            Flush();
+        }
+        catch
+        {
+            file.Dispose();
+            try { File.Delete(FilePath); } catch (IOException) { }    // created above (CreateNew): ours, and empty
+            throw;
+        }
         if (options.FlushEverySeconds > 0)
         {
             var period = TimeSpan.FromSeconds(options.FlushEverySeconds);
-            timer = new Timer(_ => Flush(), null, period, period);
+            timer = new Timer(_ => BackgroundFlush(), null, period, period);
         }
     }
 
@@ -125,37 +148,84 @@ public sealed class SummaryWriter : IDisposable
     /// <summary>Writes one event as a TFRecord.</summary>
     public void Write(TbEvent e)
     {
-        var bytes = EventCodec.Encode(e);
+        var record = TfRecord.Frame(EventCodec.Encode(e));
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
-            TfRecord.Write(stream, bytes);
+            ThrowBackgroundError();
+            buffered.Write(record);
             if (++pending >= options.FlushEveryRecords) FlushLocked();
         }
     }
 
     public void Flush()
     {
-        lock (gate) { if (!disposed) FlushLocked(); }
+        lock (gate)
+        {
+            if (disposed) return;
+            ThrowBackgroundError();
+            FlushLocked();
+        }
     }
 
+    private void BackgroundFlush()
+    {
+        lock (gate)
+        {
+            if (disposed || backgroundError is not null) return;
+            try { FlushLocked(); }
+            catch (IOException e) { backgroundError = e; }     // a timer thread must not throw: the next call reports it
+        }
+    }
+
+    private void ThrowBackgroundError()
+    {
+        if (backgroundError is not { } e) return;
+        backgroundError = null;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+    }
+
+    // One write of the buffered whole records. On failure the file is cut back to its last complete record and the
+    // buffered records are dropped (the error says so).
     private void FlushLocked()
     {
-        stream.Flush();
-        pending = 0;
+        if (buffered.Length == 0) return;
+        int records = pending;
+        try
+        {
+            output.Write(buffered.GetBuffer(), 0, (int)buffered.Length);
+            output.Flush();
+            committed += buffered.Length;
+        }
+        catch (Exception e) when (e is IOException or NotSupportedException)
+        {
+            try { file.SetLength(committed); file.Position = committed; } catch (IOException) { }
+            throw new IOException($"{FilePath}: writing TensorBoard events failed ({e.Message}); {records} event(s) lost, " +
+                                  "the file ends at its last complete record", e);
+        }
+        finally
+        {
+            buffered.SetLength(0);
+            pending = 0;
+        }
     }
 
     private TbEvent Now(long step, TbValue value) => new(options.Clock(), step, Values: [value]);
 
+    /// <summary>Flushes and closes. Never throws (it may run while another error unwinds): a failure is reported to
+    /// <see cref="SummaryWriterOptions.Warn"/>, and the file still ends at its last complete record.</summary>
     public void Dispose()
     {
         timer?.Dispose();
         lock (gate)
         {
             if (disposed) return;
-            stream.Flush();
-            stream.Dispose();
             disposed = true;
+            if (backgroundError is not null) options.Warn(backgroundError.Message);
+            try { FlushLocked(); }
+            catch (IOException e) { options.Warn(e.Message); }
+            try { output.Dispose(); } catch (Exception e) when (e is IOException or NotSupportedException) { }
+            file.Dispose();
         }
     }
 }

@@ -8,6 +8,14 @@ namespace AptLab.Logging;
 /// </summary>
 public static class TfRecord
 {
+    /// <summary>The framed record (16 + N bytes), for writing it in one piece.</summary>
+    public static byte[] Frame(ReadOnlySpan<byte> data)
+    {
+        var ms = new MemoryStream(data.Length + 16);
+        Write(ms, data);
+        return ms.ToArray();
+    }
+
     public static void Write(Stream stream, ReadOnlySpan<byte> data)
     {
         Span<byte> head = stackalloc byte[12];
@@ -23,10 +31,10 @@ public static class TfRecord
     /// <summary>
     /// Reads the records of <paramref name="stream"/>, checking both CRCs of each. A bad CRC throws
     /// <see cref="InvalidDataException"/> naming <paramref name="source"/> and the byte offset. An incomplete
-    /// last record (a writer still busy) ends the sequence quietly when <paramref name="tolerateTruncatedTail"/>,
-    /// else throws.
+    /// last record (a writer still busy, or one that met a full disk) ends the sequence when
+    /// <paramref name="tolerateTruncatedTail"/> (reported to <paramref name="warn"/>, if given), else throws.
     /// </summary>
-    public static IEnumerable<byte[]> Read(Stream stream, string source, bool tolerateTruncatedTail = true)
+    public static IEnumerable<byte[]> Read(Stream stream, string source, bool tolerateTruncatedTail = true, Action<string>? warn = null)
     {
         var head = new byte[12];
         var tail = new byte[4];
@@ -35,7 +43,7 @@ public static class TfRecord
         {
             int got = stream.ReadAtLeast(head, 12, throwOnEndOfStream: false);
             if (got == 0) yield break;
-            if (got < 12) { Truncated(source, offset, tolerateTruncatedTail); yield break; }
+            if (got < 12) { Truncated(source, offset, tolerateTruncatedTail, warn); yield break; }
             ulong len = BinaryPrimitives.ReadUInt64LittleEndian(head);
             uint lenCrc = BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(8));
             if (Crc32C.MaskedCompute(head.AsSpan(0, 8)) != lenCrc)
@@ -45,7 +53,7 @@ public static class TfRecord
             if (stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false) < data.Length
                 || stream.ReadAtLeast(tail, 4, throwOnEndOfStream: false) < 4)
             {
-                Truncated(source, offset, tolerateTruncatedTail);
+                Truncated(source, offset, tolerateTruncatedTail, warn);
                 yield break;
             }
             if (Crc32C.MaskedCompute(data) != BinaryPrimitives.ReadUInt32LittleEndian(tail))
@@ -55,8 +63,9 @@ public static class TfRecord
         }
     }
 
-    private static void Truncated(string source, long offset, bool tolerate)
+    private static void Truncated(string source, long offset, bool tolerate, Action<string>? warn)
     {
         if (!tolerate) throw new InvalidDataException($"{source}: last record (at byte {offset}) is truncated");
+        warn?.Invoke($"{source}: the last record (at byte {offset}) is incomplete; read up to the last complete record");
     }
 }

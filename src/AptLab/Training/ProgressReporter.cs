@@ -4,37 +4,57 @@ using System.Globalization;
 namespace AptLab.Training;
 
 /// <summary>
-/// The live progress line of a training phase: phase, step, losses, samples/s and ETA. On a terminal the
-/// line is redrawn in place; when output is redirected (CI, logs) it prints a line every <c>every</c> steps.
+/// The progress of a training phase: phase, step, losses, samples/s and ETA (with hours: <see cref="Eta"/>). When its
+/// output is a live terminal (<see cref="IProgressHost"/> giving a bar) the bar is updated every step and the run
+/// log gets a plain line every <c>every</c> steps; any other output (redirected stdout, a file, a test's writer) gets
+/// those plain lines itself: the first step, every <c>every</c> steps and the last.
 /// </summary>
-public sealed class ProgressReporter(string phase, int totalSteps, TextWriter? output = null, int every = 10)
+public sealed class ProgressReporter
 {
-    private readonly TextWriter output = output ?? Console.Out;
-    private readonly Stopwatch clock = Stopwatch.StartNew();
-    private readonly bool interactive = output is null && !Console.IsOutputRedirected;
+    private readonly string phase;
+    private readonly int totalSteps, every;
+    private readonly TextWriter output;
+    private readonly IProgressBar? bar;
+    private readonly Func<TimeSpan> elapsed;
     private long samples;
     private int startStep = -1;
+
+    public ProgressReporter(string phase, int totalSteps, TextWriter? output = null, int every = 10, Func<TimeSpan>? clock = null)
+    {
+        if (every < 1) throw new ArgumentException($"progress: every must be >= 1, got {every}");
+        (this.phase, this.totalSteps, this.every) = (phase, totalSteps, every);
+        this.output = output ?? Console.Out;
+        var sw = Stopwatch.StartNew();
+        elapsed = clock ?? (() => sw.Elapsed);
+        bar = (this.output as IProgressHost)?.StartBar(phase, totalSteps);
+    }
 
     /// <summary>Reports step <paramref name="step"/> (1-based count of completed steps) with its scalars.</summary>
     public void Report(int step, IReadOnlyDictionary<string, double> scalars, int batchSamples)
     {
-        if (startStep < 0) startStep = step - 1;
         samples += batchSamples;
-        double elapsed = clock.Elapsed.TotalSeconds;
-        double rate = samples / Math.Max(elapsed, 1e-9);
-        double perStep = elapsed / Math.Max(step - startStep, 1);
-        var eta = TimeSpan.FromSeconds(perStep * (totalSteps - step));
         var values = string.Join("  ", scalars.Select(kv => $"{kv.Key} {kv.Value.ToString("G4", CultureInfo.InvariantCulture)}"));
-        var line = $"[{phase}] step {step}/{totalSteps}  {values}  {rate:F1} samples/s  ETA {eta:mm\\:ss}";
-        if (interactive)
+        Report(step, values);
+    }
+
+    /// <summary>Reports step <paramref name="step"/> with a status text of its own.</summary>
+    public void Report(int step, string status)
+    {
+        if (startStep < 0) startStep = step - 1;
+        var t = elapsed();
+        var eta = Eta.Remaining(t, step - startStep, totalSteps - step);
+        var rate = samples > 0 ? $"  {(samples / Math.Max(t.TotalSeconds, 1e-9)).ToString("F1", CultureInfo.InvariantCulture)} samples/s" : "";
+        var tail = $"{rate}  ETA {(eta is { } e ? Eta.Format(e) : "?")}";
+        bool periodic = step % every == 0 || step == totalSteps || step == startStep + 1;
+        var line = $"[{phase}] step {step}/{totalSteps}  {status}{tail}";
+        if (bar is not null)
         {
-            output.Write("\r" + line.PadRight(Math.Max(line.Length, Console.WindowWidth - 1)));
-            if (step == totalSteps) output.WriteLine();
+            bar.Update(step, $"{status}{tail}");
+            if (periodic) ((IProgressHost)output).LogOnly(line);
         }
-        else if (step % every == 0 || step == totalSteps || step == startStep + 1)
-            output.WriteLine(line);
+        else if (periodic) output.WriteLine(line);
     }
 
     /// <summary>Throughput so far, in samples per second.</summary>
-    public double SamplesPerSecond => samples / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+    public double SamplesPerSecond => samples / Math.Max(elapsed().TotalSeconds, 1e-9);
 }

@@ -1,7 +1,7 @@
 namespace AptLab.Wan;
 
 /// <summary>
-/// TeaCache as OmniAvatar / DiffSynth implement it for Wan (spec omniavatar §5), one object per CFG pass and chunk.
+/// TeaCache as OmniAvatar / DiffSynth implement it for Wan (docs/omniavatar.md#teacache), one object per CFG pass and chunk.
 /// At each DiT call it compares the time projection <c>t_mod</c> [B, 6, dim] with the previous call's:
 /// <c>rel = mean|t_mod − prev| / mean|prev|</c>, accumulates <c>poly(rel)</c> and skips the blocks while the sum
 /// stays below the threshold, reusing the last computed residual <c>blocks(x) − x</c>. The first and the last

@@ -3,7 +3,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Wan;
 
 /// <summary>
-/// One DiT block (<c>WanAttentionBlock</c>, spec §2.3 step 7), with m = modulation + e0 = (shift, scale, gate)
+/// One DiT block (<c>WanAttentionBlock</c>, docs/wan-dit.md#forward-pass), with m = modulation + e0 = (shift, scale, gate)
 /// for self-attention and for the FFN:
 /// <code>
 /// x = x + SelfAttn(LN(x)·(1 + m1) + m0)·m2

@@ -3,7 +3,7 @@ using AptLab.Torch.IO;
 namespace AptLab.Wan;
 
 /// <summary>Official DiT checkpoints (<c>diffusion_pytorch_model*.safetensors</c> + <c>config.json</c>): variant
-/// detection from key names and shapes (spec §3.2) and loading into a <see cref="WanModel"/>.</summary>
+/// detection from key names and shapes (docs/wan-dit.md#checkpoints) and loading into a <see cref="WanModel"/>.</summary>
 public static class WanCheckpoint
 {
     /// <summary>

@@ -4,7 +4,7 @@ namespace AptLab.Wan;
 
 /// <summary>
 /// Hyper-parameters of the Wan 2.1 diffusion transformer (<c>WanModel</c>), named as the official constructor
-/// arguments (spec §2.1). Build from a preset or an explicit config; <see cref="Validate"/> names the bad key.
+/// arguments (docs/wan-dit.md#hyper-parameters). Build from a preset or an explicit config; <see cref="Validate"/> names the bad key.
 /// </summary>
 public sealed record WanConfig
 {
@@ -37,7 +37,7 @@ public sealed record WanConfig
     /// <summary>Output values per token: out_dim · pt · ph · pw (64 for the releases).</summary>
     public int PatchOutDim => OutDim * PatchSize.T * PatchSize.H * PatchSize.W;
 
-    /// <summary>Complex RoPE pairs per axis (frame, height, width): (c − 2⌊c/3⌋, ⌊c/3⌋, ⌊c/3⌋), c = head_dim/2 (spec §2.5).</summary>
+    /// <summary>Complex RoPE pairs per axis (frame, height, width): (c − 2⌊c/3⌋, ⌊c/3⌋, ⌊c/3⌋), c = head_dim/2 (docs/wan-dit.md#rope).</summary>
     public (int F, int H, int W) RopePairs
     {
         get
@@ -47,7 +47,7 @@ public sealed record WanConfig
         }
     }
 
-    // ---- presets (spec §2.1) ----
+    // ---- presets (docs/wan-dit.md#hyper-parameters) ----
     public static readonly WanConfig T2V_1_3B = new()
     {
         ModelType = "t2v", InDim = 16, Dim = 1536, FfnDim = 8960, FreqDim = 256, TextDim = 4096, OutDim = 16,
@@ -63,7 +63,7 @@ public sealed record WanConfig
     /// <summary>I2V-14B (the 480P and 720P releases share the architecture).</summary>
     public static readonly WanConfig I2V_14B = T2V_14B with { ModelType = "i2v", InDim = 36 };
 
-    /// <summary>DiT-tiny of spec §9: dim 64, 2 heads (head_dim 32, RoPE pairs 6/5/5), 2 layers.</summary>
+    /// <summary>DiT-tiny of docs/wan-dit.md#forward-pass: dim 64, 2 heads (head_dim 32, RoPE pairs 6/5/5), 2 layers.</summary>
     public static readonly WanConfig TinyT2V = new()
     {
         ModelType = "t2v", InDim = 16, Dim = 64, FfnDim = 128, FreqDim = 32, TextDim = 48, OutDim = 16,

@@ -2,7 +2,7 @@ using AptLab.Torch.nn;
 
 namespace AptLab.Wan;
 
-/// <summary>Cross-attention of a Wan block (spec §2.6): queries from the video tokens, keys/values from the
+/// <summary>Cross-attention of a Wan block (docs/wan-dit.md#cross-attention): queries from the video tokens, keys/values from the
 /// text context (no RoPE, no mask). I2V adds an image branch (k_img, v_img, norm_k_img) over the leading
 /// CLIP tokens of the context; both branch outputs are summed before <c>o</c>.</summary>
 public sealed class WanCrossAttention : WanAttentionProjections

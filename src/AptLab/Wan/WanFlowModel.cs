@@ -12,25 +12,13 @@ public sealed class WanFlowModel(WanModel net) : FlowModel
     public override int NumLayers => Net.config.NumLayers;
     public override int Dim => Net.config.Dim;
     public override int NumHeads => Net.config.NumHeads;
+    public override bool GradientCheckpointing { get => Net.GradientCheckpointing; set => Net.GradientCheckpointing = value; }
 
-    public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
-    {
-        using var scope = torch.NewScope();
-        var t = WanTimesteps(sigma, x.device);                                         // [B]
-        var o = Net.forward(x, t, c.Context, c.ClipFeatures, c.Y, hiddenAfter);
-        scope.Keep(o.Output);
-        scope.KeepAll(o.Hidden.ToArray());
-        return o;
-    }
+    public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null) =>
+        Kept(() => Net.forward(x, WanTimesteps(sigma, x.device), c.Context, c.ClipFeatures, c.Y, hiddenAfter));
 
-    public override IReadOnlyList<Tensor> Hidden(Tensor x, Tensor sigma, Conditioning c, int[] blocks)
-    {
-        using var scope = torch.NewScope();
-        var t = WanTimesteps(sigma, x.device);
-        var hidden = Net.hidden_states(x, t, c.Context, blocks, c.ClipFeatures, c.Y);
-        scope.KeepAll(hidden.ToArray());
-        return hidden;
-    }
+    public override IReadOnlyList<Tensor> Hidden(Tensor x, Tensor sigma, Conditioning c, int[] blocks) =>
+        Kept(() => Net.hidden_states(x, WanTimesteps(sigma, x.device), c.Context, blocks, c.ClipFeatures, c.Y));
 
     public override FlowModel Copy()
     {

@@ -2,7 +2,7 @@ using AptLab.Torch.nn;
 
 namespace AptLab.Wan;
 
-/// <summary>Output head (spec §2.3 step 8): (h0, h1) = modulation + e; out = head(LN(x)·(1 + h1) + h0),
+/// <summary>Output head (docs/wan-dit.md#forward-pass): (h0, h1) = modulation + e; out = head(LN(x)·(1 + h1) + h0),
 /// computed in the float32 island. Uses the time embedding e, not e0.</summary>
 public sealed class WanHead : Module
 {

@@ -14,7 +14,7 @@ public sealed partial class WanModel
     }
 
     /// <summary>Head output tokens [B, ≥L, out_dim·pt·ph·pw] → video [B, out_dim, F, H, W]; the vector of a
-    /// token is laid out (pt, ph, pw, C) with C fastest (spec §2.3 step 9). Rows past f·h·w are dropped.</summary>
+    /// token is laid out (pt, ph, pw, C) with C fastest (docs/wan-dit.md#forward-pass). Rows past f·h·w are dropped.</summary>
     public Tensor Unpatchify(Tensor tokens, (int F, int H, int W) grid)
     {
         using var scope = torch.NewScope();

@@ -7,8 +7,8 @@ namespace AptLab.Wan;
 public sealed record WanDiTListOutput(IReadOnlyList<Tensor> Outputs, IReadOnlyList<Tensor> Hidden);
 
 /// <summary>
-/// The Wan 2.1 diffusion transformer (<c>WanModel</c>, spec §2), text-to-video and image-to-video. Parameter
-/// names equal the official state-dict keys (spec §3.1), so released checkpoints load strictly.
+/// The Wan 2.1 diffusion transformer (<c>WanModel</c>, docs/wan-dit.md#forward-pass), text-to-video and image-to-video. Parameter
+/// names equal the official state-dict keys (docs/wan-dit.md#checkpoints), so released checkpoints load strictly.
 /// <code>
 /// patch_embedding → tokens [B, S, dim] (zero-padded to seq_len)
 /// t → sinusoid → time_embedding = e → time_projection = e0 [B, 6, dim]
@@ -57,7 +57,7 @@ public sealed partial class WanModel : Module
     }
 
     /// <summary>
-    /// The official initialisation (spec §2.9): xavier-uniform Linear weights with zero biases, xavier-uniform
+    /// The official initialisation (docs/wan-dit.md#initialisation): xavier-uniform Linear weights with zero biases, xavier-uniform
     /// patch embedding (as [dim, in_dim·pt·ph·pw]), N(0, 0.02) text/time embedding weights, zero head weight,
     /// modulation ~ N(0, 1)/√dim, norms 1 and 0.
     /// </summary>
@@ -83,7 +83,7 @@ public sealed partial class WanModel : Module
     }
 
     /// <summary>The compute dtype of the token stream: that of the (frozen) base weights. The patch embedding may be
-    /// held in float32 as a trainable master copy (bf16 fine-tuning, spec omniavatar §7.2); it then casts its input to
+    /// held in float32 as a trainable master copy (bf16 fine-tuning, docs/omniavatar.md#training); it then casts its input to
     /// its own dtype and its output back to this one.</summary>
     public ScalarType Dtype => ((Linear)text_embedding[0]).weight.dtype;
     private ScalarType ParamDtype => Dtype;

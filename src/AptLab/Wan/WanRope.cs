@@ -1,7 +1,7 @@
 namespace AptLab.Wan;
 
 /// <summary>
-/// Wan's 3D rotary position embedding (spec §2.5). The head_dim/2 complex pairs of every head are split over
+/// Wan's 3D rotary position embedding (docs/wan-dit.md#rope). The head_dim/2 complex pairs of every head are split over
 /// the (frame, height, width) axes as (c − 2⌊c/3⌋, ⌊c/3⌋, ⌊c/3⌋); axis a uses its own base dimension
 /// D_a = 2·pairs_a, θ_{a,j} = 1 / 10000^(2j / D_a). Pair i of a token at grid position (f, h, w) is rotated
 /// by f·θ, h·θ or w·θ: adjacent channels (2i, 2i+1) form the complex number x[2i] + i·x[2i+1], multiplied
@@ -86,22 +86,5 @@ public static class WanRope
         var s = x.shape;
         var xc = x.contiguous().view(s[0], s[1], s[2], s[3] / 2, 2).view_as_complex();   // [B, S, H, d/2]
         return scope.Keep((xc * table).view_as_real().view(s));
-    }
-}
-
-/// <summary>The sinusoidal timestep embedding (spec §2.3 step 5): [cos(t·ω_j) | sin(t·ω_j)], ω_j = 10000^(−j/half),
-/// computed in float64.</summary>
-public static class WanSinusoid
-{
-    /// <summary>position: [B] (any numeric dtype) → [B, dim] float64.</summary>
-    public static Tensor Embed(int dim, Tensor position)
-    {
-        if (dim % 2 != 0) throw new ArgumentException($"sinusoidal embedding width must be even, got {dim}");
-        using var scope = torch.NewScope();
-        int half = dim / 2;
-        var pos = position.As(ScalarType.Float64).reshape(-1);                                 // [B]
-        var omega = torch.pow(10000, -torch.arange(half, ScalarType.Float64, pos.device) / half); // [half]
-        var sinusoid = pos.unsqueeze(1) * omega.unsqueeze(0);                                 // [B, half]
-        return scope.Keep(torch.cat([sinusoid.cos(), sinusoid.sin()], 1));                   // [B, dim]
     }
 }

@@ -1,7 +1,7 @@
 
 namespace AptLab.Wan;
 
-/// <summary>Self-attention of a Wan block (spec §2.4): q/k RMSNorm over the whole dim, 3D RoPE on q and k,
+/// <summary>Self-attention of a Wan block (docs/wan-dit.md#self-attention): q/k RMSNorm over the whole dim, 3D RoPE on q and k,
 /// global attention with sequence-padding keys masked, output projection <c>o</c>.</summary>
 public sealed class WanSelfAttention(int dim, int num_heads, bool qk_norm = true, double eps = 1e-6,
     ScalarType dtype = ScalarType.Float32, Device? device = null)

@@ -4,7 +4,7 @@ using AptLab.Wan;
 
 namespace AptLab.Tests.Apt;
 
-/// <summary>apt.md section 10's unit tests and the trainer's resume guarantee, on a tiny Wan.</summary>
+/// <summary>docs/apt.md#training-loop's unit tests and the trainer's resume guarantee, on a tiny Wan.</summary>
 public class AptTrainerTests
 {
     private static readonly WanConfig Cfg = WanConfig.TinyT2V with { NumLayers = 3, TextLen = 8 };
@@ -26,6 +26,7 @@ public class AptTrainerTests
         public override int NumLayers => inner.NumLayers;
         public override int Dim => inner.Dim;
         public override int NumHeads => inner.NumHeads;
+        public override bool GradientCheckpointing { get => inner.GradientCheckpointing; set => inner.GradientCheckpointing = value; }
         public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
         {
             Sigmas.Add(sigma.to(ScalarType.Float64).data<double>());

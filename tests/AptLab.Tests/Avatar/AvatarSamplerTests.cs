@@ -7,7 +7,7 @@ using AptLab.Wan;
 
 namespace AptLab.Tests.Avatar;
 
-/// <summary>OmniAvatar's per-step procedure (spec §3.2) and TeaCache (§5) on a tiny random DiT.</summary>
+/// <summary>OmniAvatar's per-step procedure (docs/omniavatar.md#sampling) and TeaCache (docs/omniavatar.md#teacache) on a tiny random DiT.</summary>
 public class AvatarSamplerTests(ITestOutputHelper log)
 {
     private sealed record Case(OmniAvatarModel Model, Tensor Lat, Tensor Y, Tensor Audio, Tensor Ctx, Tensor Neg, Tensor Noise) : IDisposable

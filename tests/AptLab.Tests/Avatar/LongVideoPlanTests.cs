@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 
 namespace AptLab.Tests.Avatar;
 
-/// <summary>The sliding-window arithmetic of spec omniavatar §4 (frames per chunk, padding, slices, overlaps, trim).</summary>
+/// <summary>The sliding-window arithmetic of docs/omniavatar.md#long-video (frames per chunk, padding, slices, overlaps, trim).</summary>
 public class LongVideoPlanTests(ITestOutputHelper log)
 {
     [Theory]

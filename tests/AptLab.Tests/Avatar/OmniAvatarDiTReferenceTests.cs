@@ -26,7 +26,7 @@ public class OmniAvatarDiTReferenceTests(ITestOutputHelper log)
         using var ng = torch.no_grad();
         var audio = io["audio_emb"];                                             // [1, 13, 10752]
         var cond = model.AudioConditioning(audio);                               // [1, 2, 4, 128]
-        var result = model.Forward(io["x"], io["timestep"], io["context"], io["y"], cond, returnHiddenAfter: [1, 2, 3]);
+        var result = model.forward_with_audio_terms(io["x"], io["timestep"], io["context"], io["y"], cond, returnHiddenAfter: [1, 2, 3]);
         Check("out", result.Output, io["out"]);
         Check("dbg.block1_out", result.Hidden[0], io["dbg.block1_out"]);
         Check("dbg.block2_out", result.Hidden[1], io["dbg.block2_out"]);
@@ -54,6 +54,6 @@ public class OmniAvatarDiTReferenceTests(ITestOutputHelper log)
         double dAudio = RelErr(zeroAudio, withAudio), dZero = RelErr(noBranch, zeroAudio);
         log.WriteLine($"audio vs zero audio {dAudio:E2}; zero audio vs no audio branch {dZero:E2}");
         Assert.True(dAudio > 1e-3);
-        Assert.True(dZero > 1e-3);   // LayerNorm(proj bias) is a fixed non-zero vector (spec §2.2)
+        Assert.True(dZero > 1e-3);   // LayerNorm(proj bias) is a fixed non-zero vector (docs/omniavatar.md#audio-injection)
     }
 }

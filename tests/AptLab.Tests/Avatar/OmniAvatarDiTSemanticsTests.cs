@@ -58,8 +58,8 @@ public class OmniAvatarDiTSemanticsTests(ITestOutputHelper log)
         using var model = new OmniAvatarModel(c);
         AvatarTestUtil.Randomize(model, 3, c.Wan.Dim);
         var (x, t, ctx, y, audio) = Inputs(c, 1, 5);
-        var a = model.Forward(x, t, ctx, y, model.AudioConditioning(audio), returnHiddenAfter: [1, 2]);
-        var b = model.Forward(x, t, ctx, y, null, returnHiddenAfter: [1, 2]);
+        var a = model.forward_with_audio_terms(x, t, ctx, y, model.AudioConditioning(audio), returnHiddenAfter: [1, 2]);
+        var b = model.forward_with_audio_terms(x, t, ctx, y, null, returnHiddenAfter: [1, 2]);
         Assert.Equal(0.0, RelErr(a.Hidden[0], b.Hidden[0]));                       // nothing before block 2
         Assert.True(RelErr(a.Hidden[1], b.Hidden[1]) > 1e-3);
         // AudioPack packing: latent frame f ← rows 4f−3 .. 4f, frame 0 ← row 0 four times; changing rows 5..8
@@ -135,7 +135,7 @@ public class OmniAvatarDiTSemanticsTests(ITestOutputHelper log)
         Bound("audio_cond_projs.0.weight", model.audio_cond_projs[0].weight, 0.05 * Math.Sqrt(6.0 / (c.AudioHiddenSize + d)));
         foreach (var (name, p) in model.named_parameters())
             if (p.dim() == 1) Assert.Equal(0f, p.abs().max().item<float>());
-        // the real 1.3B / 14B bounds quoted by the spec
+        // the real 1.3B / 14B bounds (docs/omniavatar.md#overview)
         Assert.Equal(1.546e-3, 0.05 * Math.Sqrt(6.0 / (132 + 4 * 1536)), 6);
         Assert.Equal(8.53e-4, 0.05 * Math.Sqrt(6.0 / (132 + 4 * 5120)), 6);
 

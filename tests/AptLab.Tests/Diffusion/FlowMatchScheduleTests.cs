@@ -63,7 +63,7 @@ public class FlowMatchScheduleTests(ITestOutputHelper log)
         log.WriteLine($"training: sigmas {es:E2}, timesteps {et:E2}, weights (max abs / max) {ew:E2}");
         Assert.True(es <= 1e-6 && et <= 1e-6, $"sigmas {es}, timesteps {et}");
         Assert.True(ew <= 1e-6, $"weights {ew}");
-        // spec wan21 §11 values
+        // docs/wan-dit.md#forward-pass values
         Assert.Equal(0.0, mine[0]);
         Assert.Equal(0.39795, mine[250], 5);
         Assert.Equal(1.02486, mine[500], 5);
@@ -139,7 +139,7 @@ public class FlowMatchScheduleTests(ITestOutputHelper log)
     [Fact]
     public void Bf16_model_timesteps_are_OmniAvatars()
     {
-        // omniavatar spec §3.1: 50 steps, shift 5 -> 1000, 996, 992, 988, 984, ..., 358, 304, 242, 172, 92.5
+        // docs/omniavatar.md#sampling: 50 steps, shift 5 -> 1000, 996, 992, 988, 984, ..., 358, 304, 242, 172, 92.5
         var s = FlowMatchScheduler.Wan(modelTimestepsInBFloat16: true);
         s.SetTimesteps(50, 5.0);
         var t = Enumerable.Range(0, 50).Select(s.ModelTimestep).ToArray();

@@ -33,6 +33,10 @@ public class CollectiveTests
             AssertEqual(torch.stack([x0, x1]), c["all_gather"]);
             // inputs[i] = full(3, 100 r + i): rank k receives sum_r (100 r + k) = 100 + 2k
             AssertEqual(torch.full([3], 100.0 + 2 * rank), c["reduce_scatter_sum"]);
+            AssertEqual(torch.cat([x0.reshape(-1), x1.reshape(-1)]), c["all_gather_into_tensor"]);
+            AssertEqual(torch.cat([x0.reshape(-1), x1.reshape(-1)]) + 0.5, c["all_gather_into_tensor_bf16"]);   // exact in bf16
+            // rank k's slice of arange(6) + 100 r, averaged over r = 0, 1: 3k + j + 50
+            AssertEqual(torch.arange(3).to(torch.float32) + (3.0 * rank + 50), c["reduce_scatter_tensor_avg"]);
         }
     }
 

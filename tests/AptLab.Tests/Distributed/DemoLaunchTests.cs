@@ -21,7 +21,7 @@ public class DemoLaunchTests
         var yaml = tmp.File("smoke.yaml");
         File.WriteAllText(yaml, ConfigLoader.ToYaml(cfg));
         using var launch = RankProcess.Start(["launch", "--nproc", "2", "--master-port", RankProcess.FreePort().ToString(), "--timeout", "60",
-            "run", yaml, "--run-id", "two"], new Dictionary<string, string?>());
+            "run", yaml, "--run-id", "two"], new Dictionary<string, string?> { ["APTLAB_THREADS"] = torch.get_num_threads().ToString() });   // bit-identical needs the same thread count
 
         cfg.Apt.Image = cfg.Apt.Image with { MicroBatch = 2 * cfg.Apt.Image.MicroBatch };
         cfg.Apt.Video = cfg.Apt.Video with { MicroBatch = 2 * cfg.Apt.Video.MicroBatch };

@@ -9,7 +9,7 @@ using AptLab.Torch.nn;
 
 namespace AptLab.Tests.Engine;
 
-/// <summary>PEFT LoRA on the OmniAvatar DiT (spec §6) and loading OmniAvatar checkpoints (§6.3).</summary>
+/// <summary>PEFT LoRA on the OmniAvatar DiT (docs/omniavatar.md#lora) and loading OmniAvatar checkpoints (docs/omniavatar.md#checkpoints).</summary>
 public class LoraTests(ITestOutputHelper log)
 {
     private static (Tensor x, Tensor t, Tensor ctx, Tensor y, Tensor audio) Inputs(OmniAvatarConfig c, ulong seed)
@@ -62,7 +62,7 @@ public class LoraTests(ITestOutputHelper log)
         // PEFT trainable set
         Lora.MarkOnlyLoraAsTrainable(model);
         Assert.All(model.named_parameters(), p => Assert.Equal(p.name.Contains("lora_"), p.parameter.requires_grad));
-        // the real parameter counts of §6.2 (r · (in + out) summed over the 10 layers of each block)
+        // the real parameter counts of docs/omniavatar.md#lora (r · (in + out) summed over the 10 layers of each block)
         static long Count(WanConfig w, int r) => w.NumLayers * (8L * r * 2 * w.Dim + 2L * r * (w.Dim + w.FfnDim));
         Assert.Equal(174_981_120L, Count(WanConfig.T2V_1_3B, 128));
         Assert.Equal(613_416_960L, Count(WanConfig.T2V_14B, 128));

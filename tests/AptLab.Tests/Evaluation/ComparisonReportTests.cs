@@ -66,21 +66,30 @@ public class ComparisonReportTests
             }
         Assert.Contains(sheet.Pixels.Take(sheet.Width * headerH * 3), p => p == 0);       // prompt text is drawn
 
-        // One all-frames sheet per method: 2 clips x 3 frames.
+        // One all-frames sheet per method, titled with the method's name: every prompt of the sheet (4, more than
+        // FrameSheetClips) x 3 frames.
         Assert.Equal(["frames_teacher_25_steps_cfg_5.png", "frames_cd_1_step.png", "frames_apt_1_step.png"],
                      outputs.FrameSheetPaths.Select(Path.GetFileName));
-        foreach (var path in outputs.FrameSheetPaths)
+        int titleH = BitmapFont.Height(2) + 2 * margin;
+        for (int k = 0; k < 3; k++)
         {
-            var fs = Png.Read(path);
-            int labelW = prompts.Take(2).Select((p, i) => BitmapFont.MeasureWidth($"{i + 1}: {p}")).Max();
+            var fs = Png.Read(outputs.FrameSheetPaths[k]);
+            int labelW = prompts.Take(4).Select((p, i) => BitmapFont.MeasureWidth($"{i + 1}: {p}")).Max();
             Assert.Equal(Math.Max(margin + 3 * (tile + margin), 2 * margin + labelW), fs.Width);
-            Assert.Equal(margin + 2 * (capH + tile + margin), fs.Height);
+            Assert.Equal(titleH + margin + 4 * (capH + tile + margin), fs.Height);
+            Assert.Contains(fs.Pixels.Take(fs.Width * titleH * 3), p => p == 0);           // the method's name is drawn
         }
+        Assert.NotEqual(Png.Read(outputs.FrameSheetPaths[1]).Pixels.Take(Png.Read(outputs.FrameSheetPaths[1]).Width * titleH * 3),
+                        Png.Read(outputs.FrameSheetPaths[2]).Pixels.Take(Png.Read(outputs.FrameSheetPaths[2]).Width * titleH * 3));
 
         // The mp4 grid: the sheet over T frames.
         Assert.True(Ffmpeg.IsAvailable, "ffmpeg/ffprobe not found: install the Debian package ffmpeg (make deps)");
         var video = Ffmpeg.ReadVideo(outputs.VideoPath!);
-        Assert.Equal(T, video.Frames.Count);
+        int loops = (int)Math.Ceiling(options.MinVideoSeconds * options.Fps / T);            // looped to a watchable length
+        Assert.Equal(T * loops, video.Frames.Count);
+        Assert.True(video.Frames.Count / video.Fps >= options.MinVideoSeconds);
+        static double Diff(RgbImage a, RgbImage b) => a.Pixels.Zip(b.Pixels).Average(p => Math.Abs(p.First - p.Second));
+        for (int f = 0; f < T; f++) Assert.True(Diff(video.Frames[f], video.Frames[f + T]) < 1.5);  // the second loop repeats the first (H.264 noise aside)
         Assert.Equal((sheet.Width + (sheet.Width & 1), sheet.Height + (sheet.Height & 1)), (video.Width, video.Height));
         Assert.Equal(4.0, video.Fps, 3);
 

@@ -40,7 +40,7 @@ public class DemoSmokeTests(DemoSmokeRun demo)
         Assert.Equal(ComparisonWriter.CsvHeader, rows[0]);
         Assert.True(AptLab.Data.Media.Ffmpeg.Probe(Path.Combine(run.Samples, "video", "comparison.mp4")).Streams.Count > 0);
         Assert.Contains("## APT vs consistency distillation", File.ReadAllText(run.File("README.md")));
-        foreach (var plot in new[] { "teacher_loss", "cd_loss", "apt_image_losses", "apt_image_logits", "apt_video_losses" })
+        foreach (var plot in new[] { "training", "vae", "teacher", "cd", "apt_image", "apt_video", "comparison" })
             foreach (var ext in new[] { ".svg", ".csv", ".png" })
                 Assert.True(File.Exists(Path.Combine(run.Plots, plot + ext)), plot + ext);
 
@@ -65,7 +65,7 @@ public class DemoSmokeTests(DemoSmokeRun demo)
         var log = new StringWriter();
         using (var ctx = new StudyContext(cfg, dir, log))
         {
-            StudyKinds.Foundation(ctx);
+            StudyProducts.Foundation(ctx);
             using var original = AptLab.Torch.IO.Safetensors.Load(Path.Combine(run.Checkpoints, "foundation.safetensors"));
             foreach (var (k, v) in ctx.Vae.state_dict())
                 Assert.Equal(original["vae." + k].data<float>().ToArray(), v.data<float>().ToArray());

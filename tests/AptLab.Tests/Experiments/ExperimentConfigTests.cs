@@ -37,7 +37,8 @@ public class ExperimentConfigTests
     [InlineData("distill: {noise_seeds: 0}", "distill.noise_seeds", "")]
     [InlineData("compare: {methods: [{model: cd.safetensors, steps: 3}]}", "compare.methods[0].steps", "1 or 2")]
     [InlineData("experiment: avatar", "experiment", "teacher, distill, apt, apt-omniavatar, compare, sample")]
-    [InlineData("experiment: apt\nwan: {checkpoint: w, image_data: d, video_frames: 48}", "wan.video_frames", "1 + 4k")]
+    [InlineData("experiment: apt-wan\nwan: {checkpoint: w, image_data: d, video_frames: 48}", "wan.video_frames", "1 + 4k")]
+    [InlineData("experiment: apt\nwan: {checkpoint: w, image_data: d}", "wan", "experiment: apt-wan")]
     public void Bad_values_name_the_file_and_key(string yaml, string key, string detail)
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse<ExperimentConfig>(yaml, "bad.yaml"));

@@ -7,7 +7,7 @@ using AptLab.Training;
 
 namespace AptLab.Tests.Experiments;
 
-/// <summary>Consistency distillation with the teacher-target cache (apt.md 4.3): a second run reads every teacher
+/// <summary>Consistency distillation with the teacher-target cache (docs/consistency-distillation.md#one-training-step): a second run reads every teacher
 /// step from disk, never calls the teacher, and trains the bit-identical student.</summary>
 public class TeacherTargetCacheTests
 {
@@ -19,6 +19,7 @@ public class TeacherTargetCacheTests
         public override int NumLayers => inner.NumLayers;
         public override int Dim => inner.Dim;
         public override int NumHeads => inner.NumHeads;
+        public override bool GradientCheckpointing { get => inner.GradientCheckpointing; set => inner.GradientCheckpointing = value; }
         public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
         {
             Calls++;

@@ -24,7 +24,7 @@ public class WanAptTests
         return embed + c.NumLayers * block + d * c.OutDim * 4 + c.OutDim * 4 + 2 * d;
     }
 
-    // Closed form of the three read-out heads (apt.md 5.3) + LayerNorm(3C) + Linear(3C -> 1).
+    // Closed form of the three read-out heads (docs/apt.md#heads) + LayerNorm(3C) + Linear(3C -> 1).
     private static long ReadoutParameters(long d, long heads, long count)
     {
         long head = 3 * d + 4 * (d * d + d) + 2 * (d / heads) + 2 * d + (d * 4 * d + 4 * d + 4 * d * d + d);
@@ -38,11 +38,11 @@ public class WanAptTests
         int imageBatch, int videoTokens)
     {
         var cfg = ConfigLoader.Load<ExperimentConfig>(Path.Combine(TestPaths.Repo, "configs", file));
-        Assert.Equal("apt", cfg.Experiment);
+        Assert.Equal("apt-wan", cfg.Experiment);
         var arch = cfg.Wan!.Architecture()!;
         Assert.Equal(layers, arch.NumLayers);
         Assert.Equal(heads, cfg.Apt.HeadLayers);
-        Assert.Equal(DiscriminatorReadout.DefaultLayers(layers), cfg.Apt.HeadLayers);         // apt.md 11.2's rule
+        Assert.Equal(DiscriminatorReadout.DefaultLayers(layers), cfg.Apt.HeadLayers);         // docs/apt.md#heads's rule
 
         using var teacher = new WanFlowModel(new WanModel(arch, ScalarType.BFloat16, Device.Meta));
         using var student = new WanFlowModel(new WanModel(arch, ScalarType.BFloat16, Device.Meta));
@@ -54,7 +54,7 @@ public class WanAptTests
         Assert.Equal(dit + ReadoutParameters(arch.Dim, arch.NumHeads, 3), Count(d));
         Assert.Equal(heads, d.Layers);
 
-        // apt.md 5.8 (image | video), 11.4
+        // docs/apt.md#phases (image | video)
         var (i, v) = (cfg.Apt.Image, cfg.Apt.Video);
         Assert.Equal((350, 300), (i.Updates, v.Updates));
         Assert.Equal((5e-6, 5e-6, 3e-6, 3e-6), (i.LrGenerator, i.LrDiscriminator, v.LrGenerator, v.LrDiscriminator));
@@ -68,7 +68,7 @@ public class WanAptTests
         Assert.Equal(13, video[1]);                                                              // 49 frames
         Assert.Equal(videoTokens, video[1] * video[2] / 2 * video[3] / 2);                       // patch 1x2x2
         Assert.Equal(1, cfg.Wan.LatentShape(video: false)[1]);
-        // the CD recipe of apt.md 11.4, run first (empty apt.student) with Wan's negative prompt encoded by the release's umT5
+        // the CD recipe of docs/consistency-distillation.md#settings, run first (empty apt.student) with Wan's negative prompt encoded by the release's umT5
         Assert.Equal((32, 5.0, 5.0, 1e-5, 0.01), (cfg.Distill.N, cfg.Distill.Shift, cfg.Distill.Guidance, cfg.Distill.Lr, cfg.Distill.WeightDecay));
         Assert.Equal((5000, 64), (cfg.Distill.Steps, cfg.Distill.Batch));
         Assert.Equal("", cfg.Apt.Student);
@@ -142,7 +142,7 @@ public class WanAptTests
                 Assert.Equal(updates, values.Length);
                 Assert.All(values, x => Assert.True(double.IsFinite(x), $"{phase}/{tag}"));
             }
-            Assert.All(m.Series($"{phase}/grad_norm_g").Values, x => Assert.True(x > 0));     // D differentiated through (E1)
+            Assert.All(m.Series($"{phase}/grad_norm_g").Values, x => Assert.True(x > 0));     // D differentiated through (docs/apt.md#known-pitfalls)
         }
         Assert.Contains("effective batch 4", log.ToString());                                   // 2 x 2 x 1 rank
 

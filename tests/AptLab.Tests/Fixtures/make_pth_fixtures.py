@@ -4,6 +4,7 @@
 Needs Debian's python3-torch (1.13.1); CI never runs this script, the generated files are committed.
 
     /usr/bin/python3 make_pth_fixtures.py            # writes Fixtures/pth/*.pt and their *.expected.json
+    /usr/bin/python3 make_pth_fixtures.py legacy     # only the legacy-format (pre-1.6) fixtures legacy_*.pt
     /usr/bin/python3 make_pth_fixtures.py verify F.pt F.expected.json
                                                        # torch.load a file (e.g. one written by AptLab) and
                                                        # compare it with an expected-values JSON
@@ -109,6 +110,27 @@ def make():
 
     # 7. the legacy (pre-1.6, non-zip) format
     torch.save({"w": torch.ones(2)}, os.path.join(HERE, "legacy.pt"), _use_new_zipfile_serialization=False)
+    make_legacy()
+
+
+def make_legacy():
+    """The legacy (pre-1.6) format of the published evaluation checkpoints: a module state dict with every dtype
+    and a BatchNorm (num_batches_tracked), storages shared by views, and a training checkpoint with parameters."""
+    g = torch.Generator().manual_seed(4321)
+    legacy = dict(_use_new_zipfile_serialization=False)
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+        net[1].running_var.copy_(torch.rand(3, generator=g) + 0.5)
+    sd = Tiny(g).state_dict()
+    sd.update({"net." + k: v for k, v in net.state_dict().items()})
+    torch.save(sd, os.path.join(HERE, "legacy_plain.pt"), **legacy)
+    write_expected("legacy_plain", sd)
+    base = torch.arange(20, dtype=torch.float64).reshape(4, 5) / 8
+    shared = {"base": base, "view": base[1:, ::2], "tt": base.t()}
+    torch.save(shared, os.path.join(HERE, "legacy_shared.pt"), **legacy)
+    write_expected("legacy_shared", shared)
 
 
 class Custom:
@@ -132,6 +154,8 @@ def verify(path, expected_path):
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "verify":
         verify(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "legacy":
+        make_legacy()
     elif len(sys.argv) >= 2 and sys.argv[1] == "expect":
         loaded = torch.load(sys.argv[2])
         print(f"{sys.argv[2]}: torch.load OK ({type(loaded).__name__}, {len(loaded)} tensors)")

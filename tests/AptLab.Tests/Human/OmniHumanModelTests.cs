@@ -197,6 +197,12 @@ public class OmniHumanModelTests(ITestOutputHelper log)
         Assert.True(RelErr(on, off) > 1e-3);                                              // pose reaches the velocity
     }
 
+    /// <summary>The model's default heatmap channel count is what Pose/PoseHeatmaps draws (the root folder does not use
+    /// Pose/, so the number is written twice and pinned here).</summary>
+    [Fact]
+    public void Default_heatmap_channels_are_the_rendered_ones() =>
+        Assert.Equal(AptLab.Human.Pose.PoseHeatmaps.Channels, new OmniHumanConfig().PoseHeatmapChannels);
+
     /// <summary>The release sizes on the meta device: the added parameters equal the formula (patch widening, audio MLP +
     /// slot embedding, one audio cross-attention per block, pose guider), and the Wan part equals Wan 2.1's count.</summary>
     [Theory]

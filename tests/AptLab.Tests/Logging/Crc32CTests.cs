@@ -1,5 +1,6 @@
 using System.Text;
 using AptLab.Data.Media;
+using AptLab.Torch.IO;
 using AptLab.Logging;
 using AptLab.Torch.IO;
 

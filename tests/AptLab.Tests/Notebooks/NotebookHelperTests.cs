@@ -1,4 +1,3 @@
-using System.Xml.Linq;
 using AptLab.Notebooks;
 
 namespace AptLab.Tests.Notebooks;
@@ -49,48 +48,18 @@ public class NotebookHelperTests
     }
 
     [Fact]
-    public void CsvTableReadsQuotedFieldsAndNumbers()
+    public void DataFramesBecomeHtmlTablesWithEscapedTextAndRoundedNumbers()
     {
-        var t = CsvTable.Parse("method,note,fd\n\"one, step\",\"says \"\"hi\"\"\",4.5\nteacher,\"two\nlines\",nan\n\n", "c.csv");
-        Assert.Equal(["method", "note", "fd"], t.Columns);
-        Assert.Equal(["one, step", "teacher"], t.Column("method"));
-        Assert.Equal(["says \"hi\"", "two\nlines"], t.Column("note"));
-        var fd = t.Numbers("fd");
-        Assert.Equal(4.5, fd[0]);
-        Assert.True(double.IsNaN(fd[1]));
-        Assert.Contains("c.csv: no column 'sharpness' (has: method, note, fd)", Assert.Throws<KeyNotFoundException>(() => t.Column("sharpness")).Message);
-        Assert.Contains("c.csv: row 1, column 'method': 'one, step' is not a number", Assert.Throws<InvalidDataException>(() => t.Numbers("method")).Message);
-        Assert.Contains("c.csv: line 3 has 2 fields, the header has 3", Assert.Throws<InvalidDataException>(() => CsvTable.Parse("a,b,c\n1,2,3\n4,5\n", "c.csv")).Message);
+        var df = new Microsoft.Data.Analysis.DataFrame(
+            new Microsoft.Data.Analysis.StringDataFrameColumn("method", ["APT <1 step>", "teacher & CFG"]),
+            new Microsoft.Data.Analysis.DoubleDataFrameColumn("fd", [12.345678901, double.NaN]),
+            new Microsoft.Data.Analysis.Int64DataFrameColumn("nfe", [1L, 50L]));
+        var html = DataFrameHtml.Render(df);
+        Assert.Contains("<thead><tr><th>method</th><th>fd</th><th>nfe</th></tr></thead>", html);
+        Assert.Contains("<tr><td style=\"text-align:left\">APT &lt;1 step&gt;</td><td style=\"text-align:right\">12.3457</td><td style=\"text-align:right\">1</td></tr>", html);
+        Assert.Contains("<td style=\"text-align:left\">teacher &amp; CFG</td><td style=\"text-align:right\">nan</td>", html);
+        var cut = DataFrameHtml.Render(df, maxRows: 1);
+        Assert.Equal(1, System.Text.RegularExpressions.Regex.Matches(cut, "<tr><td").Count);
+        Assert.Contains("1 more rows (2 in all)", cut);
     }
-
-    [Fact]
-    public void TablesAlignNumbersRightAndTextLeft()
-    {
-        var text = AptLab.Notebooks.Show.FormatTable(["tag", "last", "step"],
-            [["apt_image/loss_d", 0.6931471805599453, 200L], ["r1", 1e-7, 5L], ["nan", double.NaN, 0]]);
-        Assert.Equal(string.Join("\n",
-            "tag                   last  step",
-            "----------------  --------  ----",
-            "apt_image/loss_d  0.693147   200",
-            "r1                   1E-07     5",
-            "nan                    nan     0", ""), text);
-        Assert.Throws<ArgumentException>(() => AptLab.Notebooks.Show.FormatTable(["a", "b"], [["only one"]]));
-    }
-
-    [Fact]
-    public void BarChartHasOneBarPerLabelAtItsTick()
-    {
-        XNamespace svg = "http://www.w3.org/2000/svg";
-        var doc = XDocument.Parse(Charts.Bars("FD", "Fréchet distance", ["teacher", "cd", "apt"], [3.0, 9.0, 4.5]).ToSvg());
-        var ticks = doc.Descendants(svg + "text").Where(t => (string?)t.Attribute("class") == "xtick").ToList();
-        Assert.Equal(["teacher", "cd", "apt"], ticks.Select(t => t.Value));
-        var bars = doc.Descendants(svg + "g").Single(g => (string?)g.Attribute("class") == "series").Elements(svg + "rect")
-                      .Select(r => (X: D(r, "x"), W: D(r, "width"), H: D(r, "height"))).Where(b => b.H > 0).ToList();
-        Assert.Equal(3, bars.Count);
-        for (int i = 0; i < 3; i++) Assert.Equal(D(ticks[i], "x"), bars[i].X + bars[i].W / 2, 0.5);    // centred on the tick (px)
-        Assert.Equal(9.0 / 3.0, bars[1].H / bars[0].H, 2);                                             // heights in proportion
-        Assert.Equal(4.5 / 3.0, bars[2].H / bars[0].H, 2);
-    }
-
-    private static double D(XElement e, string attr) => double.Parse((string)e.Attribute(attr)!, System.Globalization.CultureInfo.InvariantCulture);
 }

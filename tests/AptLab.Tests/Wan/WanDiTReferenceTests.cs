@@ -76,7 +76,7 @@ public class WanDiTReferenceTests(ITestOutputHelper log)
     public void Bf16_weights_keep_float32_islands_and_stay_close()
     {
         // Big linears, patch and text embedding in bfloat16; time path, modulation, norms, residual stream and
-        // head in float32 (spec §2.8). bf16 rounding of the weights and activations costs ~1e-2.
+        // head in float32 (docs/wan-dit.md#precision). bf16 rounding of the weights and activations costs ~1e-2.
         using var _ = torch.NewScope();
         using var model = LoadCaseModel("wan_dit_t2v");
         model.to(ScalarType.BFloat16);

@@ -18,7 +18,7 @@ public class WanDiTSemanticsTests
     [Fact]
     public void Sequence_padding_does_not_change_the_output()
     {
-        // Spec §9: latent [16, 3, 4, 6] (grid 3·2·3 = 18 tokens), 7 context rows, t = 937; seq_len 18 vs 23.
+        // docs/wan-dit.md#forward-pass: latent [16, 3, 4, 6] (grid 3·2·3 = 18 tokens), 7 context rows, t = 937; seq_len 18 vs 23.
         using var _ = torch.NewScope();
         using var model = Tiny("t2v", 1);
         using var g = new Generator(2);

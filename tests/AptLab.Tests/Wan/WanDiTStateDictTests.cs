@@ -5,10 +5,10 @@ using static AptLab.Tests.Wan.WanTestUtil;
 namespace AptLab.Tests.Wan;
 
 /// <summary>State-dict names and shapes of the released configs (built on the meta device, no weights
-/// allocated) against spec §3.1, and strict-loading errors.</summary>
+/// allocated) against docs/wan-dit.md#checkpoints, and strict-loading errors.</summary>
 public class WanDiTStateDictTests
 {
-    /// <summary>Spec §3.1, written out from the table (not from the model).</summary>
+    /// <summary>The checkpoint keys (docs/wan-dit.md#checkpoints), written out from the table (not from the model).</summary>
     private static List<(string key, long[] shape)> SpecKeys(WanConfig c)
     {
         long D = c.Dim, Fd = c.FfnDim, Cin = c.InDim;
@@ -71,7 +71,7 @@ public class WanDiTStateDictTests
         using var model = new WanModel(cfg, device: Device.Meta);
         var sd = model.state_dict();
         var spec = SpecKeys(cfg);
-        Assert.Equal(tensors, spec.Count);                 // the spec's own count
+        Assert.Equal(tensors, spec.Count);                 // the table's own count
         Assert.Equal(tensors, sd.Count);
         Assert.Equal(spec.Select(s => s.key).OrderBy(s => s, StringComparer.Ordinal), sd.Keys.OrderBy(s => s, StringComparer.Ordinal));
         foreach (var (key, shape) in spec)

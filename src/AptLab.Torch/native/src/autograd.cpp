@@ -42,25 +42,31 @@ API int apt_is_grad_enabled() { return at::GradMode::is_enabled() ? 1 : 0; }
 API void apt_set_grad_enabled(int on) { at::GradMode::set_enabled(on != 0); }
 
 // ---- activation checkpointing ----
-// The managed side registers one callback. It runs the checkpointed function `fn_id` on `inputs` and writes
-// up to `capacity` output handles whose ownership passes to the caller; it returns their count or -1 (the
-// managed exception's message is then in apt_last_error via apt_set_error_message).
-typedef int (*checkpoint_callback)(int64_t fn_id, TH* inputs, int n_in, TH* outputs, int capacity);
+// The managed side registers three callbacks. `run` runs the checkpointed function `fn_id` on `inputs` (the
+// forward when `recompute` is 0, the recomputation in backward when 1) and writes up to `capacity` output
+// handles whose ownership passes to the caller; it returns their count or -1 (the managed exception's message
+// is then in apt_last_error via apt_set_error_message). `done` follows the backward through a recomputation (the
+// parameters' .grad now hold this block's contribution: a sharded trainer reduce-scatters and frees them there);
+// it returns 0 or -1. `release` frees the managed function when its autograd node is destroyed.
+typedef int (*checkpoint_callback)(int64_t fn_id, int recompute, TH* inputs, int n_in, TH* outputs, int capacity);
+typedef int (*done_callback)(int64_t fn_id);
 typedef void (*release_callback)(int64_t fn_id);
 static checkpoint_callback g_checkpoint_callback = nullptr;
+static done_callback g_done_callback = nullptr;
 static release_callback g_release_callback = nullptr;
-API void apt_set_checkpoint_callbacks(checkpoint_callback run, release_callback release) {
+API void apt_set_checkpoint_callbacks(checkpoint_callback run, done_callback done, release_callback release) {
   g_checkpoint_callback = run;
+  g_done_callback = done;
   g_release_callback = release;
 }
 API void apt_set_error_message(const char* message) { set_error(message); }
 
 extern "C" const char* apt_last_error();
-static variable_list run_callback(int64_t fn_id, const variable_list& inputs) {
+static variable_list run_callback(int64_t fn_id, bool recompute, const variable_list& inputs) {
   std::vector<TH> in;
   for (auto& t : inputs) in.push_back(wrap(t));
   std::vector<TH> out(64, nullptr);
-  int n = g_checkpoint_callback(fn_id, in.data(), (int)in.size(), out.data(), (int)out.size());
+  int n = g_checkpoint_callback(fn_id, recompute ? 1 : 0, in.data(), (int)in.size(), out.data(), (int)out.size());
   for (auto h : in) { delete h; live_tensors--; }
   if (n < 0) throw std::runtime_error(std::string("checkpointed function failed: ") + apt_last_error());
   variable_list result;
@@ -85,7 +91,7 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
     // Keep the CPU RNG state so that dropout inside the block draws the same numbers when recomputed.
     ctx->saved_data["rng"] = at::detail::getDefaultCPUGenerator().get_state();
     ctx->save_for_backward(inputs.vec());
-    return run_callback(fn_id, inputs.vec());  // grad mode is off here: no activations are kept
+    return run_callback(fn_id, false, inputs.vec());  // grad mode is off here: no activations are kept
   }
   static variable_list backward(torch::autograd::AutogradContext* ctx, variable_list grad_outputs) {
     int64_t fn_id = ctx->saved_data["fn_id"].toInt();
@@ -101,7 +107,7 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
       RngStateGuard restore_after;  // the RNG stream continues as if the block had run once
       restore_after.gen.set_state(ctx->saved_data["rng"].toTensor());
       at::AutoGradMode enable(true);
-      outputs = run_callback(fn_id, inputs);
+      outputs = run_callback(fn_id, true, inputs);
     }
     variable_list outs, gos;
     for (size_t i = 0; i < outputs.size(); i++)
@@ -111,13 +117,17 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
     result.push_back(at::Tensor());  // fn_id (not a tensor: must stay undefined)
     result.push_back(at::Tensor());  // owner
     for (auto& t : inputs) result.push_back(t.requires_grad() ? t.grad() : at::Tensor());
+    outputs.clear();  // the recomputation's graph goes before `done` frees what it held
+    outs.clear();
+    if (g_done_callback(fn_id) < 0)
+      throw std::runtime_error(std::string("after the backward of a checkpointed function: ") + apt_last_error());
     return result;
   }
 };
 
 API int apt_checkpoint(int64_t fn_id, TH* inputs, int n_in, TH* outputs, int capacity) {
   APT_TRY
-  if (!g_checkpoint_callback || !g_release_callback) throw std::runtime_error("checkpoint callbacks not registered");
+  if (!g_checkpoint_callback || !g_done_callback || !g_release_callback) throw std::runtime_error("checkpoint callbacks not registered");
   // A zero-element tensor whose deleter hands fn_id back to the managed side: the managed delegate then
   // lives exactly as long as something (this call, or the autograd node) may still run it.
   auto owner = at::from_blob(reinterpret_cast<void*>(fn_id), {0},

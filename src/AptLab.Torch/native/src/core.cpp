@@ -85,35 +85,83 @@ API TH apt_eye(int64_t n, int64_t m, int dtype, int dev, int dev_index, int requ
 static c10::optional<at::Generator> gen(at::Generator* g) {
   return g ? c10::optional<at::Generator>(*g) : c10::nullopt;
 }
+// Device-safe randomness: a seeded draw is always made on the generator's own device (the CPU: AptLab's generators
+// are CPU generators) and then moved to the requested device, so that a CUDA run draws exactly the numbers a CPU
+// run draws (libtorch itself rejects a CPU generator for a CUDA tensor). Draws on the generator's device, and
+// unseeded draws (the device's default generator), are libtorch's own, unchanged.
+static bool elsewhere(at::Generator* g, const at::Device& target) { return g && g->device() != target; }
+static at::Tensor moved(at::Tensor drawn, const at::TensorOptions& o) {
+  auto t = drawn.to(o.device());
+  if (o.requires_grad()) t.set_requires_grad(true);
+  return t;
+}
 API TH apt_randn(const int64_t* s, int n, at::Generator* g, int dtype, int dev, int dev_index,
                  int requires_grad) {
-  RET_T(torch::randn(ints(s, n), gen(g), OPTS))
+  APT_TRY
+  auto o = OPTS;
+  if (elsewhere(g, o.device())) return wrap(moved(at::randn(ints(s, n), gen(g), o.device(g->device()).requires_grad(false)), o));
+  return wrap(torch::randn(ints(s, n), gen(g), o));
+  APT_CATCH(nullptr)
 }
 API TH apt_rand(const int64_t* s, int n, at::Generator* g, int dtype, int dev, int dev_index,
                 int requires_grad) {
-  RET_T(torch::rand(ints(s, n), gen(g), OPTS))
+  APT_TRY
+  auto o = OPTS;
+  if (elsewhere(g, o.device())) return wrap(moved(at::rand(ints(s, n), gen(g), o.device(g->device()).requires_grad(false)), o));
+  return wrap(torch::rand(ints(s, n), gen(g), o));
+  APT_CATCH(nullptr)
 }
 API TH apt_randint(int64_t low, int64_t high, const int64_t* s, int n, at::Generator* g, int dtype, int dev,
                    int dev_index) {
-  RET_T(at::randint(low, high, ints(s, n), gen(g), options(dtype, dev, dev_index)))
+  APT_TRY
+  auto o = options(dtype, dev, dev_index);
+  if (elsewhere(g, o.device())) return wrap(moved(at::randint(low, high, ints(s, n), gen(g), o.device(g->device())), o));
+  return wrap(at::randint(low, high, ints(s, n), gen(g), o));
+  APT_CATCH(nullptr)
 }
 API TH apt_randperm(int64_t n, at::Generator* g, int dev, int dev_index) {
-  RET_T(at::randperm(n, gen(g), options((int)at::kLong, dev, dev_index)))
+  APT_TRY
+  auto o = options((int)at::kLong, dev, dev_index);
+  if (elsewhere(g, o.device())) return wrap(moved(at::randperm(n, gen(g), o.device(g->device())), o));
+  return wrap(at::randperm(n, gen(g), o));
+  APT_CATCH(nullptr)
 }
 API TH apt_empty_like(TH t) { RET_T(at::empty_like(*t)) }
 API TH apt_zeros_like(TH t) { RET_T(at::zeros_like(*t)) }
 API TH apt_ones_like(TH t) { RET_T(at::ones_like(*t)) }
 API TH apt_full_like(TH t, double v, int is_int) { RET_T(at::full_like(*t, scalar(v, is_int))) }
 API TH apt_randn_like(TH t, at::Generator* g) {
-  RET_T(at::randn(t->sizes(), gen(g), t->options().requires_grad(false)))
+  APT_TRY
+  auto o = t->options().requires_grad(false);
+  if (elsewhere(g, o.device())) return wrap(moved(at::randn(t->sizes(), gen(g), o.device(g->device())), o));
+  return wrap(at::randn(t->sizes(), gen(g), o));
+  APT_CATCH(nullptr)
 }
 API TH apt_rand_like(TH t, at::Generator* g) {
-  RET_T(at::rand(t->sizes(), gen(g), t->options().requires_grad(false)))
+  APT_TRY
+  auto o = t->options().requires_grad(false);
+  if (elsewhere(g, o.device())) return wrap(moved(at::rand(t->sizes(), gen(g), o.device(g->device())), o));
+  return wrap(at::rand(t->sizes(), gen(g), o));
+  APT_CATCH(nullptr)
 }
-// In-place random fills (used by initialisers).
-API int apt_uniform_(TH t, double a, double b, at::Generator* g) { RET_OK(t->uniform_(a, b, gen(g))) }
-API int apt_normal_(TH t, double mean, double std, at::Generator* g) { RET_OK(t->normal_(mean, std, gen(g))) }
-API int apt_bernoulli_(TH t, double p, at::Generator* g) { RET_OK(t->bernoulli_(p, gen(g))) }
+// In-place random fills (used by initialisers). Elsewhere than on the generator's device: filled there (as a
+// contiguous tensor of the same shape and dtype) and copied in.
+template <typename F>
+static void fill(TH t, at::Generator* g, F&& draw) {
+  if (!elsewhere(g, t->device())) { draw(*t); return; }
+  auto tmp = at::empty(t->sizes(), t->options().device(g->device()).requires_grad(false));
+  draw(tmp);
+  t->copy_(tmp);
+}
+API int apt_uniform_(TH t, double a, double b, at::Generator* g) {
+  RET_OK(fill(t, g, [&](at::Tensor& x) { x.uniform_(a, b, gen(g)); }))
+}
+API int apt_normal_(TH t, double mean, double std, at::Generator* g) {
+  RET_OK(fill(t, g, [&](at::Tensor& x) { x.normal_(mean, std, gen(g)); }))
+}
+API int apt_bernoulli_(TH t, double p, at::Generator* g) {
+  RET_OK(fill(t, g, [&](at::Tensor& x) { x.bernoulli_(p, gen(g)); }))
+}
 
 // A tensor holding a copy of `nbytes` bytes at `data` (the caller's memory is not retained).
 API TH apt_from_data(const void* data, const int64_t* s, int n, int dtype) {
@@ -154,6 +202,12 @@ API TH apt_detach(TH t) { RET_T(t->detach()) }
 API int apt_detach_(TH t) { RET_OK(t->detach_()) }
 API int apt_copy_(TH dst, TH src) { RET_OK(dst->copy_(*src)) }
 API int apt_set_data(TH dst, TH src) { RET_OK(dst->set_data(*src)) }
+// set_data across tensor types (a parameter built on the meta device receiving CPU or CUDA storage): the tensor's
+// metadata, storage and device are replaced, keeping its identity and autograd state. Only for leaves that have not
+// been used in autograd yet (their gradient accumulator, if any, would still expect the old device).
+API int apt_set_data_any_device(TH dst, TH src) {
+  RET_OK(dst->unsafeGetTensorImpl()->shallow_copy_from(src->getIntrusivePtr()))
+}
 
 // ---- RNG ----
 API void apt_manual_seed(uint64_t seed) { at::manual_seed(seed); }

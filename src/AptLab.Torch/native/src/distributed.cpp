@@ -42,6 +42,15 @@ int run(Group* g, const char* op, F&& body) {
   return -1;
 }
 
+// Gloo's collectives take float, double, half and the integer types; other dtypes (bfloat16, bool) travel as their
+// bytes (exact for gathers and broadcasts; sums need a real dtype).
+at::Tensor as_gloo_bytes(const at::Tensor& t) {
+  auto s = t.scalar_type();
+  bool native = s == at::kFloat || s == at::kDouble || s == at::kHalf || s == at::kByte || s == at::kChar ||
+                s == at::kInt || s == at::kLong;
+  return native ? t : t.view(at::kByte);
+}
+
 c10d::ReduceOp reduce_op(int op) {
   switch (op) {
     case 0: return c10d::ReduceOp::SUM;
@@ -144,7 +153,8 @@ API int apt_pg_broadcast(PG g, TH t, int root) {
     if (root < 0 || root >= g->size) throw std::runtime_error("root rank " + std::to_string(root) + " out of range");
     c10d::BroadcastOptions o;
     o.rootRank = root;
-    std::vector<at::Tensor> v{*t};
+    bool bytes = g->backend == "gloo" && t->is_contiguous() && as_gloo_bytes(*t).scalar_type() != t->scalar_type();
+    std::vector<at::Tensor> v{bytes ? as_gloo_bytes(t->reshape({-1})) : *t};
     g->pg->broadcast(v, o)->wait();
   });
 }
@@ -186,6 +196,55 @@ API int apt_pg_reduce_scatter(PG g, TH output, TH* inputs, int n, int op, int* u
       std::vector<at::Tensor> outs{*output};
       std::vector<std::vector<at::Tensor>> in{ins};
       g->pg->reduce_scatter(outs, in, o)->wait();
+    }
+    if (op == 1) output->div_(g->size);
+  });
+}
+
+// output (1-D, size x input.numel(), contiguous) = the inputs of all ranks concatenated in rank order, written
+// in place (FSDP's parameter gather). NCCL: one _allgather_base; Gloo: allgather into views of output.
+API int apt_pg_allgather_into(PG g, TH output, TH input) {
+  return run(g, "all_gather_into_tensor", [&] {
+    auto in = input->contiguous().reshape({-1});
+    if (output->dim() != 1 || !output->is_contiguous() || output->numel() != in.numel() * g->size ||
+        output->scalar_type() != in.scalar_type())
+      throw std::runtime_error("output must be a contiguous 1-D " + std::string(c10::toString(in.scalar_type())) +
+                               " tensor of " + std::to_string(in.numel() * g->size) + " elements");
+    if (g->backend != "gloo") {
+      g->pg->_allgather_base(*output, in)->wait();
+      return;
+    }
+    auto out = as_gloo_bytes(*output);
+    auto src = as_gloo_bytes(in);
+    std::vector<std::vector<at::Tensor>> outs(1);
+    for (int r = 0; r < g->size; r++) outs[0].push_back(out.narrow(0, r * src.numel(), src.numel()));
+    std::vector<at::Tensor> ins{src};
+    g->pg->allgather(outs, ins)->wait();
+  });
+}
+
+// output (1-D) = reduction over ranks of their input's slice [rank n, (rank + 1) n), n = output.numel(), for a
+// 1-D input of size x n elements (FSDP's gradient reduce-scatter). NCCL: one _reduce_scatter_base; Gloo (no
+// reduce_scatter): one in-place all_reduce of the input, whose values are then overwritten, and this rank's slice.
+API int apt_pg_reduce_scatter_flat(PG g, TH output, TH input, int op) {
+  return run(g, "reduce_scatter_tensor", [&] {
+    int64_t n = output->numel();
+    if (input->dim() != 1 || !input->is_contiguous() || input->numel() != n * g->size ||
+        input->scalar_type() != output->scalar_type())
+      throw std::runtime_error("input must be a contiguous 1-D tensor of " + std::to_string(n * g->size) +
+                               " elements of the output's dtype");
+    c10d::ReduceOp rop = reduce_op(op == 1 ? 0 : op);
+    if (g->backend == "gloo") {
+      c10d::AllreduceOptions o;
+      o.reduceOp = rop;
+      std::vector<at::Tensor> v{*input};
+      g->pg->allreduce(v, o)->wait();
+      output->copy_(input->narrow(0, g->rank * n, n).view(output->sizes()));
+    } else {
+      c10d::ReduceScatterOptions o;
+      o.reduceOp = rop;
+      auto out = output->view({-1});
+      g->pg->_reduce_scatter_base(out, *input, o)->wait();
     }
     if (op == 1) output->div_(g->size);
   });

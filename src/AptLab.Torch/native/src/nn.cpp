@@ -136,6 +136,42 @@ API TH apt_max_pool2d(TH x, const int64_t* k, const int64_t* s, const int64_t* p
 }
 API TH apt_adaptive_avg_pool2d(TH x, int64_t h, int64_t w) { RET_T(at::adaptive_avg_pool2d(*x, {h, w})) }
 
+// Pooling over nd = 1, 2 or 3 spatial dims (chosen by nd); k, s, p have nd entries each. avg: count_include_pad = 0
+// divides a border window by its number of real elements (TF's "SAME" average pool).
+API TH apt_max_pool(TH x, const int64_t* k, const int64_t* s, const int64_t* p, int nd, int ceil_mode) {
+  APT_TRY
+  auto kk = ints(k, nd), ss = ints(s, nd), pp = ints(p, nd);
+  std::vector<int64_t> dil((size_t)nd, 1);
+  bool c = ceil_mode != 0;
+  switch (nd) {
+    case 1: return wrap(at::max_pool1d(*x, kk, ss, pp, dil, c));
+    case 2: return wrap(at::max_pool2d(*x, kk, ss, pp, dil, c));
+    case 3: return wrap(at::max_pool3d(*x, kk, ss, pp, dil, c));
+  }
+  throw std::runtime_error("max_pool: 1, 2 or 3 spatial dims expected");
+  APT_CATCH(nullptr)
+}
+API TH apt_avg_pool(TH x, const int64_t* k, const int64_t* s, const int64_t* p, int nd, int ceil_mode,
+                    int count_include_pad) {
+  APT_TRY
+  auto kk = ints(k, nd), ss = ints(s, nd), pp = ints(p, nd);
+  bool c = ceil_mode != 0, inc = count_include_pad != 0;
+  switch (nd) {
+    case 1: return wrap(at::avg_pool1d(*x, kk, ss, pp, c, inc));
+    case 2: return wrap(at::avg_pool2d(*x, kk, ss, pp, c, inc));
+    case 3: return wrap(at::avg_pool3d(*x, kk, ss, pp, c, inc));
+  }
+  throw std::runtime_error("avg_pool: 1, 2 or 3 spatial dims expected");
+  APT_CATCH(nullptr)
+}
+
+// F.batch_norm over dim 1 of x [N, C, *]: running statistics (training = 0) or batch statistics, updating the
+// running buffers in place with `momentum` when training and they are given.
+API TH apt_batch_norm(TH x, TH running_mean, TH running_var, TH w, TH b, int training, double momentum, double eps) {
+  RET_T(at::batch_norm(*x, opt(w), opt(b), opt(running_mean), opt(running_var), training != 0, momentum, eps,
+                       at::globalContext().userEnabledCuDNN()))
+}
+
 // Losses; reduction 0 none, 1 mean, 2 sum (at::Reduction).
 API TH apt_mse_loss(TH a, TH b, int reduction) { RET_T(at::mse_loss(*a, *b, reduction)) }
 API TH apt_l1_loss(TH a, TH b, int reduction) { RET_T(at::l1_loss(*a, *b, reduction)) }

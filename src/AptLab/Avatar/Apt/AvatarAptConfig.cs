@@ -8,7 +8,7 @@ namespace AptLab.Avatar.Apt;
 /// The <c>omniavatar</c> section of an <c>experiment: apt-omniavatar</c> config (configs/apt-omniavatar-*.yaml): the
 /// teacher's weights (Wan base + OmniAvatar LoRA/audio checkpoint, or a tiny random one), its dtype and the encoded
 /// training data (a <see cref="AptLab.Data.LatentCache"/> folder) with the CFG negative. Consistency distillation and the two
-/// adversarial phases are the runner's <c>distill</c> and <c>apt</c> sections (apt.md 11.4 adapted to OmniAvatar).
+/// adversarial phases are the runner's <c>distill</c> and <c>apt</c> sections (docs/consistency-distillation.md#settings adapted to OmniAvatar).
 /// Paths are relative to the working directory, as in OmniAvatar's configs.
 /// </summary>
 public sealed class AvatarAptConfig : IValidatable
@@ -44,7 +44,7 @@ public sealed class AvatarAptConfig : IValidatable
 }
 
 /// <summary>The teacher: OmniAvatar's DiT built from the Wan 2.1 T2V weights and the OmniAvatar checkpoint
-/// (omniavatar.md 6.3, 7.4), its LoRA merged; or, with <c>random_weights</c>, a tiny random one (CPU smoke runs).</summary>
+/// (docs/omniavatar.md#checkpoints), its LoRA merged; or, with <c>random_weights</c>, a tiny random one (CPU smoke runs).</summary>
 public sealed class AvatarAptModelConfig : IValidatable
 {
     /// <summary>Architecture: omniavatar-1.3b (Wan 1.3B: 30 blocks, dim 1536), omniavatar-14b, or tiny (random_weights).</summary>

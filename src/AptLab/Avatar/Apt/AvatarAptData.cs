@@ -7,7 +7,7 @@ namespace AptLab.Avatar.Apt;
 /// Real micro-batches for APT / CD with an OmniAvatar teacher from a <see cref="LatentCache"/> whose samples hold
 /// "latents" [16, F', h, w], "ref_latents" [16, 1, h, w], "audio" [>= 4F - 3, audio_in_dim] and "context" [Lt, text_dim].
 /// A sample becomes the first <c>F</c> latent frames, y = cat(reference latent repeated over the F frames, mask)
-/// [17, F, h, w] with mask 0 for the first <c>knownFrames</c> frames and 1 after (omniavatar.md 3.4: 0 = known), the
+/// [17, F, h, w] with mask 0 for the first <c>knownFrames</c> frames and 1 after (docs/omniavatar.md#conditioning: 0 = known), the
 /// audio rows of those frames (4F - 3 rows: AudioPack repeats row 0 for latent frame 0) and the context; contexts of
 /// different lengths are zero-padded to the longest (the DiT pads them to text_len with zeros anyway).
 /// Image phase: F = 1, knownFrames = 0 (latent frame 0 alone is an image latent: the VAE is causal).

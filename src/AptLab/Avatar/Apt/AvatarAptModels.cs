@@ -8,14 +8,14 @@ namespace AptLab.Avatar.Apt;
 /// <summary>
 /// The three networks of APT with an OmniAvatar teacher, built from an <see cref="AvatarAptConfig"/>:
 /// <list type="bullet">
-/// <item>teacher: OmniAvatar's DiT = Wan base weights smart-loaded into 33 input channels (omniavatar.md 7.4) + LoRA
+/// <item>teacher: OmniAvatar's DiT = Wan base weights smart-loaded into 33 input channels (docs/omniavatar.md#checkpoints) + LoRA
 /// and audio modules from <c>exp_path/pytorch_model.pt</c> (6.3); the LoRA is then merged and removed, so the teacher
 /// is a plain OmniAvatar network (frozen, eval). With <c>random_weights</c>: the tiny DiT with seeded random weights
 /// and a seeded random LoRA, merged the same way;</item>
 /// <item>student (APT generator): a full copy of the teacher (<see cref="OmniAvatarFlowModel.Copy"/>), or the weights
 /// of <c>model.student_init</c> (e.g. the consistency-distilled generator); all parameters train;</item>
 /// <item>discriminator: another full copy of the teacher (the original audio- and reference-conditioned network,
-/// apt.md 5.2) with read-out heads after <c>apt.head_layers</c>; all parameters train.</item>
+/// docs/apt.md#discriminator) with read-out heads after <c>apt.head_layers</c>; all parameters train.</item>
 /// </list>
 /// On <see cref="Device.Meta"/> nothing is read (shapes only: parameter counts, head placement, memory planning).
 /// </summary>

@@ -6,11 +6,11 @@ using AptLab.Apt;
 namespace AptLab.Avatar.Apt;
 
 /// <summary>
-/// An OmniAvatar DiT (omniavatar.md §2) as a flow model: the velocity is <c>OmniAvatarModel.forward(x, 1000 sigma,
+/// An OmniAvatar DiT (docs/omniavatar.md#overview) as a flow model: the velocity is <c>OmniAvatarModel.forward(x, 1000 sigma,
 /// context, y, audio)</c> with the reference latent + mask in <see cref="Conditioning.Y"/> [B, 17, F, h, w] and the
 /// wav2vec2 features in <see cref="Conditioning.Audio"/> [B, 4F - 3, audio_in_dim] (null: no audio branch at all).
 /// The latent x is the 16-channel noisy video latent; the network sees cat(x, y) (33 channels) as upstream.
-/// <para>Teacher CFG (used by consistency distillation): OmniAvatar's default 2-pass guidance (§3.2, audio_scale unset
+/// <para>Teacher CFG (used by consistency distillation): OmniAvatar's default 2-pass guidance (docs/omniavatar.md#sampling, audio_scale unset
 /// = guidance_scale): the negative keeps y, takes the negative prompt AND zero audio (<see cref="Negative"/>), so
 /// <c>v = v(neg text, 0 audio) + w (v(text, audio) - v(neg text, 0 audio))</c> guides text and audio jointly with one
 /// scale (4.5 upstream). The 3-pass form (separate audio scale) needs a second negative, which the generic
@@ -23,33 +23,22 @@ public sealed class OmniAvatarFlowModel(OmniAvatarModel net) : FlowModel
     public override int NumLayers => Net.wanConfig.NumLayers;
     public override int Dim => Net.wanConfig.Dim;
     public override int NumHeads => Net.wanConfig.NumHeads;
+    public override bool GradientCheckpointing { get => Net.GradientCheckpointing; set => Net.GradientCheckpointing = value; }
 
-    public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
-    {
-        using var scope = torch.NewScope();
-        var t = WanTimesteps(sigma, x.device);                                         // [B]
-        var audioCond = c.Audio is null ? null : Net.AudioConditioning(c.Audio);       // [B, K, F, dim]
-        var o = Net.Forward(x, t, c.Context, YOf(c), audioCond, null, hiddenAfter);
-        scope.Keep(o.Output);
-        scope.KeepAll(o.Hidden.ToArray());
-        return o;
-    }
+    public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null) =>
+        Kept(() => Net.forward_with_audio_terms(x, WanTimesteps(sigma, x.device), c.Context, YOf(c), AudioTerms(c), null, hiddenAfter));
 
     /// <summary>The hidden states after <paramref name="blocks"/>, stopping after the last of them (no head).</summary>
-    public override IReadOnlyList<Tensor> Hidden(Tensor x, Tensor sigma, Conditioning c, int[] blocks)
-    {
-        using var scope = torch.NewScope();
-        var t = WanTimesteps(sigma, x.device);                                         // [B]
-        var audioCond = c.Audio is null ? null : Net.AudioConditioning(c.Audio);
-        var hidden = Net.hidden_states(x, t, c.Context, YOf(c), audioCond, blocks);
-        scope.KeepAll(hidden.ToArray());
-        return hidden;
-    }
+    public override IReadOnlyList<Tensor> Hidden(Tensor x, Tensor sigma, Conditioning c, int[] blocks) =>
+        Kept(() => Net.hidden_states(x, WanTimesteps(sigma, x.device), c.Context, YOf(c), AudioTerms(c), blocks));
+
+    /// <summary>The per-block audio terms [B, K, F, dim] of <see cref="Conditioning.Audio"/> (null: no audio branch).</summary>
+    private Tensor? AudioTerms(Conditioning c) => c.Audio is null ? null : Net.AudioConditioning(c.Audio);
 
     /// <summary>
     /// A full, independent, LoRA-free copy: the base weights plus every enabled, unmerged LoRA adapter folded in
     /// (W + (alpha / r) B A, in float32 as <see cref="LoraLinear.Merge"/>), a merged adapter being in W already.
-    /// Why the merged model and not LoRA: APT trains the whole generator and the whole discriminator (apt.md 5.1,
+    /// Why the merged model and not LoRA: APT trains the whole generator and the whole discriminator (docs/apt.md#generator,
     /// 5.2, freezing D was worse), and OmniAvatar's LoRA (rank 128) is only how the teacher was fine-tuned; the
     /// teacher's function is W + scaling B A, so the copy starts from exactly that function (up to the rounding of
     /// the fold) with every weight trainable, and its state dict has plain OmniAvatar keys (no <c>lora_</c>).
@@ -78,7 +67,7 @@ public sealed class OmniAvatarFlowModel(OmniAvatarModel net) : FlowModel
     }
 
     /// <summary>
-    /// The CFG negative of <paramref name="c"/> (omniavatar.md §3.2, 2-pass): the negative prompt's context
+    /// The CFG negative of <paramref name="c"/> (docs/omniavatar.md#sampling, 2-pass): the negative prompt's context
     /// [1 or B, Lt, text_dim] (broadcast over the batch), the same y, zero audio (zeros through the full audio path).
     /// </summary>
     public static Conditioning Negative(Conditioning c, Tensor negativeContext)

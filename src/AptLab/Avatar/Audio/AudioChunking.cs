@@ -1,7 +1,7 @@
 namespace AptLab.Avatar.Audio;
 
 /// <summary>
-/// OmniAvatar's sliding-window arithmetic over video frames (spec §4.3): chunks of <see cref="FramesPerChunk"/>
+/// OmniAvatar's sliding-window arithmetic over video frames (docs/omniavatar.md#long-video): chunks of <see cref="FramesPerChunk"/>
 /// (= L) video frames; the first chunk keeps <see cref="FirstFixedFrames"/> (1, the reference image) frames fixed,
 /// every later chunk overlaps the previous one by <see cref="OverlapFrames"/> (13). The audio is padded so the chunks
 /// tile it exactly: A = (L − first) + k·(L − overlap).

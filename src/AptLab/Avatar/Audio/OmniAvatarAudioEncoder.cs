@@ -12,7 +12,7 @@ public sealed record AudioFeatures(Tensor audio_embeddings, int ori_audio_len, i
 }
 
 /// <summary>
-/// OmniAvatar's audio feature pipeline (spec §1.1, §1.4, §1.5) around a <see cref="Wav2Vec2Model"/> (not owned):
+/// OmniAvatar's audio feature pipeline (docs/omniavatar.md#audio-features) around a <see cref="Wav2Vec2Model"/> (not owned):
 /// <list type="number">
 /// <item>prepend <c>silence_duration_s</c> of zeros; normalise the whole clip (<see cref="Wav2Vec2Preprocessor"/>);</item>
 /// <item><c>audio_len = ⌈n / 16000 · 25⌉</c>, padded to whole chunks (<see cref="AudioChunking"/>) when given; the

@@ -11,7 +11,7 @@ namespace AptLab.Avatar.Data;
 /// <code>
 /// latents      [16, F, h, w]  VAE posterior mean of the L frames (unnormalised, as LatentCache stores latents)
 /// ref_latents  [16, 1, h, w]  VAE posterior mean of the reference image
-/// audio        [L, C]         OmniAvatar's wav2vec2 features (§1), one row per video frame, row k ↔ frame k
+/// audio        [L, C]         OmniAvatar's wav2vec2 features (docs/omniavatar.md#audio-features), one row per video frame, row k ↔ frame k
 ///                             (the clip's own audio, no silence prepended: training aligns frames and audio directly)
 /// context      [Lt, dim]      umT5 embedding of the caption, its real rows only
 /// </code>

@@ -1,5 +1,4 @@
 using AptLab.Wan.Vae;
-using AptLab.Avatar.Training;
 using AptLab.Data;
 
 namespace AptLab.Avatar.Data;

@@ -1,6 +1,6 @@
 namespace AptLab.Avatar.Inference;
 
-/// <summary>Constants of OmniAvatar's inference configs (spec omniavatar §3.5, §3.6).</summary>
+/// <summary>Constants of OmniAvatar's inference configs (docs/omniavatar.md#conditioning, docs/omniavatar.md#sampling).</summary>
 public static class AvatarDefaults
 {
     /// <summary>The negative prompt of both official YAMLs, verbatim.</summary>

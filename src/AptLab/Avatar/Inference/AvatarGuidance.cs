@@ -3,7 +3,7 @@ using AptLab.Diffusion;
 namespace AptLab.Avatar.Inference;
 
 /// <summary>
-/// OmniAvatar's classifier-free guidance (spec omniavatar §3.2 step 4.4, §9.5): 1, 2 or 3 DiT passes per step.
+/// OmniAvatar's classifier-free guidance (docs/omniavatar.md#sampling): 1, 2 or 3 DiT passes per step.
 /// <list type="bullet">
 /// <item>guidance_scale = 1: one pass, v = pos (audio CFG is off even when audio_scale is set);</item>
 /// <item>audio_scale unset or equal to guidance_scale: 2 passes, v = neg + cfg·(pos − neg) with

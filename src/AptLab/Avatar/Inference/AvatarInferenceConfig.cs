@@ -5,8 +5,8 @@ using YamlDotNet.Serialization;
 namespace AptLab.Avatar.Inference;
 
 /// <summary>
-/// The YAML of <c>aptlab avatar</c>: the keys and defaults of OmniAvatar's <c>configs/inference*.yaml</c> (spec
-/// omniavatar §3.6), the keys of the checkpoint's <c>config.json</c> (filled from <c>exp_path/config.json</c> when
+/// The YAML of <c>aptlab avatar</c>: the keys and defaults of OmniAvatar's <c>configs/inference*.yaml</c>
+/// (docs/omniavatar.md#sampling), the keys of the checkpoint's <c>config.json</c> (filled from <c>exp_path/config.json</c> when
 /// <c>reload_cfg</c> is true and the YAML leaves them unset), and AptLab's own: <c>tokenizer_path</c>,
 /// <c>random_weights</c> (tiny random models, CPU smoke runs), <c>output_dir</c>, <c>device</c>, <c>threads</c>.
 /// </summary>

@@ -3,7 +3,7 @@ using AptLab.Wan;
 
 namespace AptLab.Avatar.Inference;
 
-/// <summary>Settings of one OmniAvatar denoising run (<c>log_video</c>, spec omniavatar §3.1, §3.2, §5).</summary>
+/// <summary>Settings of one OmniAvatar denoising run (<c>log_video</c>, docs/omniavatar.md#sampling, docs/omniavatar.md#teacache).</summary>
 public sealed record AvatarSamplingOptions
 {
     public int NumSteps { get; init; } = 50;
@@ -36,7 +36,7 @@ public sealed record AvatarSamplingOptions
 public sealed record AvatarSample(Tensor Latents, int ModelCalls, int SkippedCalls);
 
 /// <summary>
-/// OmniAvatar's <c>log_video</c> loop (spec §3.2) for one chunk. Per step i: (1) the first
+/// OmniAvatar's <c>log_video</c> loop (docs/omniavatar.md#sampling) for one chunk. Per step i: (1) the first
 /// <c>fixedFrames</c> latent frames are overwritten with the clean prefix; (2) the DiT sees the bf16-rounded
 /// timestep; (3) 1, 2 or 3 passes combined by <see cref="AvatarGuidance"/>; (4) Euler step on the float32 sigma grid.
 /// The prefix is overwritten once more after the last step. The audio terms are computed once per chunk for the
@@ -79,19 +79,19 @@ public static class AvatarSampler
         {
             if (fixedFrames > 0) x.narrow(2, 0, fixedFrames).copy_(lat.narrow(2, 0, fixedFrames));
             var tau = torch.tensor([(float)scheduler.ModelTimestep(i)], 1).to(x.device);   // [1] bf16-rounded value
-            var pos = model.Forward(x, tau, context, y, audioPos, posi).Output;
+            var pos = model.forward_with_audio_terms(x, tau, context, y, audioPos, posi).Output;
             Tensor v;
             if (passes == 1) v = pos;
             else if (passes == 2)
             {
-                var neg = model.Forward(x, tau, negativeContext!, y, audioZero, nega).Output;
+                var neg = model.forward_with_audio_terms(x, tau, negativeContext!, y, audioZero, nega).Output;
                 v = FlowMatch.Cfg(neg, pos, options.GuidanceScale);
             }
             else
             {
                 // upstream gives the audio-negative pass a fresh cache at every step: it is never skipped
-                var audioNeg = model.Forward(x, tau, context, y, audioZero, null).Output;
-                var textNeg = model.Forward(x, tau, negativeContext!, y, audioZero, nega).Output;
+                var audioNeg = model.forward_with_audio_terms(x, tau, context, y, audioZero, null).Output;
+                var textNeg = model.forward_with_audio_terms(x, tau, negativeContext!, y, audioZero, nega).Output;
                 v = AvatarGuidance.Combine3(pos, audioNeg, textNeg, options.GuidanceScale, options.AudioScale!.Value);
             }
             calls += passes;

@@ -3,7 +3,7 @@ using AptLab.Data.Media;
 namespace AptLab.Avatar.Inference;
 
 /// <summary>
-/// Writes an OmniAvatar result (spec omniavatar §4.6, §4.7): frames → <c>uint8(255·v)</c> (truncation) → H.264 mp4 at
+/// Writes an OmniAvatar result (docs/omniavatar.md#long-video): frames → <c>uint8(255·v)</c> (truncation) → H.264 mp4 at
 /// fps, then the ORIGINAL audio muxed (AAC) with a delay of <c>1/fps + silence_duration_s</c> (the reference frame and
 /// the silence prepended before the audio features). The silent intermediate mp4 is deleted.
 /// </summary>
@@ -27,7 +27,7 @@ public static class AvatarVideoWriter
 
     public static void Write(string outputPath, Tensor frames, int fps, string audioPath, double silenceSeconds)
     {
-        var silent = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outputPath))!, $".{Path.GetFileNameWithoutExtension(outputPath)}.silent.mp4");
+        var silent = AptLab.Torch.IO.AtomicFile.TempName(Path.ChangeExtension(outputPath, ".mp4"), keepExtension: true);
         try
         {
             Ffmpeg.WriteVideo(silent, ToImages(frames), fps);

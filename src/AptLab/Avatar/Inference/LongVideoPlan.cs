@@ -1,6 +1,6 @@
 namespace AptLab.Avatar.Inference;
 
-/// <summary>One chunk of an OmniAvatar long video (spec omniavatar §4.4).</summary>
+/// <summary>One chunk of an OmniAvatar long video (docs/omniavatar.md#long-video).</summary>
 /// <param name="Index">t = 0, 1, ...</param>
 /// <param name="AudioStart">first row of <c>audio_embeddings</c> in the new slice (0 for chunk 0)</param>
 /// <param name="AudioCount">rows in the new slice: L − 1 for chunk 0, L − f afterwards</param>
@@ -10,9 +10,9 @@ namespace AptLab.Avatar.Inference;
 public sealed record AvatarChunk(int Index, int AudioStart, int AudioCount, int PrefixFrames, int PrefixLatentFrames, int DroppedFrames);
 
 /// <summary>
-/// The sliding-window bookkeeping of OmniAvatar's long-video inference (spec §4): frames per chunk from the token
-/// budget (§4.1), prefix frames (§4.2), audio padding and chunk count (§4.3), audio slices with the rolling audio
-/// prefix, overlap dropping and the final trim to <c>ori_audio_len + 1</c> frames (§4.4).
+/// The sliding-window bookkeeping of OmniAvatar's long-video inference (docs/omniavatar.md#long-video): frames per chunk from the token
+/// budget (docs/omniavatar.md#long-video), prefix frames (docs/omniavatar.md#long-video), audio padding and chunk count (docs/omniavatar.md#long-video), audio slices with the rolling audio
+/// prefix, overlap dropping and the final trim to <c>ori_audio_len + 1</c> frames (docs/omniavatar.md#long-video).
 /// </summary>
 public sealed record LongVideoPlan
 {
@@ -33,7 +33,7 @@ public sealed record LongVideoPlan
     /// <summary>Frames written: the reference frame + one per audio frame, ori_audio_len + 1.</summary>
     public int OutputFrames => Math.Min(GeneratedFrames, OriAudioLen + 1);
 
-    /// <summary>§4.1: L from the token budget and the bucket (Hb × Wb pixels): <c>L_raw = int(max_tokens·1024/Hb/Wb)</c>,
+    /// <summary>docs/omniavatar.md#long-video: L from the token budget and the bucket (Hb × Wb pixels): <c>L_raw = int(max_tokens·1024/Hb/Wb)</c>,
     /// L = the largest 4n + 1 ≤ L_raw (L_raw − 3 when L_raw is a multiple of 4).</summary>
     public static int FramesPerChunkFor(int maxTokens, int height, int width)
     {
@@ -44,7 +44,7 @@ public sealed record LongVideoPlan
         return l;
     }
 
-    /// <summary>§4.2: (fixed_frame, prefix_lat_frame) for chunks t ≥ 1.</summary>
+    /// <summary>docs/omniavatar.md#long-video: (fixed_frame, prefix_lat_frame) for chunks t ≥ 1.</summary>
     public static (int fixedFrame, int prefixLatFrame) Prefix(int overlapFrame, bool randomPrefixFrames = true)
     {
         if (!randomPrefixFrames) return (1, 1);
@@ -52,7 +52,7 @@ public sealed record LongVideoPlan
         return (overlapFrame, (3 + overlapFrame) / 4);
     }
 
-    /// <summary>§4.3 padding: A = L − 1 when shorter, else rounded up to (L − 1) + k(L − f).</summary>
+    /// <summary>docs/omniavatar.md#long-video padding: A = L − 1 when shorter, else rounded up to (L − 1) + k(L − f).</summary>
     public static int PaddedLength(int audioLen, int framesPerChunk, int fixedFrames, int firstFixedFrames = 1)
     {
         int first = framesPerChunk - firstFixedFrames, step = framesPerChunk - fixedFrames;

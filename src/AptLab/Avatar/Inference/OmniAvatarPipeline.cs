@@ -8,7 +8,7 @@ namespace AptLab.Avatar.Inference;
 /// <summary>Where the long-video generation is: chunk c of n, denoising step s of m (s = 0: chunk started).</summary>
 public readonly record struct AvatarProgress(int Chunk, int Chunks, int Step, int Steps);
 
-/// <summary>Settings of the whole long-video run (spec omniavatar §3.6, §4).</summary>
+/// <summary>Settings of the whole long-video run (docs/omniavatar.md#sampling, docs/omniavatar.md#long-video).</summary>
 public sealed record AvatarVideoOptions
 {
     public AvatarSamplingOptions Sampling { get; init; } = new();
@@ -29,7 +29,7 @@ public sealed record AvatarVideo(Tensor Frames, LongVideoPlan Plan, int ModelCal
 }
 
 /// <summary>
-/// OmniAvatar's <c>WanInferencePipeline.forward</c> (spec §3.3–§4): reference image → bucket, VAE latent; audio →
+/// OmniAvatar's <c>WanInferencePipeline.forward</c> (docs/omniavatar.md#conditioning, docs/omniavatar.md#long-video): reference image → bucket, VAE latent; audio →
 /// wav2vec2 features padded to whole chunks; per chunk: y (reference latent at every latent frame, mask 0 on the fixed
 /// frames), the chunk's audio with the rolling prefix, the clean latent prefix (reference latent, then the VAE-encoded
 /// last f decoded frames of the previous chunk), <see cref="AvatarSampler"/>, VAE decode; the overlap is dropped and the

@@ -3,7 +3,7 @@ using AptLab.Data.Media;
 namespace AptLab.Avatar.Inference;
 
 /// <summary>
-/// Reference-image preprocessing of OmniAvatar (spec omniavatar §3.3): aspect-ratio bucket (<c>match_size</c>),
+/// Reference-image preprocessing of OmniAvatar (docs/omniavatar.md#conditioning): aspect-ratio bucket (<c>match_size</c>),
 /// cover-resize by <c>r = max(Hb/h0, Wb/w0)</c> to <c>(int(h0·r), int(w0·r))</c>, then <c>resize_pad</c>'s centre
 /// crop (top/left get floor(d/2) of a negative difference d, i.e. the odd pixel is removed at the top/left), or a
 /// zero pad of the 1-pixel shortfall truncation can leave. Output in [−1, 1].

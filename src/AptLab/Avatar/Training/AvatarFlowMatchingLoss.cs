@@ -1,11 +1,12 @@
 using AptLab.Diffusion;
+using AptLab.Avatar.Data;
 namespace AptLab.Avatar.Training;
 
 /// <summary>The random part of one training micro-batch: timesteps, noise and the number of clean prefix latent frames.</summary>
 /// <param name="Timesteps">one per sample (<see cref="AvatarTimesteps"/>)</param>
 /// <param name="Noise">[B, 16, F, h, w] standard normal</param>
 /// <param name="PrefixFrames">per sample, 1 ≤ p &lt; F latent frames given clean (mask 0); p = 1 is the reference frame</param>
-/// <param name="DropAudio">per sample: train on all-zero audio (the unconditional audio of audio CFG, §2.2), or null</param>
+/// <param name="DropAudio">per sample: train on all-zero audio (the unconditional audio of audio CFG, docs/omniavatar.md#audio-injection), or null</param>
 public sealed record AvatarDraw(AvatarTimestep[] Timesteps, Tensor Noise, int[] PrefixFrames, bool[]? DropAudio = null);
 
 /// <summary>The loss of one micro-batch and what it was made of.</summary>
@@ -14,11 +15,11 @@ public sealed record AvatarDraw(AvatarTimestep[] Timesteps, Tensor Noise, int[] 
 public sealed record AvatarLossOutput(Tensor Loss, double[] Mse, AvatarTimestep[] Timesteps);
 
 /// <summary>
-/// OmniAvatar's flow-matching objective (spec omniavatar §7.1 with the conditioning of §3.4 and §7.3). Per sample b:
+/// OmniAvatar's flow-matching objective (docs/omniavatar.md#training with the conditioning of docs/omniavatar.md#conditioning and docs/omniavatar.md#training). Per sample b:
 /// <code>
 /// x_t   = (1 − σ_b) x0 + σ_b ε,  then the first p_b latent frames replaced by the clean x0 (the known prefix)
 /// y     = cat(ref latent repeated over all F frames, mask)      mask = 0 on frames &lt; p_b, 1 elsewhere   [B, 17, F, h, w]
-/// audio = the clip's features with row 0 (the reference frame) zeroed, as inference feeds it (§4.4); all zeros for the
+/// audio = the clip's features with row 0 (the reference frame) zeroed, as inference feeds it (docs/omniavatar.md#long-video); all zeros for the
 ///         samples the draw drops (condition dropout for audio CFG, whose unconditional audio is zeros)
 /// v     = DiT(x_t, τ_b, context, y, audio)
 /// mse_b = mean over the generated frames (f ≥ p_b) of (v − (ε − x0))²   (float32)
@@ -26,7 +27,7 @@ public sealed record AvatarLossOutput(Tensor Loss, double[] Mse, AvatarTimestep[
 /// </code>
 /// With B = 1, p = 1 and <see cref="LossOnPrefixFrames"/> this is exactly DiffSynth's
 /// <c>mse_loss(pred, noise − x0) · w</c>. Excluding the prefix frames (the default) drops the terms whose input is
-/// the clean target itself; the released code does not say which choice OmniAvatar made (§7.3).
+/// the clean target itself; the released code does not say which choice OmniAvatar made (docs/omniavatar.md#training).
 /// </summary>
 public sealed class AvatarFlowMatchingLoss
 {

@@ -2,7 +2,7 @@ using AptLab.Diffusion;
 
 namespace AptLab.Avatar.Training;
 
-/// <summary>One training timestep of spec omniavatar §7.1.</summary>
+/// <summary>One training timestep of docs/omniavatar.md#training.</summary>
 /// <param name="Id">the uniformly drawn grid index, 0 ≤ id &lt; N</param>
 /// <param name="Timestep">τ = bf16(t_id), the value the DiT receives</param>
 /// <param name="Index">argmin_j |t_j − τ| (first on ties): may be a neighbour of <paramref name="Id"/> after the bf16 rounding</param>
@@ -11,7 +11,7 @@ namespace AptLab.Avatar.Training;
 public readonly record struct AvatarTimestep(int Id, double Timestep, int Index, float Sigma, float Weight);
 
 /// <summary>
-/// The training timesteps of DiffSynth's Wan trainers (spec omniavatar §7.1), which OmniAvatar was forked from:
+/// The training timesteps of DiffSynth's Wan trainers (docs/omniavatar.md#training), which OmniAvatar was forked from:
 /// <c>FlowMatchScheduler(shift 5, sigma_min 0, extra_one_step).set_timesteps(1000, training=True)</c> gives the grid
 /// <c>σ_i = 5 s_i / (1 + 4 s_i)</c>, <c>s_i = 1 − i/1000</c>, <c>t_i = 1000 σ_i</c> and the weights
 /// <c>y_i = exp(−2 ((t_i − 500)/1000)²)</c>, <c>w_i = (y_i − min y) · 1000 / Σ_j (y_j − min y)</c>. Per sample:

@@ -3,7 +3,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Avatar.Training;
 
 /// <summary>
-/// What OmniAvatar trains (spec omniavatar §7.3): the LoRA adapters (<c>*.lora_A.default.weight</c>,
+/// What OmniAvatar trains (docs/omniavatar.md#training): the LoRA adapters (<c>*.lora_A.default.weight</c>,
 /// <c>*.lora_B.default.weight</c>), the audio modules (<c>audio_proj.*</c>, <c>audio_cond_projs.*</c>) and the whole
 /// <c>patch_embedding</c> (weight and bias). Everything else (the Wan base weights, the text, VAE and audio encoders)
 /// is frozen. These are exactly the tensors of <c>pytorch_model.pt</c> (<see cref="OmniAvatarWeights.IsTrainedKey"/>).
@@ -30,7 +30,7 @@ public static class AvatarTrainableParameters
     }
 
     /// <summary>
-    /// DiffSynth's "upcast trainable params to fp32" (spec omniavatar §7.2): every trainable parameter held in a 16-bit
+    /// DiffSynth's "upcast trainable params to fp32" (docs/omniavatar.md#training): every trainable parameter held in a 16-bit
     /// float dtype (bf16, fp16) gets float32 data in place (<see cref="Tensor.set_data"/>, PyTorch's <c>p.data =
     /// p.float()</c>), so it stays the same registered parameter while AdamW's small updates are no longer rounded away
     /// by bf16's 8-bit mantissa. The frozen base keeps its dtype; float32/float64 parameters are left alone. Call it

@@ -1,6 +1,6 @@
 namespace AptLab.Avatar.Training;
 
-/// <summary>Hyper-parameters of <see cref="OmniAvatarTrainer"/> (spec omniavatar §7: AdamW over LoRA + audio modules
+/// <summary>Hyper-parameters of <see cref="OmniAvatarTrainer"/> (docs/omniavatar.md#training: AdamW over LoRA + audio modules
 /// + patch embedding; OmniAvatar's own values are unknown, DiffSynth's trainers use lr 1e-5 / 1e-4 and batch 1).</summary>
 public sealed record AvatarTrainerSettings
 {
@@ -17,7 +17,7 @@ public sealed record AvatarTrainerSettings
     public int MicroBatch { get; init; } = 1;
     /// <summary>Micro-batches accumulated per optimizer step.</summary>
     public int Accumulation { get; init; } = 1;
-    /// <summary>Recompute each DiT block in backward (§7.6).</summary>
+    /// <summary>Recompute each DiT block in backward (docs/omniavatar.md#training).</summary>
     public bool GradientCheckpointing { get; init; }
     /// <summary>Clean prefix latent frames per sample, drawn uniformly from [min, max] (1 = only the reference frame,
     /// inference's first chunk; 4 = a later chunk's 13-frame overlap).</summary>

@@ -5,7 +5,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Avatar.Training;
 
 /// <summary>
-/// Writes trained weights in the released OmniAvatar layout (spec omniavatar §6.3): <c>pytorch_model.pt</c> (torch.save
+/// Writes trained weights in the released OmniAvatar layout (docs/omniavatar.md#checkpoints): <c>pytorch_model.pt</c> (torch.save
 /// zip, a flat dict with the DiT-relative upstream names <c>blocks.N.self_attn.q.lora_A.default.weight</c>,
 /// <c>patch_embedding.weight</c>, <c>audio_proj.proj.weight</c>, <c>audio_cond_projs.J.weight</c>, …) and the
 /// <c>config.json</c> inference.py merges (<c>reload_cfg</c>): LoRA rank/alpha/targets, <c>model_config</c>.

@@ -2,6 +2,7 @@ using System.Globalization;
 using AptLab.Torch.Distributed;
 using AptLab.Torch.optim;
 using AptLab.Training;
+using AptLab.Avatar.Data;
 
 namespace AptLab.Avatar.Training;
 
@@ -22,7 +23,7 @@ public sealed record AvatarStepStats(int Step, double Loss, double Mse, double G
 }
 
 /// <summary>
-/// Fine-tunes an OmniAvatar DiT (spec omniavatar §7): AdamW over exactly the trainable set of
+/// Fine-tunes an OmniAvatar DiT (docs/omniavatar.md#training): AdamW over exactly the trainable set of
 /// <see cref="AvatarTrainableParameters"/> (everything else requires_grad = false; in a bf16 model the trainable tensors
 /// are upcast to float32 in place, as DiffSynth does, while the frozen base stays bf16), linear LR warmup, gradient
 /// accumulation over micro-batches, global-norm clipping, optional per-block gradient checkpointing.
@@ -60,7 +61,7 @@ public sealed class OmniAvatarTrainer : IDisposable
         Settings = settings.Validate();
         Model = model;
         Trainable = AvatarTrainableParameters.Apply(model);
-        AvatarTrainableParameters.UpcastToFloat32(Trainable);                         // bf16 model: float32 trainable tensors (§7.2)
+        AvatarTrainableParameters.UpcastToFloat32(Trainable);                         // bf16 model: float32 trainable tensors (docs/omniavatar.md#training)
         model.GradientCheckpointing = settings.GradientCheckpointing;
         model.train();
         (this.group, Rank, WorldSize) = (group, group?.rank ?? 0, group?.world_size ?? 1);

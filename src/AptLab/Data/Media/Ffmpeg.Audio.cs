@@ -32,8 +32,7 @@ public static partial class Ffmpeg
             throw new ArgumentException($"{path}: {interleaved.Length} samples do not make whole frames of {channels} channels");
         var bytes = new byte[interleaved.Length * 4];
         Buffer.BlockCopy(interleaved.ToArray(), 0, bytes, 0, bytes.Length);
-        EnsureDirectory(path);
-        RunFfmpeg(["-f", "f32le", "-ar", sampleRate.ToString(), "-ac", channels.ToString(), "-i", "-", path],
-                  path, writeStdin: s => s.Write(bytes), timeout: timeout, deleteOutputOnFailure: path);
+        RunFfmpegTo(path, tmp => ["-f", "f32le", "-ar", sampleRate.ToString(), "-ac", channels.ToString(), "-i", "-", tmp],
+                    writeStdin: s => s.Write(bytes), timeout: timeout);
     }
 }

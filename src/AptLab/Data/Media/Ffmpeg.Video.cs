@@ -18,25 +18,28 @@ public static partial class Ffmpeg
             if (frames[i].Width != w || frames[i].Height != h)
                 throw new ArgumentException($"{path}: frame {i} is {frames[i].Width}x{frames[i].Height}, frame 0 is {w}x{h}");
         int ew = w + (w & 1), eh = h + (h & 1);
-        EnsureDirectory(path);
-        RunFfmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{ew}x{eh}", "-r", F(fps), "-i", "-",
-                   "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", crf.ToString(), "-movflags", "+faststart", path],
-                  path, writeStdin: s => { foreach (var f in frames) s.Write(f.ToRgb().PadToEven().Pixels); },
-                  timeout: timeout, deleteOutputOnFailure: path);
+        RunFfmpegTo(path, tmp => ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{ew}x{eh}", "-r", F(fps), "-i", "-",
+                                  "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", crf.ToString(), "-movflags", "+faststart", tmp],
+                    writeStdin: s => { foreach (var f in frames) s.Write(f.ToRgb().PadToEven().Pixels); }, timeout: timeout);
     }
 
     /// <summary>
     /// Decodes a video to RGB frames, optionally resized inside ffmpeg (lanczos). Give width, height or both;
-    /// a missing one keeps the aspect ratio (rounded to even). <paramref name="maxFrames"/> stops early.
+    /// a missing one keeps the aspect ratio (rounded to even). <paramref name="maxFrames"/> stops early;
+    /// <paramref name="fps"/> resamples the frame rate (ffmpeg's fps filter: frames dropped or repeated).
     /// </summary>
-    public static VideoFrames ReadVideo(string path, int? width = null, int? height = null, int? maxFrames = null, TimeSpan? timeout = null)
+    public static VideoFrames ReadVideo(string path, int? width = null, int? height = null, int? maxFrames = null, TimeSpan? timeout = null,
+        double? fps = null)
     {
         var v = Probe(path, timeout).Video ?? throw new MediaException(path, "has no video stream");
         if (v.Width <= 0 || v.Height <= 0) throw new MediaException(path, "ffprobe reports no video size");
         int w = width ?? (height is null ? v.Width : EvenRound((double)v.Width * height.Value / v.Height));
         int h = height ?? (width is null ? v.Height : EvenRound((double)v.Height * width.Value / v.Width));
         var args = new List<string> { "-i", path, "-map", "0:v:0" };
-        if (w != v.Width || h != v.Height) args.AddRange(["-vf", $"scale={w}:{h}:flags=lanczos"]);
+        var filters = new List<string>();
+        if (fps is not null) filters.Add($"fps={F(fps.Value)}");
+        if (w != v.Width || h != v.Height) filters.Add($"scale={w}:{h}:flags=lanczos");
+        if (filters.Count > 0) args.AddRange(["-vf", string.Join(",", filters)]);
         if (maxFrames is not null) args.AddRange(["-frames:v", maxFrames.Value.ToString()]);
         args.AddRange(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
 
@@ -53,7 +56,7 @@ public static partial class Ffmpeg
             }
         }, timeout: timeout);
         if (frames.Count == 0) throw new MediaException(path, "decoded no video frames");
-        return new VideoFrames(w, h, v.Fps, frames);
+        return new VideoFrames(w, h, fps ?? v.Fps, frames);
     }
 
     /// <summary>
@@ -69,9 +72,7 @@ public static partial class Ffmpeg
         if (audioOffsetSeconds < 0) args.AddRange(["-ss", F(-audioOffsetSeconds)]);
         args.AddRange(["-i", audioPath, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k"]);
         if (audioOffsetSeconds > 0) args.AddRange(["-af", $"adelay=delays={F(audioOffsetSeconds * 1000)}:all=1"]);
-        args.AddRange(["-shortest", outputPath]);
-        EnsureDirectory(outputPath);
-        RunFfmpeg(args, outputPath, timeout: timeout, deleteOutputOnFailure: outputPath);
+        RunFfmpegTo(outputPath, tmp => [.. args, "-shortest", tmp], timeout: timeout);
     }
 
     private static int EvenRound(double v) => Math.Max(2, (int)Math.Round(v / 2) * 2);

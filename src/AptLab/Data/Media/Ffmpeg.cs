@@ -1,11 +1,15 @@
 using System.Globalization;
+using AptLab.Torch.IO;
 
 namespace AptLab.Data.Media;
 
 /// <summary>
 /// Media IO through Debian's ffmpeg/ffprobe run as subprocesses over pipes (raw rgb24 frames, f32le audio).
 /// Every failure (tool missing, file missing or empty, not a media file, codec error, timeout) is one
-/// <see cref="MediaException"/> naming the file. This part: probing, images and the shared runner.
+/// <see cref="MediaException"/> naming the file. Every writer writes a temporary file beside the target
+/// (<c>.NAME.tmp-XXXX.EXT</c>, the extension kept for ffmpeg's format detection) and renames it over the target only
+/// when ffmpeg succeeded: on failure the temporary file is removed and an existing target is untouched
+/// (docs/reliability.md). This part: probing, images and the shared runner.
 /// </summary>
 public static partial class Ffmpeg
 {
@@ -40,24 +44,50 @@ public static partial class Ffmpeg
     public static void WriteImage(string path, RgbImage image, TimeSpan? timeout = null)
     {
         var rgb = image.ToRgb();
-        EnsureDirectory(path);
-        RunFfmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{rgb.Width}x{rgb.Height}", "-i", "-", "-frames:v", "1", "-update", "1", path],
-                  path, writeStdin: s => s.Write(rgb.Pixels), timeout: timeout, deleteOutputOnFailure: path);
+        RunFfmpegTo(path, tmp => ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{rgb.Width}x{rgb.Height}", "-i", "-", "-frames:v", "1", "-update", "1", tmp],
+                    writeStdin: s => s.Write(rgb.Pixels), timeout: timeout);
     }
 
     internal static ToolResult RunFfmpeg(IReadOnlyList<string> args, string subject, Action<Stream>? writeStdin = null,
-                                         Action<Stream>? readStdout = null, TimeSpan? timeout = null, string? deleteOutputOnFailure = null)
+                                         Action<Stream>? readStdout = null, TimeSpan? timeout = null)
     {
         string[] full = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y", .. args];
         if (writeStdin is not null) full = full.Where(a => a != "-nostdin").ToArray();
+        return ToolProcess.Run("ffmpeg", full, subject, writeStdin, readStdout, timeout, installHint: Hint);
+    }
+
+    /// <summary>Runs ffmpeg to write <paramref name="output"/> through a temporary file beside it (see the class
+    /// summary); <paramref name="argsFor"/> gets the temporary path to put where the output goes.</summary>
+    internal static void RunFfmpegTo(string output, Func<string, IReadOnlyList<string>> argsFor, Action<Stream>? writeStdin = null,
+                                     TimeSpan? timeout = null)
+    {
+        var full = Path.GetFullPath(output);
+        if (Directory.Exists(full)) throw new MediaException(full, "is a folder, not a file to write");
+        EnsureDirectory(full);
+        var tmp = AtomicFile.TempName(full, keepExtension: true);
         try
         {
-            return ToolProcess.Run("ffmpeg", full, subject, writeStdin, readStdout, timeout, installHint: Hint);
+            RunFfmpeg(argsFor(tmp), full, writeStdin, timeout: timeout);
+            if (!File.Exists(tmp) || new FileInfo(tmp).Length == 0) throw new MediaException(full, "ffmpeg wrote nothing");
+            File.Move(tmp, full, overwrite: true);
         }
-        catch when (deleteOutputOnFailure is not null)
+        catch (MediaException e) when (e.Message.Contains(tmp))
         {
-            try { File.Delete(deleteOutputOnFailure); } catch (IOException) { }
-            throw;
+            throw new MediaException(full, e.Message[(e.FilePath.Length + 2)..].Replace(tmp, full), e.InnerException);   // name the target, not the temporary
+        }
+        finally
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>Writes bytes (an encoded PNG or WAV) through a temporary file and a rename.</summary>
+    internal static void WriteAtomically(string path, byte[] bytes)
+    {
+        try { AtomicFile.Write(path, s => s.Write(bytes)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not MediaException)
+        {
+            throw new MediaException(Path.GetFullPath(path), $"cannot write: {e.Message}", e);
         }
     }
 

@@ -43,9 +43,7 @@ public static class Png
     public static void Write(string path, RgbImage image)
     {
         var bytes = Encode(image);
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        File.WriteAllBytes(path, bytes);
+        Ffmpeg.WriteAtomically(path, bytes);
     }
 
     public static RgbImage Read(string path)

@@ -8,7 +8,7 @@ namespace AptLab.Data.Media;
 public sealed record ToolResult(int ExitCode, byte[] Stdout, string Stderr);
 
 /// <summary>
-/// Runs an external program (ffmpeg, ffprobe, rsvg-convert) with stdin/stdout as byte pipes. Stdin is fed
+/// Runs an external program (ffmpeg, ffprobe) with stdin/stdout as byte pipes. Stdin is fed
 /// and stdout drained on their own tasks while stderr is collected concurrently, so no pipe can fill up and
 /// deadlock. A timeout kills the process. Failures become one <see cref="MediaException"/> naming the file
 /// the call was about (<c>subject</c>), with the tool's last stderr lines.

@@ -66,9 +66,7 @@ public static class Wav
     public static void Write(string path, ReadOnlySpan<float> interleaved, int sampleRate, int channels, WavSampleFormat format = WavSampleFormat.Pcm16)
     {
         var bytes = Encode(interleaved, sampleRate, channels, format);
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        File.WriteAllBytes(path, bytes);
+        Ffmpeg.WriteAtomically(path, bytes);
     }
 
     public static AudioClip Read(string path)

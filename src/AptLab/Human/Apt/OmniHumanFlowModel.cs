@@ -19,6 +19,7 @@ public sealed class OmniHumanFlowModel(OmniHumanModel net) : FlowModel
     public override int NumLayers => Net.wanConfig.NumLayers;
     public override int Dim => Net.wanConfig.Dim;
     public override int NumHeads => Net.wanConfig.NumHeads;
+    public override bool GradientCheckpointing { get => Net.GradientCheckpointing; set => Net.GradientCheckpointing = value; }
 
     public override DiTOutput Forward(Tensor x, Tensor sigma, Conditioning c, int[]? hiddenAfter = null)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AptLab.Avatar.Data;
 using AptLab.Avatar.Training;
 using AptLab.Diffusion;
 using AptLab.Human.Data;

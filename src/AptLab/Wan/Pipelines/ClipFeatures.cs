@@ -3,9 +3,10 @@ using AptLab.Torch.IO;
 namespace AptLab.Wan.Pipelines;
 
 /// <summary>
-/// Precomputed CLIP image features for I2V (<c>clip_fea</c>, spec wan21 §6, §8.2 step 6). AptLab does not run the
-/// CLIP ViT-H/14 encoder; compute <c>clip.visual(image)</c> (penultimate block output, [1, 257, 1280]) elsewhere and
-/// save it as a safetensors or .pth file holding one tensor (or a tensor named <c>clip_fea</c>).
+/// CLIP image features for I2V (<c>clip_fea</c>, [1, N_img, width]: [1, 257, 1280] for ViT-H/14) stored in a file, so
+/// that a run can reuse them instead of encoding the image again (docs/wan-clip.md). AptLab's own encoder is
+/// <see cref="AptLab.Wan.Clip.ClipImageEncoder"/>; features written by another tool load too: a safetensors or .pth
+/// file holding one tensor, or a tensor named <c>clip_fea</c>.
 /// </summary>
 public static class ClipFeatures
 {
@@ -24,5 +25,12 @@ public static class ClipFeatures
         if (t.dim() != 3 || t.size(0) != 1)
             throw new InvalidDataException($"{path}: CLIP features must be [1, N_img, width] or [N_img, width], got [{string.Join(", ", t.shape)}]");
         return t.to(ScalarType.Float32).clone();
+    }
+
+    /// <summary>Writes features [1, N_img, width] as float32 under <see cref="Key"/> (format by extension, atomically).</summary>
+    public static void Save(string path, Tensor clipFea)
+    {
+        using var scope = torch.NewScope();
+        Checkpoint.Save(path, new Dictionary<string, Tensor> { [Key] = clipFea.detach().to(ScalarType.Float32).cpu().contiguous() });
     }
 }

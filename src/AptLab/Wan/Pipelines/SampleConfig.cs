@@ -11,6 +11,7 @@ namespace AptLab.Wan.Pipelines;
 /// vae: checkpoints/Wan2.1-T2V-1.3B/Wan2.1_VAE.pth
 /// t5: checkpoints/Wan2.1-T2V-1.3B/models_t5_umt5-xxl-enc-bf16.pth
 /// tokenizer: checkpoints/Wan2.1-T2V-1.3B/google/umt5-xxl                  # folder holding spiece.model, or the file
+/// clip: checkpoints/Wan2.1-I2V-14B-480P/models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth   # i2v only
 /// device: cuda
 /// dtype: bfloat16
 /// sample: {steps: 50, shift: 5.0, guide: 5.0, sampler: unipc, frames: 81, size: 832x480, seed: 0, fps: 16}
@@ -26,6 +27,9 @@ public sealed class SampleConfig : IValidatable
     public string? Vae { get; set; }
     public string? T5 { get; set; }
     public string? Tokenizer { get; set; }
+    /// <summary>I2V: the CLIP checkpoint whose vision tower encodes the image (docs/wan-clip.md); not needed when the
+    /// features are passed in (<c>--clip-features</c>).</summary>
+    public string? Clip { get; set; }
     public string Device { get; set; } = "cpu";
     /// <summary>Dtype of the DiT and the text encoder (float32, bfloat16 or float16); the VAE stays float32.</summary>
     public string Dtype { get; set; } = "float32";
@@ -53,6 +57,7 @@ public sealed class SampleConfig : IValidatable
         try { AptLab.Torch.Device.Parse(Device); }
         catch (ArgumentException e) { throw ConfigException.For(file, "device", e.Message); }
         if (Threads < 0) throw ConfigException.For(file, "threads", "must be >= 0");
+        if (Clip is not null && !IsI2V) throw ConfigException.For(file, "clip", "is only used by task: i2v");
         if (!IsTiny)
             foreach (var (k, v) in new[] { ("dit", Dit), ("vae", Vae), ("t5", T5), ("tokenizer", Tokenizer) })
                 if (string.IsNullOrWhiteSpace(v)) throw ConfigException.For(file, k, "is required for model: checkpoint (the path of the official file)");
@@ -71,7 +76,8 @@ public sealed class TinyModelConfig : IValidatable
     public int TextDim { get; set; } = 32;
     public int TextLen { get; set; } = 32;
     public int VaeDim { get; set; } = 8;
-    /// <summary>I2V: width of the CLIP features the tiny DiT takes (1280 for the real model).</summary>
+    /// <summary>I2V: width of the CLIP features the tiny DiT takes (1280 for the real model), which is the width of
+    /// the tiny CLIP tower (2 heads, 3 blocks, 28 px images: 5 tokens).</summary>
     public int ClipDim { get; set; } = 32;
 
     public void Validate(string key, string? file)
@@ -83,6 +89,7 @@ public sealed class TinyModelConfig : IValidatable
             throw ConfigException.For(file, $"{key}.num_heads", $"must divide dim {Dim} into an even head dim >= 6");
         if (TextDim % 2 != 0) throw ConfigException.For(file, $"{key}.text_dim", $"must be even (2 text heads), got {TextDim}");
         if (TextLen < 2) throw ConfigException.For(file, $"{key}.text_len", "must be >= 2");
+        if (ClipDim % 2 != 0) throw ConfigException.For(file, $"{key}.clip_dim", $"must be even (2 CLIP heads), got {ClipDim}");
         if (VaeDim % 2 != 0) throw ConfigException.For(file, $"{key}.vae_dim", $"must be even, got {VaeDim}");
     }
 }

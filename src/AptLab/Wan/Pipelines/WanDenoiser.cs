@@ -4,7 +4,7 @@ using AptLab.Diffusion;
 namespace AptLab.Wan.Pipelines;
 
 /// <summary>
-/// The denoising loop shared by the Wan pipelines (spec wan21 §8.1 step 6, §8.2 step 9): at each timestep t_k
+/// The denoising loop shared by the Wan pipelines (docs/wan-dit.md#pipelines): at each timestep t_k
 /// two separate DiT passes, <c>v_c = DiT(x, t_k, ctx)</c> and <c>v_u = DiT(x, t_k, ctx_null)</c> (I2V: both with
 /// the same <c>clip_fea</c> and <c>y</c>), guidance <c>v = v_u + g (v_c − v_u)</c>, then
 /// <c>x = sampler.step(v, k, x)</c> (<see cref="FlowSampling.Sample"/>). With g = 1 the unconditional pass is skipped

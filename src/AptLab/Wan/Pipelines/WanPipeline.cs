@@ -29,14 +29,14 @@ public abstract class WanPipeline : IDisposable
     public WanModel Dit { get; }
     public WanVAE Vae { get; }
     public UmT5TextEncoder TextEncoder { get; }
-    private readonly bool ownsModels;
+    protected bool OwnsModels { get; }
 
     protected WanPipeline(WanModel dit, WanVAE vae, UmT5TextEncoder textEncoder, bool ownsModels)
     {
-        (Dit, Vae, TextEncoder, this.ownsModels) = (dit, vae, textEncoder, ownsModels);
+        (Dit, Vae, TextEncoder, OwnsModels) = (dit, vae, textEncoder, ownsModels);
         var c = dit.config;
-        if (c.OutDim != vae.config.z_dim)
-            throw new ArgumentException($"Wan pipeline: the DiT predicts out_dim = {c.OutDim} channels but the VAE latent has z_dim = {vae.config.z_dim}");
+        if (c.OutDim != vae.config.ZDim)
+            throw new ArgumentException($"Wan pipeline: the DiT predicts out_dim = {c.OutDim} channels but the VAE latent has z_dim = {vae.config.ZDim}");
         if (c.TextDim != textEncoder.Encoder.config.Dim)
             throw new ArgumentException($"Wan pipeline: the DiT expects text_dim = {c.TextDim} but the text encoder outputs {textEncoder.Encoder.config.Dim}");
     }
@@ -45,9 +45,9 @@ public abstract class WanPipeline : IDisposable
     public int SizeMultiple => Vae.config.SpatialFactor * Math.Max(Dit.config.PatchSize.H, Dit.config.PatchSize.W);
     public int TemporalFactor => Vae.config.TemporalFactor;
 
-    /// <summary>Latent shape [z_dim, (F − 1)/4 + 1, H/8, W/8] for a clip of F frames at H × W (spec §8.1 step 2).</summary>
+    /// <summary>Latent shape [z_dim, (F − 1)/4 + 1, H/8, W/8] for a clip of F frames at H × W (docs/wan-dit.md#pipelines).</summary>
     public long[] LatentShape(int frames, int height, int width) =>
-        [Vae.config.z_dim, (frames - 1) / TemporalFactor + 1, height / Vae.config.SpatialFactor, width / Vae.config.SpatialFactor];
+        [Vae.config.ZDim, (frames - 1) / TemporalFactor + 1, height / Vae.config.SpatialFactor, width / Vae.config.SpatialFactor];
 
     /// <summary>Seeded standard-normal noise of <paramref name="shape"/>, float32, drawn on the CPU (so a seed gives
     /// the same noise on every device; the official CUDA generator's stream cannot be reproduced anyway).</summary>
@@ -57,7 +57,7 @@ public abstract class WanPipeline : IDisposable
         return torch.randn(shape, ScalarType.Float32, Device.CPU, g);
     }
 
-    /// <summary>The prompt's text context [L, text_dim] (its real tokens, EOS included; spec §5.4), encoded alone
+    /// <summary>The prompt's text context [L, text_dim] (its real tokens, EOS included; docs/umt5.md#output), encoded alone
     /// as the official pipeline does.</summary>
     public Tensor EncodePrompt(string prompt) => TextEncoder.Encode([prompt])[0];
 
@@ -94,9 +94,9 @@ public abstract class WanPipeline : IDisposable
         return new WanSampleResult(scope.Keep(video), scope.Keep(latent));
     }
 
-    public void Dispose()
+    public virtual void Dispose()
     {
-        if (!ownsModels) return;
+        if (!OwnsModels) return;
         Dit.Dispose();
         Vae.Dispose();
         TextEncoder.Encoder.Dispose();

@@ -1,5 +1,6 @@
 using AptLab.Wan.Text;
 using AptLab.Wan.Vae;
+using AptLab.Wan.Clip;
 
 namespace AptLab.Wan.Pipelines;
 
@@ -10,20 +11,41 @@ public static class WanSampleModels
     /// <summary>The demo tokenizer of the repository, used by the tiny preset when no tokenizer is named.</summary>
     public const string TinyTokenizer = "configs/demo/spiece.model";
 
-    /// <summary>Builds the T2V or I2V pipeline (owning its models) for <paramref name="cfg"/>.</summary>
-    public static WanPipeline Load(SampleConfig cfg, Action<string>? log = null)
+    /// <summary>Builds the T2V or I2V pipeline (owning its models) for <paramref name="cfg"/>. An I2V pipeline gets
+    /// the CLIP image encoder too unless <paramref name="withClip"/> is false (the caller passes the features).</summary>
+    public static WanPipeline Load(SampleConfig cfg, Action<string>? log = null, bool withClip = true)
     {
+        if (cfg.IsI2V && withClip && !cfg.IsTiny) RequireClip(cfg);              // before the big models load
         var (dit, vae, text) = cfg.IsTiny ? LoadTiny(cfg, log) : LoadCheckpoints(cfg, log);
+        ClipImageEncoder? clip = null;
         try
         {
-            return cfg.IsI2V ? new WanI2VPipeline(dit, vae, text, ownsModels: true)
+            if (cfg.IsI2V && withClip) clip = LoadClip(cfg, log);
+            return cfg.IsI2V ? new WanI2VPipeline(dit, vae, text, ownsModels: true, clip)
                              : new WanT2VPipeline(dit, vae, text, ownsModels: true);
         }
         catch
         {
-            dit.Dispose(); vae.Dispose(); text.Encoder.Dispose(); text.Tokenizer.Dispose();
+            dit.Dispose(); vae.Dispose(); text.Encoder.Dispose(); text.Tokenizer.Dispose(); clip?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The CLIP image encoder of an I2V config: the tiny random one, or the vision tower of the checkpoint
+    /// that <c>clip</c> names (released ViT-H/14), in the config's dtype and on its device.</summary>
+    public static ClipImageEncoder LoadClip(SampleConfig cfg, Action<string>? log = null)
+    {
+        if (cfg.IsTiny) return TinyWan.BuildClip(cfg.Tiny);
+        RequireClip(cfg);
+        log?.Invoke($"loading CLIP {cfg.Clip}");
+        return ClipImageEncoder.FromCheckpoint(cfg.Clip!, ClipConfig.XlmRobertaVitH14, cfg.ModelDtype(), Device.Parse(cfg.Device));
+    }
+
+    private static void RequireClip(SampleConfig cfg)
+    {
+        if (string.IsNullOrWhiteSpace(cfg.Clip))
+            throw new ArgumentException("config 'clip' (the CLIP checkpoint, models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth) is required to encode the image; or pass the CLIP features");
+        RequirePath("clip", cfg.Clip, directoryOk: false);
     }
 
     private static (WanModel, WanVAE, UmT5TextEncoder) LoadTiny(SampleConfig cfg, Action<string>? log)

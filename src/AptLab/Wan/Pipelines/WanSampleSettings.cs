@@ -2,12 +2,12 @@ using AptLab.Diffusion;
 
 namespace AptLab.Wan.Pipelines;
 
-/// <summary>The two samplers a pipeline can run: Wan's default UniPC multistep solver (spec wan21 §7.2) or
-/// DiffSynth's Euler flow-matching step (§7.4).</summary>
+/// <summary>The two samplers a pipeline can run: Wan's default UniPC multistep solver (docs/flow-matching.md#unipc) or
+/// DiffSynth's Euler flow-matching step (docs/flow-matching.md#schedules).</summary>
 public enum WanSamplerKind { UniPC, Euler }
 
 /// <summary>
-/// What to sample (spec wan21 §8): the prompts, the video size (frames 1 + 4k; height and width multiples of 16,
+/// What to sample (docs/wan-dit.md#pipelines): the prompts, the video size (frames 1 + 4k; height and width multiples of 16,
 /// i.e. VAE stride 8 × patch 2), the schedule (steps, shift), classifier-free guidance and the noise seed.
 /// <see cref="NegativePrompt"/> null means the pipeline's official default (Wan's shared negative prompt for T2V,
 /// "镜头晃动，" + it for I2V); pass "" for the empty prompt.
@@ -32,7 +32,7 @@ public sealed record WanSampleSettings
     /// <summary>The official T2V defaults (50 UniPC steps, shift 5, guide 5, 81 frames at 832×480).</summary>
     public static WanSampleSettings T2VDefaults(string prompt) => new() { Prompt = prompt };
 
-    /// <summary>The official I2V defaults (spec §7.5): 40 steps, shift 3 at 480p (area ≤ 832·480), else 5.</summary>
+    /// <summary>The official I2V defaults (docs/flow-matching.md#schedules): 40 steps, shift 3 at 480p (area ≤ 832·480), else 5.</summary>
     public static WanSampleSettings I2VDefaults(string prompt, int width = 832, int height = 480) => new()
     {
         Prompt = prompt, Width = width, Height = height, Steps = 40,

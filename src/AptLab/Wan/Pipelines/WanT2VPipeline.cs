@@ -4,7 +4,7 @@ using AptLab.Wan.Vae;
 namespace AptLab.Wan.Pipelines;
 
 /// <summary>
-/// Text-to-video sampling as the official Wan 2.1 T2V pipeline (spec wan21 §8.1):
+/// Text-to-video sampling as the official Wan 2.1 T2V pipeline (docs/wan-dit.md#pipelines):
 /// <code>
 /// ctx = T5(prompt), ctx_null = T5(negative or Wan's default negative prompt)
 /// x   = N(0, I) of shape [16, (F − 1)/4 + 1, H/8, W/8]       (seeded)
@@ -20,8 +20,8 @@ public sealed class WanT2VPipeline : WanPipeline
         : base(dit, vae, textEncoder, ownsModels)
     {
         if (dit.config.IsI2V) throw new ArgumentException("WanT2VPipeline: the DiT is an i2v model; use WanI2VPipeline");
-        if (dit.config.InDim != vae.config.z_dim)
-            throw new ArgumentException($"WanT2VPipeline: the DiT takes in_dim = {dit.config.InDim} channels but the VAE latent has z_dim = {vae.config.z_dim}");
+        if (dit.config.InDim != vae.config.ZDim)
+            throw new ArgumentException($"WanT2VPipeline: the DiT takes in_dim = {dit.config.InDim} channels but the VAE latent has z_dim = {vae.config.ZDim}");
     }
 
     /// <summary>Generates one clip. The noise is <see cref="WanPipeline.Noise"/> of the latent shape with

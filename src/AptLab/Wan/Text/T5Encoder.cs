@@ -4,7 +4,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Wan.Text;
 
 /// <summary>
-/// Wan's umT5 encoder (official <c>wan.modules.t5.T5Encoder</c>, spec wan21 §5): token embedding, blocks of
+/// Wan's umT5 encoder (official <c>wan.modules.t5.T5Encoder</c>, docs/umt5.md): token embedding, blocks of
 /// pre-norm self-attention with relative-position bias and gated-GELU FFN, final T5LayerNorm. State-dict keys
 /// are those of <c>models_t5_umt5-xxl-enc-bf16.pth</c>: <c>token_embedding.weight</c>, <c>blocks.N.*</c>,
 /// <c>norm.weight</c> (and <c>pos_embedding.embedding.weight</c> only when shared_pos).

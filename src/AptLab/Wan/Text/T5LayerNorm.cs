@@ -5,7 +5,7 @@ namespace AptLab.Wan.Text;
 /// <summary>
 /// T5's LayerNorm: an RMS norm without centring or bias, <c>y = w * x / sqrt(mean(x^2) + eps)</c>.
 /// The mean of squares is taken in float32; with a half-precision weight the normalised value is cast to the
-/// weight dtype before the multiply (spec wan21 §5.3). Key: <c>weight</c> [dim].
+/// weight dtype before the multiply (docs/umt5.md#forward). Key: <c>weight</c> [dim].
 /// </summary>
 public sealed class T5LayerNorm : Module<Tensor, Tensor>
 {

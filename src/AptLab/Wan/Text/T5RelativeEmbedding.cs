@@ -3,7 +3,7 @@ using AptLab.Torch.nn;
 namespace AptLab.Wan.Text;
 
 /// <summary>
-/// T5 relative-position bias (bidirectional buckets). Each umT5 block owns one (spec wan21 §5.3):
+/// T5 relative-position bias (bidirectional buckets). Each umT5 block owns one (docs/umt5.md#forward):
 /// <c>B[h, i, j] = embedding.weight[bucket(j - i), h]</c>. Key: <c>embedding.weight</c> [num_buckets, num_heads].
 /// </summary>
 public sealed class T5RelativeEmbedding : Module

@@ -1,7 +1,7 @@
 namespace AptLab.Wan.Text;
 
 /// <summary>
-/// The umT5 tokenizer as Wan calls it (spec wan21 §5.5): clean the prompt, SentencePiece-encode it, append
+/// The umT5 tokenizer as Wan calls it (docs/umt5.md#tokenizer): clean the prompt, SentencePiece-encode it, append
 /// <c>&lt;/s&gt;</c>, truncate to <see cref="TextLen"/> keeping <c>&lt;/s&gt;</c> last, pad with <c>&lt;pad&gt;</c>
 /// (id 0) to <see cref="TextLen"/>, and build the attention mask (1 on real tokens, EOS included).
 /// The empty prompt therefore encodes to [1, 0, 0, ...] with length 1.

@@ -1,6 +1,6 @@
 namespace AptLab.Wan.Text;
 
-/// <summary>The official negative prompts (spec wan21 §7.5), used verbatim for parity when the user gives none.</summary>
+/// <summary>The official negative prompts (docs/flow-matching.md#schedules), used verbatim for parity when the user gives none.</summary>
 public static class WanNegativePrompts
 {
     /// <summary>The shared default of the T2V and I2V pipelines.</summary>

@@ -7,7 +7,7 @@ namespace AptLab.Wan.Text;
 public enum TextClean { None, Whitespace, Lower }
 
 /// <summary>
-/// Wan's prompt cleaning (spec wan21 §5.5, <c>clean='whitespace'</c>): ftfy's fix_text, HTML-unescape twice,
+/// Wan's prompt cleaning (docs/umt5.md#tokenizer, <c>clean='whitespace'</c>): ftfy's fix_text, HTML-unescape twice,
 /// strip, collapse every whitespace run to one space, strip.
 /// <para>ftfy has no C# port. Its mojibake repair is not reproduced; of its other default fixes only
 /// the quote uncurling and NFC are applied here, since SentencePiece's nmt_nfkc normaliser already folds

@@ -52,7 +52,7 @@ public sealed class CausalConv3d : Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Streaming step (rule (a) of the spec): conv over [cached frames, x], then the slot keeps the trailing
+    /// Streaming step (docs/wan-vae.md#streaming): conv over [cached frames, x], then the slot keeps the trailing
     /// frames of <paramref name="x"/> for the next chunk.
     /// </summary>
     public Tensor forward(Tensor x, CacheSlot slot)

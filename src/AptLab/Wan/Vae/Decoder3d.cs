@@ -21,16 +21,16 @@ public sealed class Decoder3d : Module<Tensor, Tensor>
     public Decoder3d(WanVaeConfig config)
     {
         config.Validate();
-        int n = config.dim_mult.Length;
+        int n = config.DimMult.Length;
         // dims = dim · [dim_mult[-1]] ++ reversed(dim_mult): [384, 384, 384, 192, 96]
-        long[] dims = [config.dim * config.dim_mult[^1], .. config.dim_mult.Reverse().Select(u => (long)config.dim * u)];
-        var temperalUpsample = config.temperal_upsample;
+        long[] dims = [config.Dim * config.DimMult[^1], .. config.DimMult.Reverse().Select(u => (long)config.Dim * u)];
+        var temperalUpsample = config.TemporalUpsample;
         double scale = 1.0 / Math.Pow(2, n - 2);
 
-        conv1 = RegisterModule("conv1", new CausalConv3d(config.z_dim, dims[0], 3, 1));
-        middle0 = new ResidualBlock(dims[0], dims[0], config.dropout);
+        conv1 = RegisterModule("conv1", new CausalConv3d(config.ZDim, dims[0], 3, 1));
+        middle0 = new ResidualBlock(dims[0], dims[0], config.Dropout);
         middle1 = new AttentionBlock(dims[0]);
-        middle2 = new ResidualBlock(dims[0], dims[0], config.dropout);
+        middle2 = new ResidualBlock(dims[0], dims[0], config.Dropout);
         RegisterModule("middle", new IndexedModules(("0", middle0), ("1", middle1), ("2", middle2)));
 
         upsamples = RegisterModule("upsamples", new ModuleList<Module<Tensor, Tensor>>());
@@ -38,10 +38,10 @@ public sealed class Decoder3d : Module<Tensor, Tensor>
         {
             // Every stage after the first receives the previous upsample's halved channels.
             long inDim = i > 0 ? dims[i] / 2 : dims[i], outDim = dims[i + 1];
-            for (int r = 0; r < config.num_res_blocks + 1; r++)
+            for (int r = 0; r < config.NumResBlocks + 1; r++)
             {
-                upsamples.Add(new ResidualBlock(inDim, outDim, config.dropout));
-                if (config.attn_scales.Contains(scale)) upsamples.Add(new AttentionBlock(outDim));
+                upsamples.Add(new ResidualBlock(inDim, outDim, config.Dropout));
+                if (config.AttnScales.Contains(scale)) upsamples.Add(new AttentionBlock(outDim));
                 inDim = outDim;
             }
             if (i != n - 1)
@@ -56,7 +56,7 @@ public sealed class Decoder3d : Module<Tensor, Tensor>
         RegisterModule("head", new IndexedModules(("0", head0), ("2", head2)));
     }
 
-    /// <summary>Whole-sequence form (§4.7 of the spec). x: [B, z_dim, t, h, w]</summary>
+    /// <summary>Whole-sequence form (docs/wan-vae.md#streaming). x: [B, z_dim, t, h, w]</summary>
     public override Tensor forward(Tensor x) => forward(x, null);
 
     /// <summary>One latent frame of the streaming decode (slots in forward order), or the whole sequence when

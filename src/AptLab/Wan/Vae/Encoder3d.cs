@@ -23,38 +23,38 @@ public sealed class Encoder3d : Module<Tensor, Tensor>
     public Encoder3d(WanVaeConfig config, long out_channels)
     {
         config.Validate();
-        long[] dims = [config.dim, .. config.dim_mult.Select(u => (long)config.dim * u)];   // [96, 96, 192, 384, 384]
+        long[] dims = [config.Dim, .. config.DimMult.Select(u => (long)config.Dim * u)];   // [96, 96, 192, 384, 384]
         double scale = 1.0;
 
         conv1 = RegisterModule("conv1", new CausalConv3d(3, dims[0], 3, 1));
         downsamples = RegisterModule("downsamples", new ModuleList<Module<Tensor, Tensor>>());
-        for (int i = 0; i < config.dim_mult.Length; i++)
+        for (int i = 0; i < config.DimMult.Length; i++)
         {
             long inDim = dims[i], outDim = dims[i + 1];
-            for (int r = 0; r < config.num_res_blocks; r++)
+            for (int r = 0; r < config.NumResBlocks; r++)
             {
-                downsamples.Add(new ResidualBlock(inDim, outDim, config.dropout));
-                if (config.attn_scales.Contains(scale)) downsamples.Add(new AttentionBlock(outDim));
+                downsamples.Add(new ResidualBlock(inDim, outDim, config.Dropout));
+                if (config.AttnScales.Contains(scale)) downsamples.Add(new AttentionBlock(outDim));
                 inDim = outDim;
             }
-            if (i != config.dim_mult.Length - 1)
+            if (i != config.DimMult.Length - 1)
             {
-                var mode = config.temperal_downsample[i] ? ResampleMode.Downsample3d : ResampleMode.Downsample2d;
+                var mode = config.TemporalDownsample[i] ? ResampleMode.Downsample3d : ResampleMode.Downsample2d;
                 downsamples.Add(new Resample(outDim, mode));
                 scale /= 2.0;
             }
         }
         long top = dims[^1];
-        middle0 = new ResidualBlock(top, top, config.dropout);
+        middle0 = new ResidualBlock(top, top, config.Dropout);
         middle1 = new AttentionBlock(top);
-        middle2 = new ResidualBlock(top, top, config.dropout);
+        middle2 = new ResidualBlock(top, top, config.Dropout);
         RegisterModule("middle", new IndexedModules(("0", middle0), ("1", middle1), ("2", middle2)));
         head0 = new VaeRmsNorm(top, images: false);
         head2 = new CausalConv3d(top, out_channels, 3, 1);
         RegisterModule("head", new IndexedModules(("0", head0), ("2", head2)));
     }
 
-    /// <summary>Whole-sequence form (§4.7 of the spec). x: [B, 3, T, H, W]</summary>
+    /// <summary>Whole-sequence form (docs/wan-vae.md#streaming). x: [B, 3, T, H, W]</summary>
     public override Tensor forward(Tensor x) => forward(x, null);
 
     /// <summary>One chunk of the streaming encode (slots taken in forward order), or the whole sequence when

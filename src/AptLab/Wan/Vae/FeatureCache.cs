@@ -62,7 +62,7 @@ public sealed class CacheSlot
     }
 
     /// <summary>
-    /// The cache a causal conv keeps after consuming <paramref name="x"/> [B, C, T, H, W] (rule (a) of the spec):
+    /// The cache a causal conv keeps after consuming <paramref name="x"/> [B, C, T, H, W] (docs/wan-vae.md#streaming):
     /// its last 2 frames; for a single frame, [last cached frame, x] if something is cached, else x.
     /// </summary>
     public Tensor NextFrames(Tensor x)

@@ -36,7 +36,7 @@ public sealed class Resample : Module<Tensor, Tensor>
             time_conv = RegisterModule("time_conv", new CausalConv3d(dim, dim, [3, 1, 1], stride: [2, 1, 1]));
     }
 
-    /// <summary>Whole-sequence form (§4.7 of the spec). x: [B, C, T, H, W]</summary>
+    /// <summary>Whole-sequence form (docs/wan-vae.md#streaming). x: [B, C, T, H, W]</summary>
     public override Tensor forward(Tensor x) => forward(x, null);
 
     /// <summary>Streaming form with this layer's cache slot (temporal modes only), or the whole-sequence form

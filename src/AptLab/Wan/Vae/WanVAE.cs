@@ -25,14 +25,14 @@ public sealed partial class WanVAE : Module
     public WanVAE(WanVaeConfig config, LatentStats? stats = null)
     {
         this.config = config.Validate();
-        stats = (stats ?? LatentStats.Wan21).Validate(config.z_dim);
-        encoder = RegisterModule("encoder", new Encoder3d(config, 2L * config.z_dim));
-        conv1 = RegisterModule("conv1", new CausalConv3d(2L * config.z_dim, 2L * config.z_dim, 1));
-        conv2 = RegisterModule("conv2", new CausalConv3d(config.z_dim, config.z_dim, 1));
+        stats = (stats ?? LatentStats.Wan21).Validate(config.ZDim);
+        encoder = RegisterModule("encoder", new Encoder3d(config, 2L * config.ZDim));
+        conv1 = RegisterModule("conv1", new CausalConv3d(2L * config.ZDim, 2L * config.ZDim, 1));
+        conv2 = RegisterModule("conv2", new CausalConv3d(config.ZDim, config.ZDim, 1));
         decoder = RegisterModule("decoder", new Decoder3d(config));
         using var scope = torch.NewScope();
-        var mean = torch.tensor(stats.mean, 1, config.z_dim, 1, 1, 1);
-        var std = torch.tensor(stats.std, 1, config.z_dim, 1, 1, 1);
+        var mean = torch.tensor(stats.mean, 1, config.ZDim, 1, 1, 1);
+        var std = torch.tensor(stats.std, 1, config.ZDim, 1, 1, 1);
         RegisterBuffer("latent_mean", mean.clone(), persistent: false);
         RegisterBuffer("latent_inv_std", (1.0 / std).contiguous(), persistent: false);   // 1/std in float32, as upstream
     }
@@ -60,8 +60,8 @@ public sealed partial class WanVAE : Module
     private void CheckLatent(Tensor z)
     {
         var s = z.shape;
-        if (s.Length != 5 || s[1] != config.z_dim || s[2] < 1)
-            throw new ArgumentException($"WanVAE.decode: latent must be [B, {config.z_dim}, t ≥ 1, h, w], got [{string.Join(", ", s)}]");
+        if (s.Length != 5 || s[1] != config.ZDim || s[2] < 1)
+            throw new ArgumentException($"WanVAE.decode: latent must be [B, {config.ZDim}, t ≥ 1, h, w], got [{string.Join(", ", s)}]");
     }
 
     // ---- encode ----
@@ -144,7 +144,7 @@ public sealed partial class WanVAE : Module
 
     // ---- whole-sequence oracle ----
 
-    /// <summary>The same encode as one causal pass over the whole clip (§4.7 of the spec): equal to
+    /// <summary>The same encode as one causal pass over the whole clip (docs/wan-vae.md#streaming): equal to
     /// <see cref="encode_moments"/> up to rounding, but every activation holds all frames at once.</summary>
     public (Tensor mu, Tensor log_var) encode_whole_sequence(Tensor video)
     {

@@ -116,7 +116,7 @@ public class OmniAvatarFlowModelTests
         var got = ConsistencyDistillation.CfgVelocity(m, x, sigma, c, neg, w);
         double rel = (got - expected).norm().item<float>() / expected.norm().item<float>();
         Assert.True(rel < 1e-5, $"relative error {rel}");
-        // zero audio is not "no audio": the audio branch still adds its biases (omniavatar.md 9.5)
+        // zero audio is not "no audio": the audio branch still adds its biases (docs/omniavatar.md#sampling)
         var vNoBranch = m.Net.forward(x, t, negCtx.expand(2, 3, Cfg.Wan.TextDim), c.Y!, null);
         Assert.True((vNeg - vNoBranch).abs().max().item<float>() > 1e-4f);
     }

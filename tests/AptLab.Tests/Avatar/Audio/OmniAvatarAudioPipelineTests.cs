@@ -17,7 +17,7 @@ public sealed class OmniAvatarAudioPipelineTests(ITestOutputHelper output)
         return io["waveform"].data<float>();                     // [20800], 1.3 s at 16 kHz
     }
 
-    [Theory]   // spec §4.3 examples, L = 105, overlap 13
+    [Theory]   // docs/omniavatar.md#long-video examples, L = 105, overlap 13
     [InlineData(3.0, 75, 104, 1)]
     [InlineData(4.2, 105, 196, 2)]
     [InlineData(10.0, 250, 288, 3)]

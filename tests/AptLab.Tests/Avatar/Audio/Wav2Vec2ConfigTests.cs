@@ -15,7 +15,7 @@ public sealed class Wav2Vec2ConfigTests
         Assert.Equal(0, b.ConvFrames(399));           // receptive field 400 samples
         Assert.Equal(1, b.ConvFrames(400));
         Assert.Equal(400, Wav2Vec2FeatureEncoder.MinSamples(b));
-        for (int a = 1; a < 200; a += 7) Assert.Equal(2 * a - 1, b.ConvFrames(a * 640));   // spec §1.4: 2A − 1
+        for (int a = 1; a < 200; a += 7) Assert.Equal(2 * a - 1, b.ConvFrames(a * 640));   // docs/omniavatar.md#audio-features: 2A − 1
         Assert.Equal(10752, OmniAvatarAudioEncoder.EmbeddingWidth(b));                         // 14 × 768
         Wav2Vec2Config.Tiny.Validate();
     }

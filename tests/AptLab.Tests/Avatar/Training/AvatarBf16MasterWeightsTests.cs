@@ -11,7 +11,7 @@ using AptLab.Experiments.Avatar;
 
 namespace AptLab.Tests.Avatar.Training;
 
-/// <summary>bf16 fine-tuning with float32 trainable tensors (DiffSynth's upcast, spec omniavatar §7.2) on the tiny
+/// <summary>bf16 fine-tuning with float32 trainable tensors (DiffSynth's upcast, docs/omniavatar.md#training) on the tiny
 /// random OmniAvatar rounded to bf16.</summary>
 [Collection("AvatarTraining")]
 public class AvatarBf16MasterWeightsTests(AvatarTrainingFixture fx, ITestOutputHelper output)

@@ -1,10 +1,11 @@
 using AptLab.Avatar;
 using AptLab.Avatar.Training;
 using AptLab.Torch.nn;
+using AptLab.Avatar.Data;
 
 namespace AptLab.Tests.Avatar.Training;
 
-/// <summary>The training objective against spec omniavatar §7.1 written out independently: the timestep grid, weights
+/// <summary>The training objective against docs/omniavatar.md#training written out independently: the timestep grid, weights
 /// and bf16 rounding, and the loss of a fixed draw computed by hand (x_t, y, audio, target, masked weighted MSE).</summary>
 public class AvatarLossTests
 {

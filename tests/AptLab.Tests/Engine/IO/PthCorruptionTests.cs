@@ -5,10 +5,13 @@ namespace AptLab.Tests.Engine.IO;
 /// <summary>Damaged torch.save archives fail with one InvalidDataException naming the file, before any tensor exists.</summary>
 public class PthCorruptionTests
 {
-    private static string Damaged(TempDir dir, string fixture, Func<byte[], byte[]> damage)
+    // The archive with its content damaged; the entries' CRCs are recomputed unless the damage is to the archive
+    // itself, so each test reaches the check it is about (the CRC check has a test of its own, in HostilePthTests).
+    private static string Damaged(TempDir dir, string fixture, Func<byte[], byte[]> damage, bool keepCrcs = false)
     {
         var path = dir.File("damaged-" + fixture);
-        File.WriteAllBytes(path, damage(File.ReadAllBytes(PthFixtureTests.Fixture(fixture))));
+        var bytes = damage(File.ReadAllBytes(PthFixtureTests.Fixture(fixture)));
+        File.WriteAllBytes(path, keepCrcs ? bytes : ZipCrcs.Refresh(bytes));
         return path;
     }
 
@@ -35,7 +38,7 @@ public class PthCorruptionTests
     public void Truncated_archive_is_rejected()
     {
         using var dir = TestPaths.Temp();
-        var e = Rejects(Damaged(dir, "plain.pt", b => b[..(b.Length / 2)]));
+        var e = Rejects(Damaged(dir, "plain.pt", b => b[..(b.Length / 2)], keepCrcs: true));
         Assert.Contains("truncated", e.Message);
     }
 
@@ -61,7 +64,7 @@ public class PthCorruptionTests
     public void Missing_storage_entry_is_rejected()
     {
         using var dir = TestPaths.Temp();
-        var e = Rejects(Damaged(dir, "shared.pt", b => Replace(b, "shared/data/0"u8.ToArray(), "shared/data/9"u8.ToArray(), all: true)));
+        var e = Rejects(Damaged(dir, "shared.pt", b => Replace(b, "shared/data/0"u8.ToArray(), "shared/data/9"u8.ToArray(), all: true), keepCrcs: true));
         Assert.Contains("storage entry 'shared/data/0' is missing", e.Message);
     }
 

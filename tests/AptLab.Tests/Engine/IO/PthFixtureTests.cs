@@ -127,11 +127,33 @@ public class PthFixtureTests
         Assert.Equal(before, torch.live_tensors());
     }
 
-    [Fact]
-    public void Legacy_format_is_refused_clearly()
+    [Theory]
+    [InlineData("legacy_plain")]
+    [InlineData("legacy_shared")]
+    public void Legacy_format_loads_exactly(string name)
     {
-        var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(Fixture("legacy.pt")));
-        Assert.Contains("legacy (pre-1.6, non-zip) torch.save format", e.Message);
-        Assert.Contains("legacy.pt", e.Message);
+        // The pre-1.6 pickle stream (torch.save(..., _use_new_zipfile_serialization=False)), the format of many
+        // published checkpoints: every dtype, a BatchNorm's num_batches_tracked, views sharing one storage.
+        using var _ = torch.NewScope();
+        using var sd = Checkpoint.Load(Fixture(name + ".pt"));
+        AssertMatchesExpected(sd, name);
+        using var small = Checkpoint.Load(Fixture("legacy.pt"));
+        Assert.Equal(new float[] { 1, 1 }, small["w"].data<float>());
+    }
+
+    [Fact]
+    public void A_truncated_legacy_file_is_one_error_naming_it()
+    {
+        using var tmp = TestPaths.Temp();
+        var bytes = File.ReadAllBytes(Fixture("legacy_plain.pt"));
+        foreach (int keep in new[] { bytes.Length - 10, 40 })
+        {
+            var path = tmp.File($"cut{keep}.pt");
+            File.WriteAllBytes(path, bytes[..keep]);
+            long before = TestPaths.SettledLiveTensors();
+            var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
+            Assert.Contains($"cut{keep}.pt", e.Message);
+            Assert.Equal(before, torch.live_tensors());
+        }
     }
 }

@@ -8,7 +8,7 @@ namespace AptLab.Tests.Wan.Pipelines;
 /// writes a decodable mp4 with the requested frames and size and a PNG contact sheet; bad input is one error line.</summary>
 public class SampleCommandTests
 {
-    private static (int code, string stdout, string stderr) Aptlab(params string[] args)
+    internal static (int code, string stdout, string stderr) Aptlab(params string[] args)
     {
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet")
         {

@@ -4,7 +4,7 @@ using static AptLab.Tests.Wan.Pipelines.PipelineTestUtil;
 
 namespace AptLab.Tests.Wan.Pipelines;
 
-/// <summary>The I2V pipeline (spec wan21 §8.2): latent size from the area and the image's aspect, the first-frame
+/// <summary>The I2V pipeline (docs/wan-dit.md#pipelines): latent size from the area and the image's aspect, the first-frame
 /// mask, y = [mask | VAE latent of the image clip], and the CFG loop with clip_fea and y in both passes.</summary>
 public sealed class WanI2VPipelineTests : IDisposable
 {
@@ -25,7 +25,7 @@ public sealed class WanI2VPipelineTests : IDisposable
 
     // Values of the official float arithmetic (Python: round(sqrt(area * h/w) // 8 // 2 * 2)). For a 480×832 image at
     // 480p, 399360·(480/832) = 230399.99999999997 in float64, so sqrt gives 479.99999999999994 and lat_h = 58, not the
-    // 60 the spec's example states; the official code computes the same 58.
+    // 60 a worked example in the literature states; the official code computes the same 58.
     [Theory]
     [InlineData(832L * 480, 480, 832, 58, 104)]
     [InlineData(1280L * 720, 720, 1280, 90, 160)]

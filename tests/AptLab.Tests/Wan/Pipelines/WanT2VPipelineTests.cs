@@ -5,7 +5,7 @@ using static AptLab.Tests.Wan.Pipelines.PipelineTestUtil;
 
 namespace AptLab.Tests.Wan.Pipelines;
 
-/// <summary>The T2V pipeline against a hand-rolled CFG loop over the same tiny random models (spec wan21 §8.1). The
+/// <summary>The T2V pipeline against a hand-rolled CFG loop over the same tiny random models (docs/wan-dit.md#pipelines). The
 /// samplers themselves are checked against the official trajectories by the sampler_e2e case (Diffusion tests).</summary>
 public sealed class WanT2VPipelineTests : IDisposable
 {

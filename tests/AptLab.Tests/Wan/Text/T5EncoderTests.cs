@@ -6,8 +6,8 @@ namespace AptLab.Tests.Wan.Text;
 
 public class T5EncoderTests(ITestOutputHelper log)
 {
-    private static readonly T5EncoderConfig RefConfig = new(Vocab: 300, Dim: 64, DimAttn: 64, DimFfn: 128, NumHeads: 4,
-        NumLayers: 3, NumBuckets: 32, SharedPos: false);
+    private static readonly T5EncoderConfig RefConfig = new() { Vocab = 300, Dim = 64, DimAttn = 64, DimFfn = 128, NumHeads = 4,
+        NumLayers = 3, NumBuckets = 32, SharedPos = false };
 
     [Fact]
     public void Reproduces_the_t5_encoder_reference_case()
@@ -43,7 +43,7 @@ public class T5EncoderTests(ITestOutputHelper log)
     [Fact]
     public void Buckets_match_the_spec_table_for_long_sequences()
     {
-        // spec wan21 §5.3: n = |rel| -> bucket (rel <= 0), +16 for rel > 0 (n >= 1)
+        // docs/umt5.md#forward: n = |rel| -> bucket (rel <= 0), +16 for rel > 0 (n >= 1)
         static long Expected(long rel)
         {
             long n = Math.Abs(rel);
@@ -61,7 +61,7 @@ public class T5EncoderTests(ITestOutputHelper log)
     [Fact]
     public void Padding_does_not_change_real_rows_and_zero_padding_equals_trimming()
     {
-        // T5-tiny with sequence length 300 and masks of 250 and 17 real tokens (spec §9).
+        // T5-tiny with sequence length 300 and masks of 250 and 17 real tokens (docs/wan-dit.md#forward-pass).
         using var _ = torch.NewScope();
         using var noGrad = torch.no_grad();
         var g = new Generator(7);

@@ -89,7 +89,7 @@ public sealed class WanVaeStreamingTests(ITestOutputHelper output)
     public void Attention_scales_add_stage_attention_and_keep_streaming_exact()
     {
         // Not used by Wan 2.1 (the official streaming code would not even accept it), but part of the config.
-        using var vae = new WanVAE(WanVaeConfig.Tiny with { attn_scales = [0.5] });
+        using var vae = new WanVAE(WanVaeConfig.Tiny with { AttnScales = [0.5] });
         Randomize(vae, 5);
         vae.eval();
         var keys = vae.state_dict().Keys.ToList();
@@ -158,15 +158,15 @@ public sealed class WanVaeStreamingTests(ITestOutputHelper output)
     {
         var c = WanVaeConfig.Wan21;
         Assert.Contains("temperal_downsample", Assert.Throws<ArgumentException>(() =>
-            (c with { temperal_downsample = [false, true] }).Validate()).Message);
-        Assert.Contains("WanVaeConfig.dim:", Assert.Throws<ArgumentException>(() => (c with { dim = 0 }).Validate()).Message);
-        Assert.Contains("num_res_blocks", Assert.Throws<ArgumentException>(() => (c with { num_res_blocks = 0 }).Validate()).Message);
-        Assert.Contains("dim_mult", Assert.Throws<ArgumentException>(() => (c with { dim = 3, dim_mult = [1, 2] , temperal_downsample = [true] }).Validate()).Message);
-        Assert.Contains("dropout", Assert.Throws<ArgumentException>(() => (c with { dropout = 1.0 }).Validate()).Message);
-        Assert.Contains("z_dim = 8", Assert.Throws<ArgumentException>(() => new WanVAE(WanVaeConfig.Tiny with { z_dim = 8 })).Message);
+            (c with { TemporalDownsample = [false, true] }).Validate()).Message);
+        Assert.Contains("WanVaeConfig.dim:", Assert.Throws<ArgumentException>(() => (c with { Dim = 0 }).Validate()).Message);
+        Assert.Contains("num_res_blocks", Assert.Throws<ArgumentException>(() => (c with { NumResBlocks = 0 }).Validate()).Message);
+        Assert.Contains("dim_mult", Assert.Throws<ArgumentException>(() => (c with { Dim = 3, DimMult = [1, 2], TemporalDownsample = [true] }).Validate()).Message);
+        Assert.Contains("dropout", Assert.Throws<ArgumentException>(() => (c with { Dropout = 1.0 }).Validate()).Message);
+        Assert.Contains("z_dim = 8", Assert.Throws<ArgumentException>(() => new WanVAE(WanVaeConfig.Tiny with { ZDim = 8 })).Message);
         Assert.Equal(4, c.TemporalFactor);
         Assert.Equal(8, c.SpatialFactor);
-        Assert.Equal(new[] { true, true, false }, c.temperal_upsample);
+        Assert.Equal(new[] { true, true, false }, c.TemporalUpsample);
     }
 
     [Fact]
@@ -204,7 +204,7 @@ public sealed class WanVaeStreamingTests(ITestOutputHelper output)
         using var file = Safetensors.Open(TestPaths.ReferenceFile("wan_vae.weights.safetensors"));
         var tinyKeys = file.Names.ToList();
         Assert.Equal(tinyKeys, sd.Keys.ToList());
-        // Spot-check shapes from the spec's Appendix A.
+        // Spot-check shapes of the released checkpoint's keys.
         Assert.Equal(new long[] { 96, 3, 3, 3, 3 }, sd["encoder.conv1.weight"].shape);
         Assert.Equal(new long[] { 192, 192, 3, 1, 1 }, sd["encoder.downsamples.5.time_conv.weight"].shape);
         Assert.Equal(new long[] { 384, 1, 1 }, sd["encoder.middle.1.norm.gamma"].shape);
