@@ -124,7 +124,7 @@ public static class ExperimentKinds
                     cfg.Apt.Student = ResolveCheckpoint(cfg.Apt.Student, "apt.student", "cd", "apt_image_ema");
                 break;
             case "apt-omnihuman" when cfg.Human!.From.Length > 0:
-                cfg.Human.From = Path.GetFullPath(ResolveLatest(cfg.Human.From, "human.from"));
+                cfg.Human.From = Path.GetFullPath(ResolveLatest(cfg.Human.From, "human.from", Path.GetFileNameWithoutExtension(HumanModels.DitFile)));
                 if (!File.Exists(Path.Combine(cfg.Human.From, "checkpoints", HumanModels.DitFile)))
                     throw new FileNotFoundException($"config key 'human.from': {cfg.Human.From} has no checkpoints/{HumanModels.DitFile} (did that omnihuman run finish?)");
                 break;

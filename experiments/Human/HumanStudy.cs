@@ -258,7 +258,8 @@ public static class HumanStudy
         return rows;
     }
 
-    private static string Tag(string s) => s.Replace(" + ", "_").Replace(' ', '_');
+    /// <summary>A metric-tag segment: lower case, runs of anything but letters and digits as one '_' ("CD, 1 step" -> cd_1_step).</summary>
+    private static string Tag(string s) => System.Text.RegularExpressions.Regex.Replace(s.ToLowerInvariant(), "[^a-z0-9]+", "_").Trim('_');
 
     private static Tensor Generate(SegmentSampler s, Tensor noise, Tensor context, HumanConditions c, int chunk = 16)
     {

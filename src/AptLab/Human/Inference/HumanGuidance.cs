@@ -1,3 +1,5 @@
+using AptLab.Diffusion;
+
 namespace AptLab.Human.Inference;
 
 /// <summary>
@@ -79,8 +81,8 @@ public sealed record HumanGuidance
         Tensor r = v.Count switch
         {
             1 => v[0].alias(),
-            2 => v[0] + (v[1] - v[0]) * (audio && Mode == "joint" ? Joint(k, steps) : audio ? throw new ArgumentException("separate guidance with audio takes 3 branches") : Text(k, steps)),
-            3 => v[0] + (v[1] - v[0]) * Audio(k, steps) + (v[2] - v[1]) * Text(k, steps),
+            2 => FlowMatch.Cfg(v[0], v[1], audio && Mode == "joint" ? Joint(k, steps) : audio ? throw new ArgumentException("separate guidance with audio takes 3 branches") : Text(k, steps)),
+            3 => FlowMatch.Cfg(v[0], v[1], Audio(k, steps)) + (v[2] - v[1]) * Text(k, steps),       // the text term on top of audio CFG
             _ => throw new ArgumentException($"guidance combines 1 to 3 branches, got {v.Count}"),
         };
         return scope.Keep(r);
