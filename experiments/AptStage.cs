@@ -24,12 +24,14 @@ public static class AptStage
         {
             var (x, captions) = Batches.Sample(ctx, video, n, rng);
             return new RealBatch(x, ctx.Condition(captions));
-        });
+        }, (step, ema) => SamplePreview.Log(ctx, "apt_" + (video ? "video" : "image"), step, ema, video));
 
     /// <summary>Runs one phase (apt.image or apt.video of the config) and returns its EMA generator.</summary>
     /// <param name="teacher">the ORIGINAL diffusion model: the discriminator's backbone is a copy of it</param>
     /// <param name="init">the generator's start (CD student, or the image phase's EMA); any flow model (Wan, OmniAvatar)</param>
-    public static TModel RunPhase<TModel>(RunContext ctx, FlowModel teacher, TModel init, bool video, DataSource data) where TModel : FlowModel
+    /// <param name="preview">logs a sample sheet of the EMA generator every apt.sample_every updates (null: none)</param>
+    public static TModel RunPhase<TModel>(RunContext ctx, FlowModel teacher, TModel init, bool video, DataSource data,
+        Action<long, FlowModel>? preview = null) where TModel : FlowModel
     {
         var apt = ctx.Config.Apt;
         var settings = video ? apt.Video : apt.Image;
@@ -71,13 +73,22 @@ public static class AptStage
             {
                 ["D"] = stats.LossD, ["G"] = stats.LossG, ["aR1"] = stats.R1, ["real"] = stats.RealLogit, ["fake"] = stats.FakeLogit,
             }, settings.MicroBatch * settings.Accumulation * world * 2);
+            if (preview is not null && SamplePreview.Due(apt.SampleEvery, trainer.Step))
+                using (var current = EmaOf(generator, trainer)) preview(trainer.Step, current);
             if (trainer.Step % settings.CheckpointEvery == 0 || trainer.Step == settings.Updates)
                 ctx.OnMain(() => Checkpoints.Save(ctx.Run.Checkpoints, prefix, trainer.Step, trainer.StateDict()));
         }
+        var ema = EmaOf(generator, trainer);
+        generator.Dispose();
+        return ema;
+    }
+
+    /// <summary>A copy of <paramref name="generator"/> holding the trainer's EMA weights, in eval mode.</summary>
+    private static TModel EmaOf<TModel>(TModel generator, AptTrainer trainer) where TModel : FlowModel
+    {
         var ema = (TModel)generator.Copy();
         trainer.Ema.copy_to(ema.Module);
         ema.Module.eval();
-        generator.Dispose();
         return ema;
     }
 }

@@ -52,8 +52,9 @@ public static class CdStage
     /// <param name="negative">the teacher's CFG negative for a batch's conditioning</param>
     /// <param name="cache">the teacher-target cache, or null to call the teacher for every target</param>
     /// <param name="reportEvery">progress line every this many steps</param>
+    /// <param name="preview">logs a sample sheet of the student every distill.sample_every steps (null: none)</param>
     public static double Train(RunContext ctx, FlowModel student, FlowModel teacher, BatchSource batches, Func<Conditioning, Conditioning> negative,
-        TeacherTargetCache? cache = null, int reportEvery = 10)
+        TeacherTargetCache? cache = null, int reportEvery = 10, Action<long, FlowModel>? preview = null)
     {
         var cfg = ctx.Config.Distill;
         teacher.Module.requires_grad_(false);
@@ -75,6 +76,7 @@ public static class CdStage
             last = loss.item<double>();
             ctx.Log.Scalar(step, "cd/loss", last);
             progress.Report(step, new Dictionary<string, double> { ["loss"] = last }, (int)b.X0.size(0));
+            if (preview is not null && SamplePreview.Due(cfg.SampleEvery, step)) preview(step, student);
         }
         if (cache is not null)
         {
@@ -97,7 +99,8 @@ public static class CdStage
             bool video = ctx.VideoLatents is not null && step % 2 == 0;
             var (x0, captions, indices) = Batches.SampleIndexed(ctx, video, size, rng);
             return new Batch(x0, ctx.Condition(captions), video ? "video" : "image", indices);
-        }, c => ctx.Negative((int)c.Context.size(0)), cache, reportEvery: 50);
+        }, c => ctx.Negative((int)c.Context.size(0)), cache, reportEvery: 50,
+            preview: (step, model) => SamplePreview.Log(ctx, "cd", step, model, video: false));
         return student;
     }
 

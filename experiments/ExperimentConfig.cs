@@ -200,6 +200,8 @@ public sealed class DistillStageConfig : IValidatable
     public int N { get; set; } = 16;
     public double Shift { get; set; } = 3;
     public double Guidance { get; set; } = 4;
+    /// <summary>A sample sheet of the student in TensorBoard every this many steps (docs/notebooks.md#tensorboard); 0 = none.</summary>
+    public int SampleEvery { get; set; } = 100;
 
     [YamlDotNet.Serialization.YamlIgnore]
     public CdSettings Settings => new() { Steps = N, Shift = Shift, Guidance = Guidance };
@@ -208,6 +210,7 @@ public sealed class DistillStageConfig : IValidatable
     {
         if (N < 1) throw ConfigException.For(file, key + ".n", "must be >= 1");
         if (NoiseSeeds < 1) throw ConfigException.For(file, key + ".noise_seeds", "must be >= 1");
+        if (SampleEvery < 0) throw ConfigException.For(file, key + ".sample_every", "must be >= 0 (0 = no sample sheets)");
         if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1 and lr > 0 required");
     }
 }
@@ -236,6 +239,9 @@ public sealed class AptStagesConfig : IValidatable
     /// <summary>The data-parallel ranks the batch settings assume (effective batch = micro_batch x accumulation x
     /// world_size); 0 accepts any launch. A launch with another number of ranks is refused.</summary>
     public int WorldSize { get; set; } = 0;
+    /// <summary>A sample sheet of the generator's EMA in TensorBoard every this many updates of each phase
+    /// (docs/notebooks.md#tensorboard); 0 = none.</summary>
+    public int SampleEvery { get; set; } = 25;
 
     public int EffectiveBatch(AptPhaseSettings phase) => phase.MicroBatch * phase.Accumulation * Math.Max(1, WorldSize);
 
@@ -248,5 +254,6 @@ public sealed class AptStagesConfig : IValidatable
         }
         if (HeadLayers.Any(l => l < 0)) throw ConfigException.For(file, key + ".head_layers", "block indices are 0-based and must be >= 0");
         if (WorldSize < 0) throw ConfigException.For(file, key + ".world_size", "must be >= 0 (0 = any)");
+        if (SampleEvery < 0) throw ConfigException.For(file, key + ".sample_every", "must be >= 0 (0 = no sample sheets)");
     }
 }

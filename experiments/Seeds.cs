@@ -25,6 +25,8 @@ public static class Seeds
     public const ulong CompareImages = 88, CompareClips = 99;
     /// <summary>The second noise of two-step sampling in the comparison.</summary>
     public const ulong TwoStepNoise = 78;
+    /// <summary>The fixed noise of the training-time sample sheets (<see cref="SamplePreview"/>), images and clips.</summary>
+    public const ulong PreviewImages = 111, PreviewClips = 112;
 
     // ---- the apt-omniavatar and omniavatar-finetune kinds ----
     /// <summary>The random training samples of a random_weights apt-omniavatar run.</summary>

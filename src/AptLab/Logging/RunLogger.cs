@@ -43,6 +43,10 @@ public sealed class RunLogger : IDisposable
 
     public void Histogram(long step, string tag, Tensor values) => Events?.AddHistogram(tag, values, step);
 
+    /// <summary>An image grid in TensorBoard's images tab (<paramref name="columns"/> tiles per row).</summary>
+    public void Images(long step, string tag, IReadOnlyList<AptLab.Data.Media.RgbImage> tiles, int columns) =>
+        Events?.AddImageGrid(tag, tiles, step, columns);
+
     /// <summary>Markdown text in TensorBoard's text tab.</summary>
     public void Text(long step, string tag, string markdown) => Events?.AddText(tag, markdown, step);
 
