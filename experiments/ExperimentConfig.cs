@@ -4,6 +4,7 @@ using AptLab.Config;
 using AptLab.Avatar.Apt;
 using AptLab.Experiments.Avatar;
 using AptLab.Training;
+using AptLab.Experiments.Human;
 
 namespace AptLab.Experiments;
 
@@ -59,6 +60,8 @@ public sealed class ExperimentConfig : IValidatable
     public AvatarFinetuneConfig? Avatar { get; set; }
     /// <summary>The apt-omniavatar kind's teacher weights, dtype and latent-cache data (<see cref="AvatarAptConfig"/>).</summary>
     public AvatarAptConfig? Omniavatar { get; set; }
+    /// <summary>experiment: omnihuman and apt-omnihuman, and `aptlab human` (<see cref="HumanConfig"/>); absent otherwise.</summary>
+    public HumanConfig? Human { get; set; }
     /// <summary>Standard metrics (FID, FVD) for the comparison, with the public weights (docs/evaluation.md); absent: the
     /// built-in features only.</summary>
     public AptLab.Evaluation.Standard.EvaluationConfig? Evaluation { get; set; }
@@ -84,6 +87,10 @@ public sealed class ExperimentConfig : IValidatable
             if (Wan is null) throw ConfigException.For(file, "wan", "experiment apt-wan needs this section (the Wan checkpoint and the latent-cache data)");
             if (string.IsNullOrWhiteSpace(Apt.Student) && !Wan.RandomWeights) Wan.ValidateNegative("wan", file);
         }
+        if (Experiment is "omnihuman" or "apt-omnihuman" && Human is null)
+            throw ConfigException.For(file, "human", $"experiment {Experiment} needs a human: section");
+        if (Experiment == "apt-omnihuman" && Human!.Study is null && !Human.Model.RandomWeights && string.IsNullOrWhiteSpace(Human.From) && string.IsNullOrWhiteSpace(Human.Model.Weights))
+            throw ConfigException.For(file, "human.from", "apt-omnihuman needs its teacher: human.from (an omnihuman run), human.model.weights, or random_weights");
         if (Experiment == "apt-omniavatar")
         {
             if (Omniavatar is null) throw ConfigException.For(file, "omniavatar", "experiment apt-omniavatar needs this section (teacher weights and data)");

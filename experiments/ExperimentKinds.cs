@@ -1,6 +1,7 @@
 using AptLab.Torch.Distributed;
 using AptLab.Training;
 using AptLab.Experiments.Avatar;
+using AptLab.Experiments.Human;
 
 namespace AptLab.Experiments;
 
@@ -9,7 +10,7 @@ namespace AptLab.Experiments;
 /// <list type="bullet">
 /// <item><b>experiment kind</b>: the value of a config's <c>experiment:</c>; each kind is one program
 /// (<c>DemoExperiment</c>, <c>StudyExperiments.Teacher</c>/<c>Distill</c>/<c>Apt</c>/<c>Compare</c>, <c>WanAptExperiment</c>,
-/// <c>AvatarAptExperiment</c>, <c>AvatarFinetuneExperiment</c>), started by <see cref="Run"/>;</item>
+/// <c>AvatarAptExperiment</c>, <c>AvatarFinetuneExperiment</c>, <c>HumanExperiment</c>, <c>HumanAptExperiment</c>), started by <see cref="Run"/>;</item>
 /// <item><b>study</b>: the demo's research procedure on the built-in data (<c>StudyContext</c>): VAE, teacher,
 /// consistency distillation, APT image and video phases, comparison;</item>
 /// <item><b>stage</b>: one step of a study or of a kind (<c>VaeStage</c>, <c>TeacherStage</c>, <c>CdStage</c>,
@@ -33,13 +34,18 @@ namespace AptLab.Experiments;
 ///          apt_video_ema (+ resumable phase checkpoints) and generator.safetensors (the exported one-step generator)
 /// demo     all of the study in one run folder (the composition of teacher, distill, apt and compare)
 /// omniavatar-finetune  OmniAvatar flow-matching fine-tuning from a manifest (AvatarFinetuneExperiment)
+/// omnihuman  OmniHuman's three-stage training (manifest, or a synthetic study with its evaluation; HumanExperiment)
+///          -> checkpoints/omnihuman.safetensors (+ omnihuman_stage{k}, encoders.safetensors)
+/// apt-omnihuman  the one-step OmniHuman student: human.from an omnihuman run -> checkpoints/cd, apt_image_ema,
+///          apt_video_ema and generator.safetensors (+ the teacher vs one-step evaluation for a study)
 /// </code>
 /// A path may name the run folder instead of the file (its product is taken), and a run-id segment
 /// <c>latest</c> (results/demo-teacher/latest/...) stands for the newest run of that experiment.
 /// </summary>
 public static class ExperimentKinds
 {
-    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune", "apt-wan"];
+    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune", "apt-wan",
+        "omnihuman", "apt-omnihuman"];
 
     /// <summary>Resolves <paramref name="path"/> (config key <paramref name="key"/>) to an existing checkpoint file:
     /// <c>latest</c> segments and run folders (then the first of <paramref name="products"/> in checkpoints/).</summary>
@@ -117,6 +123,11 @@ public static class ExperimentKinds
                 if (!string.IsNullOrWhiteSpace(cfg.Apt.Student))                                         // else the run distils its student
                     cfg.Apt.Student = ResolveCheckpoint(cfg.Apt.Student, "apt.student", "cd", "apt_image_ema");
                 break;
+            case "apt-omnihuman" when cfg.Human!.From.Length > 0:
+                cfg.Human.From = Path.GetFullPath(ResolveLatest(cfg.Human.From, "human.from", Path.GetFileNameWithoutExtension(HumanModels.DitFile)));
+                if (!File.Exists(Path.Combine(cfg.Human.From, "checkpoints", HumanModels.DitFile)))
+                    throw new FileNotFoundException($"config key 'human.from': {cfg.Human.From} has no checkpoints/{HumanModels.DitFile} (did that omnihuman run finish?)");
+                break;
             case "compare" or "sample":
                 cfg.Compare.Foundation = ResolveCheckpoint(cfg.Compare.Foundation, "compare.foundation", StudyCheckpoints.Foundation);
                 StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Compare.Foundation, warnings);
@@ -190,6 +201,7 @@ public static class ExperimentKinds
         cfg.Apt.Teacher = Pick(cfg.Apt.Teacher, r.Apt.Teacher);
         cfg.Apt.Student = Pick(cfg.Apt.Student, r.Apt.Student);
         cfg.Compare.Foundation = Pick(cfg.Compare.Foundation, r.Compare.Foundation);
+        if (cfg.Human is not null && r.Human is not null) cfg.Human.From = Pick(cfg.Human.From, r.Human.From);
         if (cfg.Compare.Methods.Count == r.Compare.Methods.Count)
             for (int i = 0; i < cfg.Compare.Methods.Count; i++)
                 cfg.Compare.Methods[i].Model = Pick(cfg.Compare.Methods[i].Model, r.Compare.Methods[i].Model);
@@ -203,6 +215,14 @@ public static class ExperimentKinds
         if (cfg.Experiment == "omniavatar-finetune")
         {
             AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed, resume);
+            return;
+        }
+        if (cfg.Experiment is "omnihuman" or "apt-omnihuman")
+        {
+            using var rc = new RunContext(cfg, run, output, group: group);
+            if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
+            if (cfg.Experiment == "omnihuman") HumanExperiment.Run(rc, resumed);
+            else HumanAptExperiment.Run(rc);
             return;
         }
         if (cfg.Experiment is "apt-wan" or "apt-omniavatar")

@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(DistSelftestCommand.Create());
         root.Subcommands.Add(NotebookCommand.Create());
         root.Subcommands.Add(AvatarCommand.Create());
+        root.Subcommands.Add(HumanCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(CompareRunsCommand.Create());
