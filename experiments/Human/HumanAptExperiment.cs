@@ -69,17 +69,12 @@ public static class HumanAptExperiment
         {
             cd = CdStage.Student(ctx, teacher, () =>
             {
-                var student = (OmniHumanFlowModel)teacher.Copy();
+                using var student = (OmniHumanFlowModel)teacher.Copy();
                 Trainable(student, h.Model.GradientCheckpointing);
-                try
-                {
-                    CdStage.Train(ctx, student, teacher, (step, size, rng) => Batch(size, step % 2 == 0, rng), OmniHumanFlowModel.Negative);
-                    return student;
-                }
-                catch { student.Dispose(); throw; }
+                CdStage.Train(ctx, student, teacher, (step, size, rng) => Batch(size, step % 2 == 0, rng), OmniHumanFlowModel.Negative);
             });
-            image = Phase(ctx, teacher, cd, Batch, false);
-            video = Phase(ctx, teacher, image, Batch, true);
+            image = Phase(ctx, teacher, cd, StudyCheckpoints.PathOf(ctx, CdStage.Stage), Batch, false);
+            video = Phase(ctx, teacher, image, StudyCheckpoints.PathOf(ctx, AptStage.Product(video: false)), Batch, true);
             ctx.OnMain(() => OmniHumanWeights.Save(ctx.Run.File(Export), video.Net, new Dictionary<string, string>
             {
                 ["stage"] = "apt_video_ema", ["experiment"] = ctx.Config.Name, ["updates"] = $"{ctx.Config.Apt.Image.Updates}+{ctx.Config.Apt.Video.Updates}",
@@ -102,15 +97,9 @@ public static class HumanAptExperiment
         }
     }
 
-    private static OmniHumanFlowModel Phase(RunContext ctx, OmniHumanFlowModel teacher, OmniHumanFlowModel init,
-        Func<int, bool, Generator, RealBatch> batch, bool video)
-    {
-        string stage = video ? "apt_video_ema" : "apt_image_ema";
-        if (StudyCheckpoints.Has(ctx, stage)) return StudyCheckpoints.LoadModel(ctx, teacher, stage);
-        var ema = ctx.Timed(stage[..^4], () => AptStage.RunPhase(ctx, teacher, init, video, (n, rng) => batch(n, video, rng)));
-        StudyCheckpoints.SaveModel(ctx, stage, ema);
-        return ema;
-    }
+    private static OmniHumanFlowModel Phase(RunContext ctx, OmniHumanFlowModel teacher, OmniHumanFlowModel init, string initWeights,
+        Func<int, bool, Generator, RealBatch> batch, bool video) =>
+        AptStage.Phase(ctx, teacher, init, initWeights, video, (n, rng) => batch(n, video, rng));
 
     private static void Trainable(OmniHumanFlowModel m, bool checkpointing)
     {

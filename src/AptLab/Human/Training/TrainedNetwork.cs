@@ -24,7 +24,7 @@ internal sealed class TrainedNetwork : IDisposable
     public TrainedNetwork(Module model, IReadOnlyList<(string name, Parameter parameter)> trainable, ProcessGroup? group)
     {
         this.trainable = trainable;
-        AvatarTrainableParameters.UpcastToFloat32(trainable);
+        UpcastToFloat32(trainable);
         if (group is not null) ddp = new DistributedDataParallel(model, group);
     }
 
@@ -50,4 +50,16 @@ internal sealed class TrainedNetwork : IDisposable
     public void zero_grad(Optimizer optimizer) => optimizer.zero_grad();
 
     public void Dispose() => ddp?.Dispose();
+
+    // 16-bit trainable tensors become float32 (their masters) before the first backward; frozen ones stay as they are.
+    private static void UpcastToFloat32(IEnumerable<(string name, Parameter parameter)> trainable)
+    {
+        using var _ = torch.no_grad();
+        foreach (var (_, p) in trainable)
+        {
+            if (p.dtype is not (ScalarType.BFloat16 or ScalarType.Float16)) continue;
+            using var master = p.detach().to(ScalarType.Float32);
+            p.set_data(master);
+        }
+    }
 }
