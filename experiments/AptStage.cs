@@ -19,18 +19,20 @@ public static class AptStage
     public delegate RealBatch DataSource(int size, Generator rng);
 
     /// <summary>The demo's phase on the synthetic latents with the study's teacher and text path.</summary>
-    public static WanFlowModel RunPhase(StudyContext ctx, WanFlowModel init, bool video) =>
+    public static WanFlowModel RunPhase(StudyContext ctx, WanFlowModel init, bool video, Replicate? replicate = null) =>
         RunPhase(ctx, ctx.Teacher, init, video, (n, rng) =>
         {
             var (x, captions) = Batches.Sample(ctx, video, n, rng);
             return new RealBatch(x, ctx.Condition(captions));
-        });
+        }, replicate);
 
     /// <summary>Runs one phase (apt.image or apt.video of the config) and returns its EMA generator.</summary>
     /// <param name="teacher">the ORIGINAL diffusion model: the discriminator's backbone is a copy of it</param>
     /// <param name="init">the generator's start (CD student, or the image phase's EMA); any flow model (Wan, OmniAvatar)</param>
-    public static TModel RunPhase<TModel>(RunContext ctx, FlowModel teacher, TModel init, bool video, DataSource data) where TModel : FlowModel
+    /// <param name="replicate">the training replicate (seeds, checkpoint names, metric tags); null = the run's seed</param>
+    public static TModel RunPhase<TModel>(RunContext ctx, FlowModel teacher, TModel init, bool video, DataSource data, Replicate? replicate = null) where TModel : FlowModel
     {
+        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
         var apt = ctx.Config.Apt;
         var settings = video ? apt.Video : apt.Image;
         string phase = video ? "video" : "image";
@@ -42,25 +44,26 @@ public static class AptStage
         generator.Module.train();
         var layers = apt.HeadLayers.Count > 0 ? apt.HeadLayers.ToArray() : null;
         using var discriminator = new Discriminator(teacher.Copy(), layers);
-        using (var g = new Generator(ctx.Config.Seed + (video ? Seeds.DiscriminatorHeadsVideo : Seeds.DiscriminatorHeadsImage))) discriminator.ResetReadout(g);
+        using (var g = new Generator(replicate.Seed + (video ? Seeds.DiscriminatorHeadsVideo : Seeds.DiscriminatorHeadsImage))) discriminator.ResetReadout(g);
         discriminator.requires_grad_(true);
         RealBatch Data(long update, int micro, Generator rng) => data(settings.MicroBatch * world, rng);   // the global micro-batch
-        using var trainer = new AptTrainer(generator, discriminator, settings, ctx.Config.Seed + (video ? Seeds.AptVideo : Seeds.AptImage), Data, ctx.Group);
-        var prefix = "apt_" + phase;
-        var latest = ctx.AgreeWithMain(Checkpoints.Latest(ctx.Run.Checkpoints, prefix));
+        using var trainer = new AptTrainer(generator, discriminator, settings, replicate.Seed + (video ? Seeds.AptVideo : Seeds.AptImage), Data, ctx.Group);
+        var prefix = replicate.Tag("apt_" + phase);                     // metric tags
+        var checkpoint = replicate.Checkpoint("apt_" + phase);          // periodic checkpoints
+        var latest = ctx.AgreeWithMain(Checkpoints.Latest(ctx.Run.Checkpoints, checkpoint));
         if (latest is not null)
         {
             using var state = Checkpoint.Load(latest);
             trainer.LoadStateDict(state, int.Parse(state.Metadata["step"]), latest);
-            ctx.Out.WriteLine($"[{prefix}] resumed from {latest} at update {trainer.Step}");
+            ctx.Out.WriteLine($"[{replicate.Label("apt_" + phase)}] resumed from {latest} at update {trainer.Step}");
         }
-        var progress = new ProgressReporter(prefix, settings.Updates, ctx.Out, every: 10);
+        var progress = new ProgressReporter(replicate.Label("apt_" + phase), settings.Updates, ctx.Out, every: 10);
         while (trainer.Step < settings.Updates)
         {
             using var stats = trainer.Update();
             var scalars = stats.Scalars(prefix);
             scalars[$"{prefix}/lr"] = settings.LrGenerator;
-            scalars[$"{prefix}/samples_per_s"] = progress.SamplesPerSecond;
+            scalars[$"time/{checkpoint}_samples_per_s"] = progress.SamplesPerSecond;   // timing: time/* (docs/demo-study.md#determinism)
             ctx.Log.Scalars(trainer.Step, scalars);
             if (trainer.Step % 10 == 0)
             {
@@ -72,7 +75,7 @@ public static class AptStage
                 ["D"] = stats.LossD, ["G"] = stats.LossG, ["aR1"] = stats.R1, ["real"] = stats.RealLogit, ["fake"] = stats.FakeLogit,
             }, settings.MicroBatch * settings.Accumulation * world * 2);
             if (trainer.Step % settings.CheckpointEvery == 0 || trainer.Step == settings.Updates)
-                ctx.OnMain(() => Checkpoints.Save(ctx.Run.Checkpoints, prefix, trainer.Step, trainer.StateDict()));
+                ctx.OnMain(() => Checkpoints.Save(ctx.Run.Checkpoints, checkpoint, trainer.Step, trainer.StateDict()));
         }
         var ema = (TModel)generator.Copy();
         trainer.Ema.copy_to(ema.Module);

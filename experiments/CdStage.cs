@@ -52,15 +52,18 @@ public static class CdStage
     /// <param name="negative">the teacher's CFG negative for a batch's conditioning</param>
     /// <param name="cache">the teacher-target cache, or null to call the teacher for every target</param>
     /// <param name="reportEvery">progress line every this many steps</param>
+    /// <param name="replicate">the training replicate (seed, metric tags); null = the run's seed</param>
     public static double Train(RunContext ctx, FlowModel student, FlowModel teacher, BatchSource batches, Func<Conditioning, Conditioning> negative,
-        TeacherTargetCache? cache = null, int reportEvery = 10)
+        TeacherTargetCache? cache = null, int reportEvery = 10, Replicate? replicate = null)
     {
         var cfg = ctx.Config.Distill;
+        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
+        string tag = replicate.Tag("cd");
         teacher.Module.requires_grad_(false);
         student.Module.train();
         using var opt = new AdamW(student.Module.parameters(), lr: cfg.Lr, weight_decay: cfg.WeightDecay);
-        var progress = new ProgressReporter("distill", cfg.Steps, ctx.Out, every: reportEvery);
-        using var rng = new Generator(ctx.Config.Seed + Seeds.Distill);
+        var progress = new ProgressReporter(replicate.Label("distill"), cfg.Steps, ctx.Out, every: reportEvery);
+        using var rng = new Generator(replicate.Seed + Seeds.Distill);
         double last = double.NaN;
         for (int step = 1; step <= cfg.Steps; step++)
         {
@@ -73,13 +76,13 @@ public static class CdStage
             opt.step();
             opt.zero_grad();
             last = loss.item<double>();
-            ctx.Log.Scalar(step, "cd/loss", last);
+            ctx.Log.Scalar(step, tag + "/loss", last);
             progress.Report(step, new Dictionary<string, double> { ["loss"] = last }, (int)b.X0.size(0));
         }
         if (cache is not null)
         {
             ctx.Out.WriteLine($"[distill] teacher targets: {cache.Hits} from the cache, {cache.Misses} computed");
-            ctx.Log.Scalars(cfg.Steps, new Dictionary<string, double> { ["cd/cache_hits"] = cache.Hits, ["cd/cache_misses"] = cache.Misses });
+            ctx.Log.Scalars(cfg.Steps, new Dictionary<string, double> { [tag + "/cache_hits"] = cache.Hits, [tag + "/cache_misses"] = cache.Misses });
         }
         student.Module.eval();
         return last;
@@ -89,7 +92,7 @@ public static class CdStage
 
     /// <summary>The study's CD student: a copy of ctx.Teacher distilled against <paramref name="teacher"/> on the
     /// study's latents (images and clips alternate), the negative prompt as CFG negative.</summary>
-    public static WanFlowModel Distill(StudyContext ctx, FlowModel teacher, TeacherTargetCache? cache)
+    public static WanFlowModel Distill(StudyContext ctx, FlowModel teacher, TeacherTargetCache? cache, Replicate? replicate = null)
     {
         var student = (WanFlowModel)ctx.Teacher.Copy();
         Train(ctx, student, teacher, (step, size, rng) =>
@@ -97,7 +100,7 @@ public static class CdStage
             bool video = ctx.VideoLatents is not null && step % 2 == 0;
             var (x0, captions, indices) = Batches.SampleIndexed(ctx, video, size, rng);
             return new Batch(x0, ctx.Condition(captions), video ? "video" : "image", indices);
-        }, c => ctx.Negative((int)c.Context.size(0)), cache, reportEvery: 50);
+        }, c => ctx.Negative((int)c.Context.size(0)), cache, reportEvery: 50, replicate);
         return student;
     }
 

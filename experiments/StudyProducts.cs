@@ -39,39 +39,44 @@ public static class StudyProducts
         SyncFoundation(ctx);
     }
 
-    /// <summary>The consistency-distilled student (checkpoints/cd.safetensors).</summary>
-    public static WanFlowModel CdStudent(StudyContext ctx)
+    /// <summary>The consistency-distilled student (checkpoints/cd.safetensors; replicate k: cd_seed&lt;s&gt;).</summary>
+    public static WanFlowModel CdStudent(StudyContext ctx, Replicate? replicate = null)
     {
+        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
+        var name = replicate.Checkpoint("cd");
         WanFlowModel cd;
-        if (StudyCheckpoints.Has(ctx, "cd")) cd = StudyCheckpoints.LoadModel(ctx, "cd");
+        if (StudyCheckpoints.Has(ctx, name)) cd = StudyCheckpoints.LoadModel(ctx, name);
         else
         {
-            cd = ctx.Timed("distill", () => CdStage.Distill(ctx, ctx.Teacher, CdStage.OpenCache(ctx)));
-            StudyCheckpoints.SaveModel(ctx, "cd", cd);
+            cd = ctx.Timed(replicate.Label("distill"), () => CdStage.Distill(ctx, ctx.Teacher, CdStage.OpenCache(ctx), replicate));
+            StudyCheckpoints.SaveModel(ctx, name, cd);
         }
         ctx.SyncFromMain(cd.Module);
         return cd;
     }
 
     /// <summary>The EMA generators of the image phase and (with clips and video updates) the video phase
-    /// (checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors).</summary>
-    public static (WanFlowModel Image, WanFlowModel? Video) AptStudents(StudyContext ctx, WanFlowModel cd)
+    /// (checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors; replicate k: apt_image_ema_seed&lt;s&gt;, ...).</summary>
+    public static (WanFlowModel Image, WanFlowModel? Video) AptStudents(StudyContext ctx, WanFlowModel cd, Replicate? replicate = null)
     {
+        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
         WanFlowModel image;
-        if (StudyCheckpoints.Has(ctx, "apt_image_ema")) image = StudyCheckpoints.LoadModel(ctx, "apt_image_ema");
+        var imageName = replicate.Checkpoint("apt_image_ema");
+        if (StudyCheckpoints.Has(ctx, imageName)) image = StudyCheckpoints.LoadModel(ctx, imageName);
         else
         {
-            image = ctx.Timed("apt_image", () => AptStage.RunPhase(ctx, cd, video: false));
-            StudyCheckpoints.SaveModel(ctx, "apt_image_ema", image);
+            image = ctx.Timed(replicate.Label("apt_image"), () => AptStage.RunPhase(ctx, cd, video: false, replicate));
+            StudyCheckpoints.SaveModel(ctx, imageName, image);
         }
         WanFlowModel? video = null;
         if (ctx.VideoLatents is not null && ctx.Config.Apt.Video.Updates > 0)
         {
-            if (StudyCheckpoints.Has(ctx, "apt_video_ema")) video = StudyCheckpoints.LoadModel(ctx, "apt_video_ema");
+            var videoName = replicate.Checkpoint("apt_video_ema");
+            if (StudyCheckpoints.Has(ctx, videoName)) video = StudyCheckpoints.LoadModel(ctx, videoName);
             else
             {
-                video = ctx.Timed("apt_video", () => AptStage.RunPhase(ctx, image, video: true));
-                StudyCheckpoints.SaveModel(ctx, "apt_video_ema", video);
+                video = ctx.Timed(replicate.Label("apt_video"), () => AptStage.RunPhase(ctx, image, video: true, replicate));
+                StudyCheckpoints.SaveModel(ctx, videoName, video);
             }
         }
         return (image, video);
