@@ -57,7 +57,8 @@ public static class ComparisonWriter
 
         var md = new StringBuilder();
         md.AppendLine($"# {ctx.Config.Name}: one-step vs multi-step").AppendLine();
-        md.AppendLine($"Run `{ctx.Run.RunId}` of `{ctx.Config.Experiment}` (config: `config.yaml`).").AppendLine();
+        md.AppendLine($"Run `{ctx.Run.RunId}` of `{ctx.Config.Experiment}` (config: `config.yaml`), {Plural(torch.get_num_threads(), "thread")}: " +
+                     "results are bit-identical only between runs with the same thread count (README#reliability-threads-and-determinism).").AppendLine();
         md.Append(Body(ctx, kinds, headingLevel: 2));
         foreach (var k in kinds)
             md.AppendLine($"Sheets of seed {ctx.Config.Seed} ({k.Name}s): `samples/{k.Name}/comparison.png`" +

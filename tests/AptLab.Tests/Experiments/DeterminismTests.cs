@@ -31,7 +31,8 @@ public class DeterminismTests(DemoSmokeRun demo)
         Assert.True(ma.Count > 100, $"only {ma.Count} metric rows");
         Assert.Equal(ma, mb);
         Assert.Contains(File.ReadLines(a.MetricsCsv), l => l.Contains(",time/apt_image_samples_per_s,"));   // the timings exist, apart
-        Assert.Contains(File.ReadLines(a.MetricsCsv), l => l.Contains(",time/distill_seed1000_cpu_seconds,"));
+        Assert.Contains(File.ReadLines(a.MetricsCsv), l => l.Contains(",time/distill_seed_1000_cpu_seconds,"));
+        Assert.Contains($"{torch.get_num_threads()} thread", File.ReadAllText(a.File("README.md")));      // the run names its thread count
     }
 
     // the CSV's lines without the named column
