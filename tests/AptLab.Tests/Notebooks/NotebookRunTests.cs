@@ -97,7 +97,7 @@ public class NotebookRunTests(DemoSmokeRun demo)
                      rows.Single(r => r[0] == "apt_image/loss_d")[1..4]);
         Assert.Contains(HtmlRows(Html(nb.Tagged("config-table"))), r => r[0] == "apt.image.updates" && r[1] == demo.Config.Apt.Image.Updates.ToString());
         var gaps = HtmlRows(Html(nb.Tagged("logit-table")));
-        Assert.Equal(["apt_image", "apt_video"], gaps.Select(r => r[0]));
+        Assert.Equal(["apt_image", "apt_video", "apt_image/seed1000", "apt_video/seed1000"], gaps.Select(r => r[0]));   // per replicate
         double gap = run.Series("apt_video/logit_real").Values[^1] - run.Series("apt_video/logit_fake").Values[^1];
         Assert.Equal(DataFrameHtml.Number(gap), gaps[1][3]);
         Assert.Contains("all agree with metrics.csv", nb.Tagged("events-check").Outputs.Single().Text);
