@@ -15,7 +15,7 @@ APT_PACKAGES := libtorch-dev libopenblas0-pthread libsentencepiece-dev libgloo-d
                 python3-nbconvert python3-nbclient jupyter-client python3-ipykernel
 DOTNET := DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet
 
-.PHONY: deps packages kernel native build test demo bench clean
+.PHONY: deps packages kernel native build test demo bench mutate clean
 
 # Installs the Debian packages that are missing (needs root; otherwise says what to run), then the notebook kernel.
 deps: packages kernel
@@ -55,6 +55,15 @@ build: native
 
 test: build
 	$(DOTNET) test tests/AptLab.Tests -c $(CONFIG) --no-build -nologo -v quiet --logger "console;verbosity=minimal"
+
+# Mutation testing (Stryker.NET, pinned in .config/dotnet-tools.json; not part of `make test`; docs/testing.md):
+# MUTATE=apt (src/AptLab/Apt with the Apt tests) or diffusion; reports under results/mutation/<MUTATE>. Its project
+# analysis gives up when `dotnet --info` is slow (a loaded machine), hence the longer wait.
+MUTATE ?= apt
+mutate: build
+	$(DOTNET) tool restore >/dev/null
+	cd tests/AptLab.Tests && DOTNET_INFO_WAIT_TIME=120000 $(DOTNET) tool run dotnet-stryker --config-file mutation/$(MUTATE).json \
+	  --output $(CURDIR)/results/mutation/$(MUTATE)
 
 # The APT study on the built-in data (configs/demo.yaml); prints where its results are.
 demo: build

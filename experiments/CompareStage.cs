@@ -191,7 +191,7 @@ public static class CompareStage
     }
 
     /// <summary>The latent shape [n, z, f, h, w] of the configured data (images: f = 1).</summary>
-    private static long[] LatentShape(StudyContext ctx, int n, bool video)
+    public static long[] LatentShape(StudyContext ctx, int n, bool video)
     {
         var (d, vae) = (ctx.Config.Data, ctx.Vae.config);
         long f = video ? 1 + (d.VideoFrames - 1) / vae.TemporalFactor : 1, hw = d.Size / vae.SpatialFactor;

@@ -25,11 +25,14 @@ public static class DemoExperiment
         try
         {
             WanFlowModel? sharedCd = null;
+            Replicate? cdOf = null;                                                     // whose CD student the APT phases start from
             foreach (var r in Replicate.All(ctx.Config))
             {
-                var cd = ctx.Config.Replicates.Distill || sharedCd is null ? StudyProducts.CdStudent(ctx, r) : (WanFlowModel)sharedCd.Copy();
+                bool own = ctx.Config.Replicates.Distill || sharedCd is null;
+                var cd = own ? StudyProducts.CdStudent(ctx, r) : (WanFlowModel)sharedCd!.Copy();
+                if (own) cdOf = r;
                 sharedCd ??= cd;
-                var (image, video) = StudyProducts.AptStudents(ctx, cd, r);
+                var (image, video) = StudyProducts.AptStudents(ctx, cd, StudyCheckpoints.PathOf(ctx, cdOf!.Checkpoint(CdStage.Stage)), r);
                 students.Add(new CompareStage.ReplicateStudents(r, cd, image, video));
             }
             ctx.OnMain(() =>

@@ -3,6 +3,8 @@ using AptLab.Apt;
 using AptLab.Config;
 using AptLab.Avatar.Apt;
 using AptLab.Experiments.Avatar;
+using AptLab.Training;
+using AptLab.Experiments.Human;
 
 namespace AptLab.Experiments;
 
@@ -23,6 +25,26 @@ public sealed class ExperimentConfig : IValidatable
     /// <summary>Intra-op threads (0 = the machine's cores).</summary>
     public int Threads { get; set; } = 0;
     public string Results { get; set; } = "results";
+    /// <summary>fp32 | bf16-mixed | bf16: the precision policy of every trainer of the run (teacher, CD, APT G, D and
+    /// EMA, the OmniAvatar fine-tune; docs/precision-and-parallelism.md). bf16-mixed = bf16 compute over float32 master
+    /// weights, gradients as accumulated, optimizer state and EMA.</summary>
+    public string Precision { get; set; } = "fp32";
+    /// <summary>ddp | fsdp: how the ranks share each trained network (CD student, APT G and D, the OmniAvatar
+    /// fine-tune): whole replicas, or 1/N of every weight, gradient, optimizer state and EMA per rank. One process runs
+    /// either. The demo's VAE and teacher stages stay replicated (computed alike on every rank).</summary>
+    public string Parallel { get; set; } = "ddp";
+
+    /// <summary><see cref="Precision"/> parsed.</summary>
+    [YamlDotNet.Serialization.YamlIgnore]
+    public Training.Precision TrainingPrecision => PrecisionPolicy.Parse(Precision);
+
+    /// <summary><see cref="Parallel"/> parsed.</summary>
+    [YamlDotNet.Serialization.YamlIgnore]
+    public ParallelMode ParallelMode => ParallelModes.Parse(Parallel);
+    /// <summary>At a NaN or infinite loss or gradient norm in any trainer: <c>stop</c> the run at once (default) or
+    /// <c>skip</c> the update, at most <see cref="MaxNonfiniteSkips"/> times per stage (docs/reliability.md#7-diverged-runs).</summary>
+    public AptLab.Training.NonFiniteMode Nonfinite { get; set; } = AptLab.Training.NonFiniteMode.Stop;
+    public int MaxNonfiniteSkips { get; set; } = 10;
     public DataConfig Data { get; set; } = new();
     public VaeStageConfig Vae { get; set; } = new();
     public TextStageConfig Text { get; set; } = new();
@@ -40,6 +62,8 @@ public sealed class ExperimentConfig : IValidatable
     public AvatarFinetuneConfig? Avatar { get; set; }
     /// <summary>The apt-omniavatar kind's teacher weights, dtype and latent-cache data (<see cref="AvatarAptConfig"/>).</summary>
     public AvatarAptConfig? Omniavatar { get; set; }
+    /// <summary>experiment: omnihuman and apt-omnihuman, and `aptlab human` (<see cref="HumanConfig"/>); absent otherwise.</summary>
+    public HumanConfig? Human { get; set; }
     /// <summary>Standard metrics (FID, FVD) for the comparison, with the public weights (docs/evaluation.md); absent: the
     /// built-in features only.</summary>
     public AptLab.Evaluation.Standard.EvaluationConfig? Evaluation { get; set; }
@@ -52,14 +76,23 @@ public sealed class ExperimentConfig : IValidatable
         try { AptLab.Torch.Device.Parse(Device); }
         catch (ArgumentException e) { throw ConfigException.For(file, "device", e.Message); }
         if (Threads < 0) throw ConfigException.For(file, "threads", "must be >= 0");
+        try { PrecisionPolicy.Parse(Precision); }
+        catch (ArgumentException) { throw ConfigException.For(file, "precision", $"'{Precision}' is not fp32, bf16-mixed or bf16"); }
+        try { ParallelModes.Parse(Parallel); }
+        catch (ArgumentException) { throw ConfigException.For(file, "parallel", $"'{Parallel}' is not ddp or fsdp"); }
+        if (MaxNonfiniteSkips < 0) throw ConfigException.For(file, "max_nonfinite_skips", "must be >= 0");
         if (Experiment == "omniavatar-finetune" && Avatar is null) throw ConfigException.For(file, "avatar", "experiment omniavatar-finetune needs an avatar: section");
         if (Experiment == "apt" && Wan is not null)
             throw ConfigException.For(file, "wan", "experiment apt runs the study's own foundation and CD student; APT on a released Wan checkpoint is experiment: apt-wan");
         if (Experiment == "apt-wan")
         {
             if (Wan is null) throw ConfigException.For(file, "wan", "experiment apt-wan needs this section (the Wan checkpoint and the latent-cache data)");
-            if (string.IsNullOrWhiteSpace(Apt.Student)) Wan.ValidateNegative("wan", file);
+            if (string.IsNullOrWhiteSpace(Apt.Student) && !Wan.RandomWeights) Wan.ValidateNegative("wan", file);
         }
+        if (Experiment is "omnihuman" or "apt-omnihuman" && Human is null)
+            throw ConfigException.For(file, "human", $"experiment {Experiment} needs a human: section");
+        if (Experiment == "apt-omnihuman" && Human!.Study is null && !Human.Model.RandomWeights && string.IsNullOrWhiteSpace(Human.From) && string.IsNullOrWhiteSpace(Human.Model.Weights))
+            throw ConfigException.For(file, "human.from", "apt-omnihuman needs its teacher: human.from (an omnihuman run), human.model.weights, or random_weights");
         if (Experiment == "apt-omniavatar")
         {
             if (Omniavatar is null) throw ConfigException.For(file, "omniavatar", "experiment apt-omniavatar needs this section (teacher weights and data)");
@@ -106,7 +139,9 @@ public sealed class VaeStageConfig : IValidatable
             throw ConfigException.For(file, key + ".dim_mult", $"needs 3 or 4 levels (4x or 8x spatial compression) and one more entry than temporal_downsample ({TemporalDownsample.Count})");
         if (TemporalDownsample.Count(b => b) != 2)
             throw ConfigException.For(file, key + ".temporal_downsample", "exactly two stages must downsample time (4x temporal compression)");
-        if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1 and lr > 0 required");
+        if (Steps < 0 || Batch < 1) throw ConfigException.For(file, key, "steps >= 0 and batch >= 1 required");
+        ConfigException.RequirePositive(Lr, file, key + ".lr");
+        if (!double.IsFinite(KlWeight) || KlWeight < 0) throw ConfigException.For(file, key + ".kl_weight", $"must be a finite number >= 0, got {ConfigException.Show(KlWeight)}");
     }
 }
 
@@ -148,8 +183,9 @@ public sealed class TeacherStageConfig : IValidatable
     {
         if (Dim % NumHeads != 0 || (Dim / NumHeads) % 2 != 0) throw ConfigException.For(file, key + ".num_heads", $"must divide dim {Dim} into an even head dim");
         if (CaptionDropout < 0 || CaptionDropout >= 1) throw ConfigException.For(file, key + ".caption_dropout", "must be in [0, 1)");
-        if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1, lr > 0 required");
-        if (!(Shift > 0)) throw ConfigException.For(file, key + ".shift", "must be positive");
+        if (Steps < 0 || Batch < 1) throw ConfigException.For(file, key, "steps >= 0 and batch >= 1 required");
+        ConfigException.RequirePositive(Lr, file, key + ".lr");
+        ConfigException.RequirePositive(Shift, file, key + ".shift");
     }
 }
 
@@ -172,8 +208,9 @@ public sealed class SamplingConfig : IValidatable
     public void Validate(string key, string? file)
     {
         if (Steps < 1) throw ConfigException.For(file, key + ".steps", "must be >= 1");
-        if (!(Shift > 0)) throw ConfigException.For(file, key + ".shift", "must be positive");
-        if (!(TwoStepShift > 0)) throw ConfigException.For(file, key + ".two_step_shift", "must be positive");
+        ConfigException.RequirePositive(Shift, file, key + ".shift");
+        ConfigException.RequirePositive(TwoStepShift, file, key + ".two_step_shift");
+        if (!double.IsFinite(Guidance)) throw ConfigException.For(file, key + ".guidance", $"must be a finite number, got {ConfigException.Show(Guidance)}");
     }
 }
 
@@ -195,6 +232,8 @@ public sealed class DistillStageConfig : IValidatable
     public int N { get; set; } = 16;
     public double Shift { get; set; } = 3;
     public double Guidance { get; set; } = 4;
+    /// <summary>A sample sheet of the student in TensorBoard every this many steps (docs/notebooks.md#tensorboard); 0 = none.</summary>
+    public int SampleEvery { get; set; } = 100;
 
     [YamlDotNet.Serialization.YamlIgnore]
     public CdSettings Settings => new() { Steps = N, Shift = Shift, Guidance = Guidance };
@@ -203,7 +242,12 @@ public sealed class DistillStageConfig : IValidatable
     {
         if (N < 1) throw ConfigException.For(file, key + ".n", "must be >= 1");
         if (NoiseSeeds < 1) throw ConfigException.For(file, key + ".noise_seeds", "must be >= 1");
-        if (Steps < 0 || Batch < 1 || Lr <= 0) throw ConfigException.For(file, key, "steps >= 0, batch >= 1 and lr > 0 required");
+        if (SampleEvery < 0) throw ConfigException.For(file, key + ".sample_every", "must be >= 0 (0 = no sample sheets)");
+        if (Steps < 0 || Batch < 1) throw ConfigException.For(file, key, "steps >= 0 and batch >= 1 required");
+        ConfigException.RequirePositive(Lr, file, key + ".lr");
+        ConfigException.RequirePositive(Shift, file, key + ".shift");
+        if (!double.IsFinite(WeightDecay) || WeightDecay < 0) throw ConfigException.For(file, key + ".weight_decay", $"must be a finite number >= 0, got {ConfigException.Show(WeightDecay)}");
+        if (!double.IsFinite(Guidance)) throw ConfigException.For(file, key + ".guidance", $"must be a finite number, got {ConfigException.Show(Guidance)}");
     }
 }
 
@@ -255,6 +299,9 @@ public sealed class AptStagesConfig : IValidatable
     /// <summary>The data-parallel ranks the batch settings assume (effective batch = micro_batch x accumulation x
     /// world_size); 0 accepts any launch. A launch with another number of ranks is refused.</summary>
     public int WorldSize { get; set; } = 0;
+    /// <summary>A sample sheet of the generator's EMA in TensorBoard every this many updates of each phase
+    /// (docs/notebooks.md#tensorboard); 0 = none.</summary>
+    public int SampleEvery { get; set; } = 25;
 
     public int EffectiveBatch(AptPhaseSettings phase) => phase.MicroBatch * phase.Accumulation * Math.Max(1, WorldSize);
 
@@ -267,5 +314,6 @@ public sealed class AptStagesConfig : IValidatable
         }
         if (HeadLayers.Any(l => l < 0)) throw ConfigException.For(file, key + ".head_layers", "block indices are 0-based and must be >= 0");
         if (WorldSize < 0) throw ConfigException.For(file, key + ".world_size", "must be >= 0 (0 = any)");
+        if (SampleEvery < 0) throw ConfigException.For(file, key + ".sample_every", "must be >= 0 (0 = no sample sheets)");
     }
 }

@@ -1,6 +1,7 @@
 using AptLab.Torch.Distributed;
 using AptLab.Training;
 using AptLab.Experiments.Avatar;
+using AptLab.Experiments.Human;
 
 namespace AptLab.Experiments;
 
@@ -9,7 +10,7 @@ namespace AptLab.Experiments;
 /// <list type="bullet">
 /// <item><b>experiment kind</b>: the value of a config's <c>experiment:</c>; each kind is one program
 /// (<c>DemoExperiment</c>, <c>StudyExperiments.Teacher</c>/<c>Distill</c>/<c>Apt</c>/<c>Compare</c>, <c>WanAptExperiment</c>,
-/// <c>AvatarAptExperiment</c>, <c>AvatarFinetuneExperiment</c>), started by <see cref="Run"/>;</item>
+/// <c>AvatarAptExperiment</c>, <c>AvatarFinetuneExperiment</c>, <c>HumanExperiment</c>, <c>HumanAptExperiment</c>), started by <see cref="Run"/>;</item>
 /// <item><b>study</b>: the demo's research procedure on the built-in data (<c>StudyContext</c>): VAE, teacher,
 /// consistency distillation, APT image and video phases, comparison;</item>
 /// <item><b>stage</b>: one step of a study or of a kind (<c>VaeStage</c>, <c>TeacherStage</c>, <c>CdStage</c>,
@@ -33,13 +34,18 @@ namespace AptLab.Experiments;
 ///          apt_video_ema (+ resumable phase checkpoints) and generator.safetensors (the exported one-step generator)
 /// demo     all of the study in one run folder (the composition of teacher, distill, apt and compare)
 /// omniavatar-finetune  OmniAvatar flow-matching fine-tuning from a manifest (AvatarFinetuneExperiment)
+/// omnihuman  OmniHuman's three-stage training (manifest, or a synthetic study with its evaluation; HumanExperiment)
+///          -> checkpoints/omnihuman.safetensors (+ omnihuman_stage{k}, encoders.safetensors)
+/// apt-omnihuman  the one-step OmniHuman student: human.from an omnihuman run -> checkpoints/cd, apt_image_ema,
+///          apt_video_ema and generator.safetensors (+ the teacher vs one-step evaluation for a study)
 /// </code>
 /// A path may name the run folder instead of the file (its product is taken), and a run-id segment
 /// <c>latest</c> (results/demo-teacher/latest/...) stands for the newest run of that experiment.
 /// </summary>
 public static class ExperimentKinds
 {
-    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune", "apt-wan"];
+    public static readonly string[] Names = ["demo", "teacher", "distill", "apt", "apt-omniavatar", "compare", "sample", "omniavatar-finetune", "apt-wan",
+        "omnihuman", "apt-omnihuman"];
 
     /// <summary>Resolves <paramref name="path"/> (config key <paramref name="key"/>) to an existing checkpoint file:
     /// <c>latest</c> segments and run folders (then the first of <paramref name="products"/> in checkpoints/).</summary>
@@ -117,6 +123,11 @@ public static class ExperimentKinds
                 if (!string.IsNullOrWhiteSpace(cfg.Apt.Student))                                         // else the run distils its student
                     cfg.Apt.Student = ResolveCheckpoint(cfg.Apt.Student, "apt.student", "cd", "apt_image_ema");
                 break;
+            case "apt-omnihuman" when cfg.Human!.From.Length > 0:
+                cfg.Human.From = Path.GetFullPath(ResolveLatest(cfg.Human.From, "human.from", Path.GetFileNameWithoutExtension(HumanModels.DitFile)));
+                if (!File.Exists(Path.Combine(cfg.Human.From, "checkpoints", HumanModels.DitFile)))
+                    throw new FileNotFoundException($"config key 'human.from': {cfg.Human.From} has no checkpoints/{HumanModels.DitFile} (did that omnihuman run finish?)");
+                break;
             case "compare" or "sample":
                 cfg.Compare.Foundation = ResolveCheckpoint(cfg.Compare.Foundation, "compare.foundation", StudyCheckpoints.Foundation);
                 StudyCheckpoints.AdoptFoundationSpec(cfg, cfg.Compare.Foundation, warnings);
@@ -131,14 +142,28 @@ public static class ExperimentKinds
 
     /// <summary>What `aptlab run` does: prepares <paramref name="cfg"/>, creates the run folder (rank 0; or opens
     /// <paramref name="resume"/>) with the resolved config.yaml, and runs the kind. Returns the run folder.</summary>
-    public static RunDirectory Launch(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group = null)
+    /// <param name="allowConfigChange">a resumed run whose config differs from its recorded config.yaml is refused
+    /// (naming the changed keys) unless this is set; then it continues with the new values, which config.yaml records
+    /// (the changes are listed in config-changes.txt)</param>
+    public static RunDirectory Launch(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group = null,
+                                      bool allowConfigChange = false)
     {
         if (resume is not null) KeepRecordedInputs(cfg, Path.Combine(resume, "config.yaml"));
         Prepare(cfg, DistributedRun.IsMainProcess(group) ? output : null);
+        // everything else the run needs, before its folder exists or a model is built (docs/reliability.md#3-errors)
+        if (cfg.Experiment is "demo" or "apt" or "apt-wan" or "apt-omniavatar") AptStage.CheckWorldSize(cfg.Apt.WorldSize, group?.world_size ?? 1);
+        var changes = resume is null ? [] : ChangesSinceRecorded(cfg, resume, allowConfigChange);
         RunDirectory? created = null;
         if (DistributedRun.IsMainProcess(group))
         {
             created = resume is not null ? RunDirectory.Open(resume) : RunDirectory.Create(cfg.Results, cfg.Name, runId);
+            if (changes.Count > 0)
+            {
+                output.WriteLine($"[resume] continuing with {changes.Count} changed setting(s) (--allow-config-change): {string.Join("; ", changes)}");
+                File.AppendAllText(created.File("config-changes.txt"),
+                    $"{DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC, resumed with --allow-config-change:\n" + string.Concat(changes.Select(c => $"  {c}\n")));
+                RunDirectory.WriteAtomic(created.ConfigFile, Config.ConfigLoader.ToYaml(cfg));
+            }
             if (resume is null) RunDirectory.WriteAtomic(created.ConfigFile, Config.ConfigLoader.ToYaml(cfg));
             (output as ConsoleSession)?.LogTo(created.File("run.log"));              // what the console shows, from the start
         }
@@ -147,6 +172,21 @@ public static class ExperimentKinds
         Run(cfg, run, output, group, resumed: resume is not null);
         if (DistributedRun.IsMainProcess(group)) Logging.RunHparams.Write(run.Root);   // TensorBoard's HParams tab
         return run;
+    }
+
+    /// <summary>The settings in which <paramref name="cfg"/> differs from the run's recorded config.yaml (the thread
+    /// count and the results root aside); refused, naming each, unless <paramref name="allow"/>.</summary>
+    private static IReadOnlyList<Config.ConfigChange> ChangesSinceRecorded(ExperimentConfig cfg, string resume, bool allow)
+    {
+        var recordedFile = Path.Combine(resume, "config.yaml");
+        if (!File.Exists(recordedFile)) return [];                                  // RunDirectory.Open names what is missing
+        var recorded = Config.ConfigLoader.Load<ExperimentConfig>(recordedFile);
+        var changes = Config.ConfigDiff.Changes(recorded, cfg, ignore: ["threads", "results"]);
+        if (changes.Count > 0 && !allow)
+            throw new ArgumentException($"--resume {resume}: the config differs from the run's {recordedFile} in {changes.Count} setting(s): " +
+                                        $"{string.Join("; ", changes)}. Resume with the recorded config, or pass --allow-config-change " +
+                                        "to continue with the new values (config.yaml will record them)");
+        return changes;
     }
 
     /// <summary>A resumed run continues from the inputs it started from: input paths given with <c>latest</c> are
@@ -161,28 +201,39 @@ public static class ExperimentKinds
         cfg.Apt.Teacher = Pick(cfg.Apt.Teacher, r.Apt.Teacher);
         cfg.Apt.Student = Pick(cfg.Apt.Student, r.Apt.Student);
         cfg.Compare.Foundation = Pick(cfg.Compare.Foundation, r.Compare.Foundation);
+        if (cfg.Human is not null && r.Human is not null) cfg.Human.From = Pick(cfg.Human.From, r.Human.From);
         if (cfg.Compare.Methods.Count == r.Compare.Methods.Count)
             for (int i = 0; i < cfg.Compare.Methods.Count; i++)
                 cfg.Compare.Methods[i].Model = Pick(cfg.Compare.Methods[i].Model, r.Compare.Methods[i].Model);
     }
 
-    /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>.</summary>
+    /// <summary>Runs the kind of <paramref name="cfg"/> (already prepared) into <paramref name="run"/>. A
+    /// <paramref name="resumed"/> run first drops the leftovers of the interrupted attempt (<see cref="RunResume"/>).</summary>
     public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group = null, bool resumed = false)
     {
+        var resume = resumed && DistributedRun.IsMainProcess(group) ? RunResume.Prepare(run, output) : null;
         if (cfg.Experiment == "omniavatar-finetune")
         {
-            AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed);
+            AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed, resume);
+            return;
+        }
+        if (cfg.Experiment is "omnihuman" or "apt-omnihuman")
+        {
+            using var rc = new RunContext(cfg, run, output, group: group);
+            if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
+            if (cfg.Experiment == "omnihuman") HumanExperiment.Run(rc, resumed);
+            else HumanAptExperiment.Run(rc);
             return;
         }
         if (cfg.Experiment is "apt-wan" or "apt-omniavatar")
         {
-            using var rc = new RunContext(cfg, run, output, group: group);
+            using var rc = new RunContext(cfg, run, output, resume, group);
             if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
             if (cfg.Experiment == "apt-omniavatar") AvatarAptExperiment.Run(rc);
             else WanAptExperiment.Run(rc);
             return;
         }
-        using var ctx = new StudyContext(cfg, run, output, group: group);
+        using var ctx = new StudyContext(cfg, run, output, resume, group);
         if (group is not null) ctx.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
         if (File.Exists(run.ConfigFile)) ctx.Log.Text(0, "config", "```yaml\n" + File.ReadAllText(run.ConfigFile) + "\n```");
         switch (cfg.Experiment)

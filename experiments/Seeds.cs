@@ -25,6 +25,8 @@ public static class Seeds
     public const ulong CompareImages = 88, CompareClips = 99;
     /// <summary>The second noise of two-step sampling in the comparison.</summary>
     public const ulong TwoStepNoise = 78;
+    /// <summary>The fixed noise of the training-time sample sheets (<see cref="SamplePreview"/>), images and clips.</summary>
+    public const ulong PreviewImages = 121, PreviewClips = 122;
 
     // ---- the apt-omniavatar and omniavatar-finetune kinds ----
     /// <summary>The random training samples of a random_weights apt-omniavatar run.</summary>
@@ -33,4 +35,17 @@ public static class Seeds
     public const ulong TinyTextEncoder = 7;
     /// <summary>The tiny random encoders (umT5, ...) of a random_weights fine-tuning run.</summary>
     public const ulong TinyEncoders = 17;
+
+    // ---- the apt-wan kind ----
+    /// <summary>The random DiT, latent caches (+1, +2) and negative context (+3) of a random_weights apt-wan run.</summary>
+    public const ulong RandomWanInputs = 111;
+
+    // ---- the omnihuman and apt-omnihuman kinds ----
+    /// <summary>The OmniHuman trainer's conditions, clips, noise levels and noise.</summary>
+    public const ulong HumanTrainer = 23;
+    /// <summary>The study's evaluation noise (added to each evaluation seed).</summary>
+    public const ulong HumanEval = 89;
+    /// <summary>Held-out talking faces start at this index (training clips are 0 ..); the two real sets for the Fréchet
+    /// distance follow at + 1e6 and + 2e6.</summary>
+    public const long HumanHeldout = 1_000_000;
 }

@@ -56,7 +56,8 @@ public static class StudyCheckpoints
     {
         var d = new Dictionary<string, Tensor>();
         AddVae(d, ctx);
-        Safetensors.Save(PathOf(ctx, Vae), d, new Dictionary<string, string> { ["stage"] = Vae });
+        ctx.Log.Flush();                                                       // the logs a resume keeps are on disk first
+        Training.Checkpoints.SaveFile(PathOf(ctx, Vae), d, new Dictionary<string, string> { ["stage"] = Vae });
     });
 
     public static void LoadVae(StudyContext ctx)
@@ -75,7 +76,8 @@ public static class StudyCheckpoints
         foreach (var (k, v) in ctx.Teacher.Module.state_dict()) d["teacher." + k] = v;
         var c = ctx.Config;
         var spec = ConfigLoader.ToYaml(new Spec { Data = c.Data, Vae = c.Vae, Text = c.Text, Teacher = c.Teacher });
-        Safetensors.Save(PathOf(ctx, Foundation), d, new Dictionary<string, string> { ["stage"] = Foundation, ["config"] = spec });
+        ctx.Log.Flush();
+        Training.Checkpoints.SaveFile(PathOf(ctx, Foundation), d, new Dictionary<string, string> { ["stage"] = Foundation, ["config"] = spec });
     });
 
     /// <summary>What a run loading a foundation takes from it: the networks' architecture (the VAE, text encoder and
@@ -158,7 +160,10 @@ public static class StudyCheckpoints
     }
 
     public static void SaveModel(RunContext ctx, string stage, FlowModel model) => ctx.OnMain(() =>
-        Safetensors.Save(PathOf(ctx, stage), model.Module.state_dict(), new Dictionary<string, string> { ["stage"] = stage }));
+    {
+        ctx.Log.Flush();                                                           // the logs a resume keeps are on disk first
+        Training.Checkpoints.SaveFile(PathOf(ctx, stage), model.Module.state_dict(), new Dictionary<string, string> { ["stage"] = stage });
+    });
 
     /// <summary>A copy of <paramref name="like"/> (the teacher) with the weights of <paramref name="path"/>, or of this
     /// run's checkpoint of <paramref name="stage"/>.</summary>

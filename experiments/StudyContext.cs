@@ -26,8 +26,8 @@ public sealed class StudyContext : RunContext
     public string[] ImageCaptions { get; }
     public string[] VideoCaptions { get; }
 
-    public StudyContext(ExperimentConfig config, RunDirectory run, TextWriter output, long? resumeAfterStep = null,
-        ProcessGroup? group = null) : base(config, run, output, resumeAfterStep, group)
+    public StudyContext(ExperimentConfig config, RunDirectory run, TextWriter output, Logging.ResumePoint? resume = null,
+        ProcessGroup? group = null) : base(config, run, output, resume, group)
     {
         var d = config.Data;
         Images = new MovingShapes(d.Size, 1, config.Seed);

@@ -28,7 +28,7 @@ public static class StudyExperiments
         StudyProducts.LoadFoundation(ctx, ctx.Config.Apt.Teacher, encode: true);
         using var cd = StudyCheckpoints.LoadModel(ctx, ctx.Teacher, "student", ctx.Config.Apt.Student);
         ctx.Out.WriteLine($"[apt] generator from {ctx.Config.Apt.Student}");
-        var (image, video) = StudyProducts.AptStudents(ctx, cd);
+        var (image, video) = StudyProducts.AptStudents(ctx, cd, ctx.Config.Apt.Student);
         image.Dispose();
         video?.Dispose();
         ctx.OnMain(() => StudyPlots.Write(ctx));

@@ -39,46 +39,23 @@ public static class StudyProducts
         SyncFoundation(ctx);
     }
 
-    /// <summary>The consistency-distilled student (checkpoints/cd.safetensors; replicate k: cd_seed&lt;s&gt;).</summary>
+    /// <summary>The consistency-distilled student (checkpoints/cd.safetensors; replicate k: cd_seed&lt;s&gt;), the same
+    /// on every rank.</summary>
     public static WanFlowModel CdStudent(StudyContext ctx, Replicate? replicate = null)
     {
         replicate ??= Replicate.Of(ctx.Config.Seed, 0);
-        var name = replicate.Checkpoint("cd");
-        WanFlowModel cd;
-        if (StudyCheckpoints.Has(ctx, name)) cd = StudyCheckpoints.LoadModel(ctx, name);
-        else
-        {
-            cd = ctx.Timed(replicate.Label("distill"), () => CdStage.Distill(ctx, ctx.Teacher, CdStage.OpenCache(ctx), replicate));
-            StudyCheckpoints.SaveModel(ctx, name, cd);
-        }
-        ctx.SyncFromMain(cd.Module);
-        return cd;
+        return CdStage.Distill(ctx, ctx.Teacher, StudyCheckpoints.Has(ctx, replicate.Checkpoint(CdStage.Stage)) ? null : CdStage.OpenCache(ctx), replicate);
     }
 
     /// <summary>The EMA generators of the image phase and (with clips and video updates) the video phase
-    /// (checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors; replicate k: apt_image_ema_seed&lt;s&gt;, ...).</summary>
-    public static (WanFlowModel Image, WanFlowModel? Video) AptStudents(StudyContext ctx, WanFlowModel cd, Replicate? replicate = null)
+    /// (checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors; replicate k: apt_image_ema_seed&lt;s&gt;, ...),
+    /// the generator starting from <paramref name="cdWeights"/>.</summary>
+    public static (WanFlowModel Image, WanFlowModel? Video) AptStudents(StudyContext ctx, WanFlowModel cd, string cdWeights, Replicate? replicate = null)
     {
-        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
-        WanFlowModel image;
-        var imageName = replicate.Checkpoint("apt_image_ema");
-        if (StudyCheckpoints.Has(ctx, imageName)) image = StudyCheckpoints.LoadModel(ctx, imageName);
-        else
-        {
-            image = ctx.Timed(replicate.Label("apt_image"), () => AptStage.RunPhase(ctx, cd, video: false, replicate));
-            StudyCheckpoints.SaveModel(ctx, imageName, image);
-        }
+        var image = AptStage.Phase(ctx, cd, cdWeights, video: false, replicate);
         WanFlowModel? video = null;
         if (ctx.VideoLatents is not null && ctx.Config.Apt.Video.Updates > 0)
-        {
-            var videoName = replicate.Checkpoint("apt_video_ema");
-            if (StudyCheckpoints.Has(ctx, videoName)) video = StudyCheckpoints.LoadModel(ctx, videoName);
-            else
-            {
-                video = ctx.Timed(replicate.Label("apt_video"), () => AptStage.RunPhase(ctx, image, video: true, replicate));
-                StudyCheckpoints.SaveModel(ctx, videoName, video);
-            }
-        }
+            video = AptStage.Phase(ctx, image, StudyCheckpoints.PathOf(ctx, AptStage.Product(video: false, replicate)), video: true, replicate);
         return (image, video);
     }
 

@@ -13,21 +13,34 @@ public static class VaeStage
 {
     public static void Run(StudyContext ctx)
     {
-        var cfg = ctx.Config.Vae;
-        var vae = ctx.Vae;
+        var d = ctx.Config.Data;
+        Train(ctx, ctx.Vae, ctx.Config.Vae, d.TrainVideos > 0, (video, batch, rng) =>
+        {
+            var src = video ? ctx.Videos : ctx.Images;
+            int n = video ? d.TrainVideos : d.TrainImages;
+            return src.Batch(torch.randint(0, n - batch + 1, [1], generator: rng).item<long>(), batch).pixels;
+        });
+        EncodeTrainingSet(ctx);
+    }
+
+    /// <summary>A batch of pixels [B, 3, T, H, W] in [-1, 1]: clips when <c>video</c>, else images (T = 1), drawn with the generator.</summary>
+    public delegate Tensor PixelSource(bool video, int batch, Generator rng);
+
+    /// <summary>cfg.steps AdamW steps of <paramref name="vae"/> on reconstruction MSE + kl_weight · KL; every third step a
+    /// clip batch (half the batch size) when <paramref name="videos"/>. Leaves the VAE in eval mode.</summary>
+    public static void Train(RunContext ctx, WanVAE vae, VaeStageConfig cfg, bool videos, PixelSource batches)
+    {
         using var opt = new AdamW(vae.parameters(), lr: cfg.Lr, weight_decay: 0);
         var progress = new ProgressReporter("vae", cfg.Steps, ctx.Out, every: 25);
         using var rng = new Generator(ctx.Config.Seed + Seeds.Vae);
+        var guard = ctx.NonFinite("vae");
         vae.train();
         for (int step = 1; step <= cfg.Steps; step++)
         {
             using var scope = torch.NewScope();
-            bool video = ctx.Config.Data.TrainVideos > 0 && step % 3 == 0;            // clips are 5x the work of images
-            var src = video ? ctx.Videos : ctx.Images;
-            int n = video ? ctx.Config.Data.TrainVideos : ctx.Config.Data.TrainImages;
+            bool video = videos && step % 3 == 0;                                           // clips are 5x the work of images
             int batch = video ? Math.Max(1, cfg.Batch / 2) : cfg.Batch;
-            var (x, _) = src.Batch(torch.randint(0, n - batch + 1, [1], generator: rng).item<long>(), batch);
-            x = x.to(ctx.Device);
+            var x = batches(video, batch, rng).to(ctx.Device);
             // The diffusion models see the posterior mean (encode_moments' mu), so the decoder is trained on mu:
             // sampling z with the initial unit variance would bury the signal in noise for a short schedule. A small
             // KL term still keeps the latents near the unit Gaussian scale.
@@ -36,14 +49,17 @@ public static class VaeStage
             var kl = ((mu.square() + logVar.exp() - logVar - 1.0) * 0.5).mean();
             var loss = recon + kl * cfg.KlWeight;
             loss.backward();
-            opt.step();
-            opt.zero_grad();
             double l = recon.item<double>();
-            ctx.Log.Scalars(step, new Dictionary<string, double> { ["vae/recon_mse"] = l, ["vae/kl"] = kl.item<double>() });
+            if (guard.Allows(step, ("loss", loss.item<double>()), ("grad_norm", NonFiniteGuard.GradNorm(vae.parameters()))))
+            {
+                opt.step();
+                ctx.Log.Scalars(step, new Dictionary<string, double> { ["vae/recon_mse"] = l, ["vae/kl"] = kl.item<double>() });
+            }
+            else ctx.Log.Scalar(step, "vae/skipped_steps", guard.Skipped);
+            opt.zero_grad();
             progress.Report(step, new Dictionary<string, double> { ["mse"] = l }, batch);
         }
         vae.eval();
-        EncodeTrainingSet(ctx);
     }
 
     /// <summary>The training reconstruction of <paramref name="x"/> [B, 3, T, H, W]: the decoded posterior mean, through

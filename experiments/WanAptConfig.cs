@@ -15,11 +15,20 @@ namespace AptLab.Experiments;
 /// </summary>
 public sealed class WanAptConfig : IValidatable
 {
-    /// <summary>The architecture the checkpoint must have: t2v-1.3b | t2v-14b (Wan 2.1 presets), or empty for any.</summary>
+    /// <summary>The architecture the checkpoint must have: t2v-1.3b | t2v-14b (Wan 2.1 presets), tiny (random_weights), or
+    /// empty for any.</summary>
     public string Preset { get; set; } = "";
+    /// <summary>CPU runs of the recipe at toy size (configs/apt-wan2.1-tiny.yaml): a seeded random DiT of the preset in the
+    /// release layout, LatentCache folders of random samples and a negative context are written into the run folder
+    /// (&lt;run&gt;/inputs/) for the path keys left empty, then read exactly as a release and real caches are
+    /// (<see cref="WanTinyInputs"/>).</summary>
+    public bool RandomWeights { get; set; }
+    /// <summary>random_weights: samples per written latent cache.</summary>
+    public int RandomSamples { get; set; } = 8;
     /// <summary>The DiT: a .safetensors file, a sharded index or the release folder (config.json beside it is read).</summary>
     public string Checkpoint { get; set; } = "";
-    /// <summary>float32 | bfloat16 | float16 (APT trains in BF16 mixed precision on GPUs).</summary>
+    /// <summary>float32 | bfloat16 | float16: the dtype the weights are loaded in (what the host or GPU holds of a whole
+    /// network); what training computes and keeps in is the run's <c>precision</c> (APT: bf16-mixed).</summary>
     public string Dtype { get; set; } = "float32";
     public bool GradientCheckpointing { get; set; } = true;
     /// <summary>LatentCache folders of the image phase (single frames) and the video phase (clips).</summary>
@@ -63,8 +72,12 @@ public sealed class WanAptConfig : IValidatable
         "" => null,
         "t2v-1.3b" => WanConfig.T2V_1_3B,
         "t2v-14b" => WanConfig.T2V_14B,
-        _ => throw new ArgumentException($"wan.preset '{Preset}' is not t2v-1.3b or t2v-14b"),
+        "tiny" => Tiny,
+        _ => throw new ArgumentException($"wan.preset '{Preset}' is not t2v-1.3b, t2v-14b or tiny"),
     };
+
+    /// <summary>The tiny preset: Wan 2.1's T2V structure (4 blocks of width 64, 2 heads, text_len 8).</summary>
+    public static readonly WanConfig Tiny = WanConfig.TinyT2V with { NumLayers = 4, TextLen = 8 };
 
     /// <summary>(width, height) of a "WxH" string.</summary>
     public static (int W, int H) ParseSize(string s, string key, string? file)
@@ -84,13 +97,21 @@ public sealed class WanAptConfig : IValidatable
 
     public void Validate(string key, string? file)
     {
-        if (string.IsNullOrWhiteSpace(Checkpoint)) throw ConfigException.For(file, key + ".checkpoint", "names the Wan 2.1 DiT (file or folder)");
+        if (RandomWeights)
+        {
+            if (Preset.Length == 0) throw ConfigException.For(file, key + ".preset", "random_weights needs the architecture (tiny, t2v-1.3b or t2v-14b)");
+            if (RandomSamples < 1) throw ConfigException.For(file, key + ".random_samples", "must be >= 1");
+        }
+        else
+        {
+            if (string.IsNullOrWhiteSpace(Checkpoint)) throw ConfigException.For(file, key + ".checkpoint", "names the Wan 2.1 DiT (file or folder)");
+            if (string.IsNullOrWhiteSpace(ImageData) && string.IsNullOrWhiteSpace(VideoData))
+                throw ConfigException.For(file, key, "image_data and/or video_data (LatentCache folders) are needed");
+        }
         try { ModelDtype(); } catch (ArgumentException e) { throw ConfigException.For(file, key + ".dtype", e.Message); }
         try { Architecture(); } catch (ArgumentException e) { throw ConfigException.For(file, key + ".preset", e.Message); }
         ParseSize(ImageSize, key + ".image_size", file);
         ParseSize(VideoSize, key + ".video_size", file);
         if (VideoFrames < 1 || (VideoFrames - 1) % 4 != 0) throw ConfigException.For(file, key + ".video_frames", $"{VideoFrames} is not 1 + 4k");
-        if (string.IsNullOrWhiteSpace(ImageData) && string.IsNullOrWhiteSpace(VideoData))
-            throw ConfigException.For(file, key, "image_data and/or video_data (LatentCache folders) are needed");
     }
 }

@@ -1,5 +1,6 @@
 using AptLab.Apt;
 using AptLab.Data;
+using AptLab.Training;
 using AptLab.Wan;
 using AptLab.Wan.Vae;
 
@@ -7,11 +8,14 @@ namespace AptLab.Experiments;
 
 /// <summary>
 /// The apt kind on a released Wan 2.1 DiT (docs/apt.md#heads): the discriminator's backbone is a copy of the checkpoint
-/// named by wan.checkpoint (the original weights, docs/apt.md#discriminator), the generator starts from apt.student (the CD
-/// student's state dict) or, when apt.student is empty, from the student this run distils first (<see cref="Distill"/>
-/// -> checkpoints/cd.safetensors, skipped by a resumed run that has it), the image phase reads wan.image_data and the video phase wan.video_data (LatentCache
-/// folders, <see cref="WanAptConfig"/>). Phases, checkpoints, resume and data parallelism are those of
-/// <see cref="AptStage"/>; the products are checkpoints/apt_image_ema.safetensors and apt_video_ema.safetensors.
+/// named by wan.checkpoint (the original weights, docs/apt.md#discriminator), the generator starts from apt.student (the
+/// CD student's state dict) or, when apt.student is empty, from the student this run distils first (<see cref="Distill"/>
+/// -> checkpoints/cd.safetensors, skipped by a resumed run that has it), the image phase reads wan.image_data and the
+/// video phase wan.video_data (LatentCache folders, <see cref="WanAptConfig"/>). Phases, checkpoints, resume and data
+/// parallelism are those of <see cref="AptStage"/>; the products are checkpoints/apt_image_ema.safetensors and
+/// apt_video_ema.safetensors. CD and both phases train under the run's precision and parallel mode; under fsdp the
+/// whole teacher stays in host memory and the accelerators hold shards (docs/precision-and-parallelism.md).
+/// With wan.random_weights the inputs are seeded random ones written into the run folder (<see cref="WanTinyInputs"/>).
 /// </summary>
 public static class WanAptExperiment
 {
@@ -19,9 +23,11 @@ public static class WanAptExperiment
     {
         var cfg = ctx.Config;
         var wan = cfg.Wan!;
+        if (wan.RandomWeights) WanTinyInputs.Prepare(ctx);
         bool distil = string.IsNullOrWhiteSpace(cfg.Apt.Student);
-        ctx.Out.WriteLine($"[apt] Wan teacher {wan.Checkpoint}, generator {(distil ? "the CD student of this run" : cfg.Apt.Student)}");
-        using var teacher = new WanFlowModel(WanCheckpoint.Load(wan.Checkpoint, null, wan.ModelDtype(), ctx.Device));
+        ctx.Out.WriteLine($"[apt] Wan teacher {wan.Checkpoint}, generator {(distil ? "the CD student of this run" : cfg.Apt.Student)}; " +
+                          $"precision {cfg.Precision}, parallel {cfg.Parallel}");
+        using var teacher = new WanFlowModel(WanCheckpoint.Load(wan.Checkpoint, null, wan.ModelDtype(), ctx.WholeModelDevice));
         teacher.Net.GradientCheckpointing = wan.GradientCheckpointing;
         if (wan.Architecture() is { } preset)
         {
@@ -30,19 +36,22 @@ public static class WanAptExperiment
                 throw new InvalidDataException($"wan.checkpoint {wan.Checkpoint} holds a DiT of dim {c.Dim}, {c.NumLayers} blocks, not the {wan.Preset} of wan.preset");
         }
         teacher.Module.eval();
-        using var student = distil ? Distill(ctx, teacher) : StudyCheckpoints.LoadModel(ctx, teacher, "student", cfg.Apt.Student);
+        var (student, studentWeights) = distil
+            ? (Distill(ctx, teacher), StudyCheckpoints.PathOf(ctx, CdStage.Stage))
+            : (StudyCheckpoints.LoadModel(ctx, teacher, "student", cfg.Apt.Student), cfg.Apt.Student);
+        using var _student = student;
 
         WanFlowModel? image = null, video = null;
         try
         {
-            var init = student;
+            var (init, initWeights) = (student, studentWeights);
             if (!string.IsNullOrWhiteSpace(wan.ImageData))
             {
-                image = Phase(ctx, teacher, init, video: false, wan.ImageData);
-                init = image;
+                image = Phase(ctx, teacher, init, initWeights, video: false, wan.ImageData);
+                (init, initWeights) = (image, StudyCheckpoints.PathOf(ctx, AptStage.Product(video: false)));
             }
             if (!string.IsNullOrWhiteSpace(wan.VideoData))
-                video = Phase(ctx, teacher, init, video: true, wan.VideoData);
+                video = Phase(ctx, teacher, init, initWeights, video: true, wan.VideoData);
         }
         finally
         {
@@ -50,6 +59,10 @@ public static class WanAptExperiment
             video?.Dispose();
         }
     }
+
+    /// <summary>The dtype of the training data and the CFG negative: float32 (the models cast their inputs to their
+    /// compute dtype), bf16 under the pure bf16 policy.</summary>
+    private static ScalarType DataDtype(RunContext ctx) => ctx.Precision == Precision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
 
     /// <summary>
     /// The CD student of the teacher (<see cref="CdStage"/>, docs/consistency-distillation.md#settings; the distill section's steps, batch,
@@ -64,7 +77,7 @@ public static class WanAptExperiment
         var wan = ctx.Config.Wan!;
         var net = teacher.Net.config;
         WanLatentData? Open(string folder, bool video) => string.IsNullOrWhiteSpace(folder) ? null
-            : new WanLatentData(folder, wan.LatentShape(video), net, ctx.Device, wan.ModelDtype(), video ? "wan.video_data" : "wan.image_data");
+            : new WanLatentData(folder, wan.LatentShape(video), net, ctx.Device, DataDtype(ctx), video ? "wan.video_data" : "wan.image_data");
         var images = Open(wan.ImageData, false);
         var clips = Open(wan.VideoData, true);
         using var negative = PaddedNegative(ctx, net);                                   // [1, text_len, text_dim]
@@ -72,38 +85,29 @@ public static class WanAptExperiment
         ctx.Out.WriteLine($"[distill] CD of the Wan teacher: {d.Steps} steps of {d.Batch}, N {d.N}, shift {d.Shift}, guidance {d.Guidance}; " +
                           (images is null ? "" : $"{images.Count} images") + (images is null || clips is null ? "" : " and ") +
                           (clips is null ? "" : $"{clips.Count} clips") + (images is null || clips is null ? "" : " alternating"));
-        var student = (WanFlowModel)teacher.Copy();
-        student.Module.requires_grad_(true);
-        try
-        {
-            CdStage.Train(ctx, student, teacher,
-                (step, size, rng) => (clips is not null && (images is null || step % 2 == 0) ? clips : images!).Batch(size, rng),
-                c => new Conditioning(negative.expand(c.Context.size(0), negative.size(1), negative.size(2))));
-            return student;
-        }
-        catch { student.Dispose(); throw; }
+        using var student = teacher.Copy();
+        CdStage.Train(ctx, student, teacher,
+            (step, size, rng) => (clips is not null && (images is null || step % 2 == 0) ? clips : images!).Batch(size, rng),
+            c => new Conditioning(negative.expand(c.Context.size(0), negative.size(1), negative.size(2))));
     });
 
     /// <summary>wan's negative context [1, text_len, text_dim] (zero rows after the prompt's tokens).</summary>
     private static Tensor PaddedNegative(RunContext ctx, WanConfig net)
     {
         var wan = ctx.Config.Wan!;
-        using var neg = NegativeContext.Load(ctx, wan.Negative(), net.TextDim, wan.ModelDtype(), "distill");   // [1, L, text_dim]
+        using var neg = NegativeContext.Load(ctx, wan.Negative(), net.TextDim, DataDtype(ctx), "distill");   // [1, L, text_dim]
         if (neg.size(1) > net.TextLen)
             throw new InvalidDataException($"wan: the negative prompt has {neg.size(1)} tokens but the DiT's text_len is {net.TextLen}");
         return F.pad(neg, [0, 0, 0, net.TextLen - neg.size(1)]);
     }
 
-    private static WanFlowModel Phase(RunContext ctx, WanFlowModel teacher, WanFlowModel init, bool video, string folder)
+    private static WanFlowModel Phase(RunContext ctx, WanFlowModel teacher, WanFlowModel init, string initWeights, bool video, string folder)
     {
-        string stage = video ? "apt_video_ema" : "apt_image_ema";
-        if (StudyCheckpoints.Has(ctx, stage)) return StudyCheckpoints.LoadModel(ctx, teacher, stage);
         var data = new WanLatentData(folder, ctx.Config.Wan!.LatentShape(video), teacher.Net.config, ctx.Device,
-            ctx.Config.Wan!.ModelDtype(), video ? "wan.video_data" : "wan.image_data");
+            DataDtype(ctx), video ? "wan.video_data" : "wan.image_data");
+        var s = video ? ctx.Config.Apt.Video : ctx.Config.Apt.Image;
         ctx.Out.WriteLine($"[apt_{(video ? "video" : "image")}] {data.Count} samples from {folder}; effective batch " +
-                          $"{ctx.Config.Apt.EffectiveBatch(video ? ctx.Config.Apt.Video : ctx.Config.Apt.Image)}");
-        var ema = ctx.Timed(video ? "apt_video" : "apt_image", () => AptStage.RunPhase(ctx, teacher, init, video, data.Batch));
-        StudyCheckpoints.SaveModel(ctx, stage, ema);
-        return ema;
+                          $"{s.MicroBatch * s.Accumulation * ctx.WorldSize} ({s.MicroBatch} x {s.Accumulation} accumulated x {ctx.WorldSize} rank(s))");
+        return AptStage.Phase(ctx, teacher, init, initWeights, video, data.Batch);
     }
 }

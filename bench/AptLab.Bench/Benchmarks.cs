@@ -14,5 +14,6 @@ public static class Benchmarks
         ("eval", EvalBench.Run),
         ("precision", PrecisionBench.Run),
         ("sharding", ShardingBench.Run),
+        ("avatar_memory", AvatarMemoryBench.Run),
     };
 }

@@ -12,6 +12,7 @@ public static class Program
     {
         if (args is [DistBench.WorkerArg]) return DistBench.Worker();   // a rank started by DistBench
         if (args is [ShardingBench.WorkerArg]) return ShardingBench.Worker();
+        if (args is [AvatarMemoryBench.WorkerArg, var image, var audio, var output]) return AvatarMemoryBench.RunWorker(image, audio, output);
         int threads = 2;
         string? only = null, outFile = null;
         for (int i = 0; i < args.Length; i++)

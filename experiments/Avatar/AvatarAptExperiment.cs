@@ -26,7 +26,7 @@ public static class AvatarAptExperiment
         var cfg = ctx.Config;
         var oa = cfg.Omniavatar!;
         var log = new List<string>();
-        using var teacher = AvatarAptModels.BuildTeacher(oa, ctx.Device, cfg.Seed, log);
+        using var teacher = AvatarAptModels.BuildTeacher(oa, ctx.WholeModelDevice, cfg.Seed, log);
         foreach (var l in log) ctx.Out.WriteLine($"[apt-omniavatar] {l}");
         var samples = OpenSamples(ctx);
         ctx.Out.WriteLine($"[apt-omniavatar] {samples.Count} samples from {samples.Root}");
@@ -37,8 +37,8 @@ public static class AvatarAptExperiment
         try
         {
             cd = Distill(ctx, teacher, samples, negative);
-            image = Phase(ctx, teacher, cd, samples, video: false);
-            video = Phase(ctx, teacher, image, samples, video: true);
+            image = Phase(ctx, teacher, cd, StudyCheckpoints.PathOf(ctx, CdStage.Stage), samples, video: false);
+            video = Phase(ctx, teacher, image, StudyCheckpoints.PathOf(ctx, AptStage.Product(video: false)), samples, video: true);
             ctx.OnMain(() => AvatarGenerator.Save(ctx.Run.File(Export), video, new Dictionary<string, string>
             {
                 ["stage"] = "apt_video_ema", ["experiment"] = cfg.Name, ["updates"] = $"{cfg.Apt.Image.Updates}+{cfg.Apt.Video.Updates}",
@@ -58,26 +58,18 @@ public static class AvatarAptExperiment
     public static OmniAvatarFlowModel Distill(RunContext ctx, OmniAvatarFlowModel teacher, AvatarAptSamples samples, Tensor negative) =>
         CdStage.Student(ctx, teacher, () =>
         {
-            var student = AvatarAptModels.BuildStudent(ctx.Config.Omniavatar!, teacher, []);
-            try
-            {
-                CdStage.Train(ctx, student, teacher, (step, size, rng) => samples.Batch(size, video: step % 2 == 0, rng),
-                    c => OmniAvatarFlowModel.Negative(c, negative));
-                return student;
-            }
-            catch { student.Dispose(); throw; }
+            using var student = AvatarAptModels.BuildStudent(ctx.Config.Omniavatar!, teacher, []);
+            CdStage.Train(ctx, student, teacher, (step, size, rng) => samples.Batch(size, video: step % 2 == 0, rng),
+                c => OmniAvatarFlowModel.Negative(c, negative));
         });
 
-    private static OmniAvatarFlowModel Phase(RunContext ctx, OmniAvatarFlowModel teacher, OmniAvatarFlowModel init, AvatarAptSamples samples, bool video)
+    private static OmniAvatarFlowModel Phase(RunContext ctx, OmniAvatarFlowModel teacher, OmniAvatarFlowModel init, string initWeights,
+        AvatarAptSamples samples, bool video)
     {
-        string stage = video ? "apt_video_ema" : "apt_image_ema";
-        if (StudyCheckpoints.Has(ctx, stage)) return StudyCheckpoints.LoadModel(ctx, teacher, stage);
         var settings = video ? ctx.Config.Apt.Video : ctx.Config.Apt.Image;
-        ctx.Out.WriteLine($"[{stage[..^4]}] effective batch {settings.MicroBatch * settings.Accumulation * ctx.WorldSize} " +
+        ctx.Out.WriteLine($"[apt_{(video ? "video" : "image")}] effective batch {settings.MicroBatch * settings.Accumulation * ctx.WorldSize} " +
                           $"({settings.MicroBatch} x {settings.Accumulation} accumulated x {ctx.WorldSize} rank(s))");
-        var ema = ctx.Timed(stage[..^4], () => AptStage.RunPhase(ctx, teacher, init, video, (n, rng) => samples.Batch(n, video, rng)));
-        StudyCheckpoints.SaveModel(ctx, stage, ema);
-        return ema;
+        return AptStage.Phase(ctx, teacher, init, initWeights, video, (n, rng) => samples.Batch(n, video, rng));
     }
 
     /// <summary>The configured cache, or (random_weights without one) seeded random samples written to &lt;run&gt;/cache.</summary>

@@ -22,7 +22,8 @@ public static class AvatarFinetuneExperiment
 {
     public const string ExportFolder = "omniavatar";
 
-    public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group, bool resume)
+    /// <param name="logs">a resumed run: what its logs keep of the earlier attempt's (<see cref="RunResume"/>; rank 0)</param>
+    public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group, bool resume, ResumePoint? logs = null)
     {
         var a = cfg.Avatar!;
         bool main = DistributedRun.IsMainProcess(group);
@@ -42,7 +43,9 @@ public static class AvatarFinetuneExperiment
         torch.manual_seed(cfg.Seed);
         var (dit, lora) = AvatarFinetuneModels.BuildDit(a, cfg.Seed, log);
         using var _dit = dit;
-        using var trainer = new OmniAvatarTrainer(dit, a.Settings(), cfg.Seed, group);
+        using var own = cfg.ParallelMode == ParallelMode.Fsdp && group is null ? ParallelModules.GroupOfOne() : null;   // fsdp in one process
+        using var trainer = new OmniAvatarTrainer(dit, a.Settings(), cfg.Seed, group ?? own, cfg.TrainingPrecision, cfg.ParallelMode);
+        trainer.NonFinite = new NonFiniteGuard("avatar", cfg.Nonfinite, cfg.MaxNonfiniteSkips, group, log);
         log.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Trainable.Sum(t => t.parameter.numel())} of {dit.num_parameters()} parameters; " +
                       $"effective batch {a.MicroBatch} x {a.Accumulation} x {trainer.WorldSize} ranks");
         if (group is not null) log.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
@@ -50,7 +53,7 @@ public static class AvatarFinetuneExperiment
         if (resumed is not null) log.WriteLine($"[train] resumed from step {resumed}");
 
         // (3) the loop
-        using (var logger = main ? new RunLogger(run.Events, run.MetricsCsv, resumed) : RunLogger.Discard())
+        using (var logger = main ? new RunLogger(run.Events, run.MetricsCsv, logs) : RunLogger.Discard())
         {
             if (main && File.Exists(run.ConfigFile)) logger.Text(0, "config", "```yaml\n" + File.ReadAllText(run.ConfigFile) + "\n```");
             var progress = new ProgressReporter("avatar", a.Steps, log, every: Math.Max(1, a.Steps / 20));
@@ -66,16 +69,17 @@ public static class AvatarFinetuneExperiment
         }
 
         // (4) rank agreement and export
-        double dev = trainer.MaxDeviationFromRankZero();
-        if (group is not null)
+        if (group is not null && trainer.MaxDeviationFromRankZero() is { } dev)
         {
             log.WriteLine($"[check] trainable parameters of all {group.world_size} ranks: max |difference| from rank 0 = {dev:G3}");
             if (dev != 0) throw new InvalidOperationException($"data-parallel ranks diverged: trainable parameters differ from rank 0 by up to {dev:G3}");
         }
+        using var scope = torch.NewScope();
+        var trained = trainer.TrainedWeights();                                         // the masters; a collective under fsdp
         DistributedRun.OnMainProcess(group, () =>
         {
-            var path = OmniAvatarExport.Save(dit, lora, run.File(ExportFolder));
-            log.WriteLine($"[export] {path} ({OmniAvatarExport.ConfigFile} beside it)");
+            var path = OmniAvatarExport.Save(dit, lora, run.File(ExportFolder), trained, a.ModelDtype());
+            log.WriteLine($"[export] {path} ({OmniAvatarExport.ConfigFile} beside it, {a.Dtype})");
         });
     }
 

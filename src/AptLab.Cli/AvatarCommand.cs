@@ -50,21 +50,22 @@ public static class AvatarCommand
             var pipeline = models.Pipeline(cfg);
             var img = Ffmpeg.ReadImage(imagePath);
             var samples = AudioFile.ReadMono(audioPath, cfg.SampleRate);
+            var outFile = outputPath ?? NextResultPath(cfg.OutputDir);
             using var console = new ConsoleSession(Console.Error, interactive: !Console.IsErrorRedirected && !Console.IsOutputRedirected);
-            using var video = console.Run(() =>
+            using var writer = new AvatarVideoWriter(outFile, cfg.Fps);              // frames go to ffmpeg as chunks finish
+            var run = console.Run(() =>
             {
                 ProgressReporter? progress = null;                // the total is known from the first report
-                return pipeline.Generate(img, samples, prompt, cfg.Video, p =>
+                return pipeline.Generate(img, samples, prompt, cfg.Video, writer.Write, p =>
                 {
                     progress ??= new ProgressReporter("avatar", p.Chunks * p.Steps, console, every: Math.Max(1, p.Steps));
                     progress.Report((p.Chunk - 1) * p.Steps + p.Step, $"chunk {p.Chunk}/{p.Chunks} step {p.Step}/{p.Steps}");
                 });
             });
-            var plan = video.Plan;
+            var plan = run.Plan;
             Console.WriteLine($"{plan.Chunks.Count} chunk(s) of {plan.FramesPerChunk} frames, {plan.OutputFrames} frames kept " +
-                              $"({video.ModelCalls} DiT calls, {video.SkippedCalls} skipped by TeaCache)");
-            var outFile = outputPath ?? NextResultPath(cfg.OutputDir);
-            AvatarVideoWriter.Write(outFile, video.Frames, cfg.Fps, audioPath, cfg.SilenceDurationS);
+                              $"({run.ModelCalls} DiT calls, {run.SkippedCalls} skipped by TeaCache)");
+            writer.Finish(audioPath, cfg.SilenceDurationS);
             Console.WriteLine($"wrote {Path.GetFullPath(outFile)}");
             return 0;
         }

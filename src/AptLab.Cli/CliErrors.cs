@@ -16,7 +16,8 @@ public static class CliErrors
     /// <summary>True for the exceptions that describe a user's mistake or a damaged input, not a defect.</summary>
     public static bool IsUserError(Exception e) => e is ConfigException or MediaException or OutputPathException
         or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or IOException or UnauthorizedAccessException
-        or ArgumentException or NotSupportedException or TorchException or DistributedException or NotebookException;
+        or ArgumentException or NotSupportedException or TorchException or DistributedException or NotebookException
+        or NonFiniteException;
 
     /// <summary>Writes the error and returns the exit code.</summary>
     public static int Report(Exception e, TextWriter? stderr = null, int userExitCode = 1)

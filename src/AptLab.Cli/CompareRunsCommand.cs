@@ -37,6 +37,7 @@ public static class CompareRunsCommand
                 table.AddRow([Markup.Escape((string)final["tag"][i]), .. runs.Select((_, k) =>
                     $"{DataFrameHtml.Number((double)final.Columns[k + 1][i])} / {DataFrameHtml.Number((double)tail.Columns[k + 1][i])}")]);
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+            if (output != Console.Out || Console.IsOutputRedirected) console.Profile.Width = 400;   // a file or pipe: no wrapping of long tags
             console.Write(table);
 
             string[] preferred = ["apt_image/loss_d", "apt_image/loss_g", "apt_image/logit_real", "apt_image/logit_fake", "apt_video/loss_d", "apt_video/loss_g", "cd/loss", "teacher/loss"];

@@ -14,10 +14,12 @@ public static class Program
         root.Subcommands.Add(DistSelftestCommand.Create());
         root.Subcommands.Add(NotebookCommand.Create());
         root.Subcommands.Add(AvatarCommand.Create());
+        root.Subcommands.Add(HumanCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(CompareRunsCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(PlanCommand.Create());
         // Errors are reported by CliErrors (one line for a user's mistake), not by System.CommandLine's stack trace.
         try { return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }); }
         catch (Exception e) { return CliErrors.Report(e); }

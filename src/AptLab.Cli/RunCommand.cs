@@ -20,22 +20,25 @@ public static class RunCommand
         var config = new Argument<string>("config") { Description = "experiment config (YAML)" };
         var resume = new Option<string?>("--resume") { Description = "continue the run in this folder from its checkpoints" };
         var runId = new Option<string?>("--run-id") { Description = "name of the run folder (default: a UTC timestamp)" };
+        var allowChange = new Option<bool>("--allow-config-change") { Description = "with --resume: continue with a config that differs from the run's config.yaml (recorded there and in config-changes.txt)" };
         var check = new Option<bool>("--check") { Description = "validate the config and resolve its inputs, print the resolved config, create nothing" };
         var cmd = new Command("run", "Run an experiment config (demo, teacher, distill, apt, apt-omniavatar, compare, sample)");
         cmd.Arguments.Add(config);
         cmd.Options.Add(resume);
         cmd.Options.Add(runId);
         cmd.Options.Add(check);
+        cmd.Options.Add(allowChange);
         cmd.SetAction(parse =>
         {
             if (parse.GetValue(check)) return Check(parse.GetValue(config)!, Console.Out);
             using var console = new ConsoleSession();          // live bars on a terminal; run.log in the run folder
-            return console.Run(() => Run(parse.GetValue(config)!, parse.GetValue(resume), parse.GetValue(runId), console));
+            return console.Run(() => Run(parse.GetValue(config)!, parse.GetValue(resume), parse.GetValue(runId), console,
+                                          parse.GetValue(allowChange)));
         });
         return cmd;
     }
 
-    public static int Run(string configPath, string? resume, string? runId, TextWriter output)
+    public static int Run(string configPath, string? resume, string? runId, TextWriter output, bool allowConfigChange = false)
     {
         ExperimentConfig cfg;
         try
@@ -52,7 +55,7 @@ public static class RunCommand
         try
         {
             using var group = dist.IsDistributed ? ProcessGroup.Init(dist) : null;
-            return Run(cfg, resume, runId, output, group);
+            return Run(cfg, resume, runId, output, group, allowConfigChange);
         }
         catch (DistributedException e)
         {
@@ -76,11 +79,12 @@ public static class RunCommand
         catch (Exception e) when (CliErrors.IsUserError(e)) { return CliErrors.Report(e, userExitCode: 2); }
     }
 
-    private static int Run(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group)
+    private static int Run(ExperimentConfig cfg, string? resume, string? runId, TextWriter output, ProcessGroup? group, bool allowConfigChange)
     {
         RunDirectory run;
-        try { run = ExperimentKinds.Launch(cfg, resume, runId, output, group); }
-        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or IOException or ConfigException)
+        try { run = ExperimentKinds.Launch(cfg, resume, runId, output, group, allowConfigChange); }
+        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or IOException
+                                  or ConfigException or NonFiniteException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

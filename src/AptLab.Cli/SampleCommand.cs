@@ -57,7 +57,9 @@ public static class SampleCommand
             if (imagePath is not null && !File.Exists(imagePath)) throw new FileNotFoundException($"--image: file not found: {Path.GetFullPath(imagePath)}");
             if (clipPath is not null && !File.Exists(clipPath)) throw new FileNotFoundException($"--clip-features: file not found: {Path.GetFullPath(clipPath)}");
             outDir ??= Path.Combine("results", "samples", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-            outDir = OutputPath.CheckFolder(outDir, "--out", Products, overwrite);     // before any model loads
+            var (sizeMultiple, temporalFactor) = WanSampleModels.Geometry(cfg, withClip: clipPath is null);      // settings and inputs before any model loads
+            settings = settings.Validate(sizeMultiple, temporalFactor);
+            outDir = OutputPath.CheckFolder(outDir, "--out", Products, overwrite);
             OpenMpPolicy.UseConfigThreads(cfg.Threads);
 
             using var scope = torch.NewScope();

@@ -123,6 +123,8 @@ internal static unsafe partial class Native
     [LibraryImport(Lib)] internal static partial int apt_min_dim(IntPtr a, long dim, int keepdim, IntPtr* values, IntPtr* indices);
     [LibraryImport(Lib)] internal static partial int apt_sort(IntPtr a, long dim, int descending, IntPtr* values, IntPtr* indices);
     [LibraryImport(Lib)] internal static partial int apt_topk(IntPtr a, long k, long dim, int largest, IntPtr* values, IntPtr* indices);
+    [LibraryImport(Lib)] internal static partial int apt_linalg_eigh(IntPtr a, int upper, IntPtr* values, IntPtr* vectors);
+    [LibraryImport(Lib)] internal static partial IntPtr apt_linalg_svdvals(IntPtr a);
     [LibraryImport(Lib)] internal static partial IntPtr apt_argmax(IntPtr a, long dim, int hasDim, int keepdim);
     [LibraryImport(Lib)] internal static partial IntPtr apt_argmin(IntPtr a, long dim, int hasDim, int keepdim);
     [LibraryImport(Lib)] internal static partial IntPtr apt_norm(IntPtr a, double p, long* dims, int n, int keepdim);

@@ -6,13 +6,19 @@ public static class TestPaths
     /// <summary>The repository root (the folder holding AptLab.sln).</summary>
     public static string Repo { get; } = FindRepo();
 
-    /// <summary>../shared/reference beside the clone (numerical reference cases from the official code).</summary>
-    public static string Reference => Path.GetFullPath(Path.Combine(Repo, "..", "shared", "reference"));
+    /// <summary>The numerical reference cases (made by running the official code): ../shared/reference beside the
+    /// clone, or the folder named by APTLAB_REFERENCE_DIR (another case set made by the same generators, e.g. other
+    /// seeds and shapes: the reference tests read every shape and setting from the case files and must pass on it).</summary>
+    public static string Reference =>
+        Environment.GetEnvironmentVariable("APTLAB_REFERENCE_DIR") is { Length: > 0 } dir
+            ? Path.GetFullPath(dir)
+            : Path.GetFullPath(Path.Combine(Repo, "..", "shared", "reference"));
 
     public static string ReferenceFile(string name)
     {
         var p = Path.Combine(Reference, name);
-        if (!File.Exists(p)) throw new FileNotFoundException($"reference case file not found: {p} (shared/ must sit beside the clone)");
+        if (!File.Exists(p))
+            throw new FileNotFoundException($"reference case file not found: {p} (shared/ must sit beside the clone, or APTLAB_REFERENCE_DIR name the case folder)");
         return p;
     }
 

@@ -71,6 +71,7 @@ public sealed partial class AtomicFile : IDisposable
     {
         if (committed) return;
         FlushToDisk();
+        KillPoint.Reached("commit:" + System.IO.Path.GetFileName(Path));      // tests: killed with the file complete, not renamed
         try
         {
             Close();

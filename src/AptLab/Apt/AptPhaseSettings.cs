@@ -34,6 +34,14 @@ public sealed record AptPhaseSettings
 
     public void Validate()
     {
+        // NaN fails every comparison and +inf passes "> 0": each number must be finite first (settings built in code
+        // do not pass the YAML loader's check)
+        foreach (var (key, v) in new[] { ("lr_generator", LrGenerator), ("lr_discriminator", LrDiscriminator), ("rms_alpha", RmsAlpha), ("rms_eps", RmsEps),
+                     ("ema_decay", EmaDecay), ("discriminator_shift", DiscriminatorShift), ("r1_lambda", R1Lambda), ("r1_sigma", R1Sigma),
+                     ("r2_lambda", R2Lambda), ("r2_sigma", R2Sigma) })
+            if (!double.IsFinite(v)) throw new ArgumentException($"apt.{Name}.{key} must be a finite number, got {v}");
+        if (!(RmsEps > 0)) throw new ArgumentException($"apt.{Name}.rms_eps must be > 0");
+        if (R2Lambda < 0 || R2Sigma < 0) throw new ArgumentException($"apt.{Name}: r2_lambda and r2_sigma must be >= 0");
         if (Updates < 1) throw new ArgumentException($"apt.{Name}.updates must be >= 1 (got {Updates})");
         if (MicroBatch < 1 || Accumulation < 1) throw new ArgumentException($"apt.{Name}: micro_batch and accumulation must be >= 1");
         if (DiscriminatorShift <= 0) throw new ArgumentException($"apt.{Name}.discriminator_shift must be > 0");

@@ -43,6 +43,10 @@ public sealed partial class AptTrainer : IDisposable
     /// <summary>The parallel mode G and D are trained in.</summary>
     public ParallelMode Parallel { get; }
 
+    /// <summary>The divergence check of the D and G steps (docs/reliability.md#7-diverged-runs): by default a non-finite
+    /// loss or gradient norm stops the phase before the update is applied.</summary>
+    public NonFiniteGuard NonFinite { get; set; }
+
     private readonly ulong seed;
     private readonly Func<long, int, Generator, RealBatch> data;
     private readonly ProcessGroup? group;
@@ -56,21 +60,24 @@ public sealed partial class AptTrainer : IDisposable
     /// <param name="group">data-parallel ranks; null trains in this process alone</param>
     /// <param name="precision">fp32 (default), bf16-mixed or bf16 for G, D and the EMA</param>
     /// <param name="parallel">whole replicas (ddp, default) or fully sharded (fsdp; one process is a group of one)</param>
+    /// <param name="device">fsdp: where the shards live (default: the models' device; models kept whole on the host
+    /// are sharded onto the accelerator)</param>
     public AptTrainer(FlowModel generator, Discriminator discriminator, AptPhaseSettings settings, ulong seed,
         Func<long, int, Generator, RealBatch> data, ProcessGroup? group = null, Precision precision = Precision.Fp32,
-        ParallelMode parallel = ParallelMode.Ddp)
+        ParallelMode parallel = ParallelMode.Ddp, Device? device = null)
     {
         settings.Validate();
         (Generator, Discriminator, Settings, this.seed, this.data, this.group, Parallel) = (generator, discriminator, settings, seed, data, group, parallel);
         if (group is not null) shard = new BatchShard(group.rank, group.world_size);
+        NonFinite = new NonFiniteGuard("apt_" + settings.Name, group: group);
         discriminator.requires_grad_(true);                                   // all of D trains (apt.md 5.2)
         if (parallel == ParallelMode.Fsdp)
         {
             if (group is null) throw new ArgumentException("AptTrainer: parallel fsdp needs a process group (a group of one for a single process)");
             CheckpointBlocks(generator);
             CheckpointBlocks(discriminator.Backbone);
-            G = new FullyShardedDataParallel(generator.Module, group, FullyShardedDataParallel.BlocksOf(generator.Module), precision);
-            D = new FullyShardedDataParallel(discriminator, group, FullyShardedDataParallel.BlocksOf(discriminator), precision);
+            G = ParallelModules.Wrap(generator.Module, precision, parallel, group, device: device);
+            D = ParallelModules.Wrap(discriminator, precision, parallel, group, device: device);
         }
         else
         {
@@ -91,12 +98,20 @@ public sealed partial class AptTrainer : IDisposable
     public sealed record UpdateStats(double LossD, double LossG, double R1, double R2, double RealLogit, double FakeLogit,
         double GradNormD, double GradNormG, Tensor RealLogits, Tensor FakeLogits) : IDisposable
     {
-        public Dictionary<string, double> Scalars(string prefix) => new()
+        /// <summary>D and G updates skipped so far for non-finite values (skip mode; <see cref="NonFinite"/>).</summary>
+        public int Skipped { get; init; }
+
+        public Dictionary<string, double> Scalars(string prefix)
         {
-            [$"{prefix}/loss_d"] = LossD, [$"{prefix}/loss_g"] = LossG, [$"{prefix}/r1"] = R1, [$"{prefix}/r2"] = R2,
-            [$"{prefix}/logit_real"] = RealLogit, [$"{prefix}/logit_fake"] = FakeLogit,
-            [$"{prefix}/grad_norm_d"] = GradNormD, [$"{prefix}/grad_norm_g"] = GradNormG,
-        };
+            var d = new Dictionary<string, double>
+            {
+                [$"{prefix}/loss_d"] = LossD, [$"{prefix}/loss_g"] = LossG, [$"{prefix}/r1"] = R1, [$"{prefix}/r2"] = R2,
+                [$"{prefix}/logit_real"] = RealLogit, [$"{prefix}/logit_fake"] = FakeLogit,
+                [$"{prefix}/grad_norm_d"] = GradNormD, [$"{prefix}/grad_norm_g"] = GradNormG,
+            };
+            if (Skipped > 0) d[$"{prefix}/skipped_steps"] = Skipped;
+            return d;
+        }
         public void Dispose() { RealLogits.Dispose(); FakeLogits.Dispose(); }
     }
 
@@ -148,7 +163,7 @@ public sealed partial class AptTrainer : IDisposable
         }
         D.sync_gradients();
         double gradNormD = D.grad_norm();
-        D.step(OptD);
+        if (Allows(("loss_d", lossD / acc), ("grad_norm_d", gradNormD))) D.step(OptD);
         D.zero_grad();
 
         // ---- generator step: D frozen but differentiated through ----
@@ -168,10 +183,11 @@ public sealed partial class AptTrainer : IDisposable
         }
         G.sync_gradients();
         double gradNormG = G.grad_norm();
-        G.step(OptG);
+        bool stepG = Allows(("loss_g", lossG / acc), ("grad_norm_g", gradNormG));
+        if (stepG) G.step(OptG);
         G.zero_grad();
         Discriminator.requires_grad_(true);
-        Ema.update(G.named_parameters());
+        if (stepG) Ema.update(G.named_parameters());
         Step++;
 
         using var scope2 = torch.NewScope();
@@ -181,7 +197,14 @@ public sealed partial class AptTrainer : IDisposable
         rl.DetachFromScope(); fl.DetachFromScope();
         if (group is not null) (lossD, lossG, r1Sum, r2Sum) = AverageOverRanks(lossD, lossG, r1Sum, r2Sum);
         return new UpdateStats(lossD / acc, lossG / acc, r1Sum / acc, r2Sum / acc, rl.mean().item<double>(), fl.mean().item<double>(),
-            gradNormD, gradNormG, rl, fl);
+            gradNormD, gradNormG, rl, fl) { Skipped = NonFinite.Skipped };
+
+        // the divergence check of this update; a stop frees the logits kept so far
+        bool Allows(params (string, double)[] values)
+        {
+            try { return NonFinite.Allows(Step + 1, values); }
+            catch { foreach (var t in realLogits.Concat(fakeLogits)) t.Dispose(); throw; }
+        }
     }
 
     // D(x, t, c) [B] through D's wrapper (FSDP gathers D's blocks as they run).
@@ -241,6 +264,18 @@ public sealed partial class AptTrainer : IDisposable
         G.load_optimizer_state_dict(OptG, Part("opt_g."), source);
         D.load_optimizer_state_dict(OptD, Part("opt_d."), source);
         Step = step;
+    }
+
+    /// <summary>Starts the generator (its masters and the EMA's shadows) from weights under the official names (any
+    /// dtype; e.g. a float32 product of an earlier stage read from its file, of which each rank reads only its part under
+    /// FSDP), before the first update.</summary>
+    public void LoadGenerator(IReadOnlyDictionary<string, Tensor> state, string? source = null)
+    {
+        if (Step != 0) throw new InvalidOperationException($"AptTrainer.LoadGenerator: the phase has already made {Step} updates");
+        G.load_state_dict(state, source);
+        var shadows = G.from_full(state, source);
+        Ema.load_state_dict(shadows, num_updates: 0, source: source);
+        foreach (var t in shadows.Values) if (!state.Values.Contains(t)) t.Dispose();
     }
 
     /// <summary>The EMA generator's weights under the official names (master dtype; rank 0 only under FSDP, a

@@ -41,9 +41,7 @@ public sealed class BatchShard
     public RealBatch Of(RealBatch global) => IsWhole ? global : new RealBatch(Of(global.Latents), Of(global.Condition));
 
     /// <summary>This rank's rows of every conditioning tensor.</summary>
-    public Conditioning Of(Conditioning c) => IsWhole ? c
-        : new Conditioning(Of(c.Context), c.ClipFeatures is null ? null : Of(c.ClipFeatures), c.Y is null ? null : Of(c.Y),
-            c.Audio is null ? null : Of(c.Audio));
+    public Conditioning Of(Conditioning c) => IsWhole ? c : c.Map(Of);
 
     /// <summary>Standard normal noise shaped like this rank's <paramref name="local"/>: drawn for the global batch
     /// ([B_local x world, ...]) and sliced.</summary>

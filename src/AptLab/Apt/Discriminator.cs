@@ -6,8 +6,10 @@ namespace AptLab.Apt;
 /// The APT discriminator (docs/apt.md#discriminator): a full, trainable copy of the original diffusion network reading
 /// the CLEAN latent with a timestep t = shift(u, s) fed only through its time embedding, and read-out heads on the
 /// hidden states after the chosen blocks -> one logit per sample. Its own velocity head is unused.
+/// <para>Not sealed, and <see cref="forward"/> virtual, for one reason: the trainer's tests replace the logit by a known
+/// function of (x, t) so that losses, penalties and gradients have closed forms (tests/AptLab.Tests/Apt).</para>
 /// </summary>
-public sealed class Discriminator : Module
+public class Discriminator : Module
 {
     public FlowModel Backbone { get; }
     public readonly DiscriminatorReadout readout;
@@ -45,7 +47,7 @@ public sealed class Discriminator : Module
     /// <param name="x">clean latent [B, C, F, H, W]</param>
     /// <param name="sigma">[B] discriminator timesteps in [0, 1]</param>
     /// <returns>logits [B]</returns>
-    public Tensor forward(Tensor x, Tensor sigma, Conditioning c)
+    public virtual Tensor forward(Tensor x, Tensor sigma, Conditioning c)
     {
         using var scope = torch.NewScope();
         var hidden = Backbone.Hidden(x, sigma, c, Layers);

@@ -5,8 +5,11 @@ namespace AptLab.Apt;
 
 /// <summary>The conditioning of a batch: text context [B, Lt, text_dim], and for I2V the CLIP features
 /// [B, 257, clip_dim] and the mask + image latent y [B, 20, F, H, W]; for OmniAvatar y is the reference latent + mask
-/// [B, 17, F, H, W] and Audio the wav2vec2 features [B, 4F - 3, 10752].</summary>
-public sealed record Conditioning(Tensor Context, Tensor? ClipFeatures = null, Tensor? Y = null, Tensor? Audio = null)
+/// [B, 17, F, H, W] and Audio the wav2vec2 features [B, 4F - 3, 10752]. <paramref name="Extras"/> holds the named,
+/// batch-first tensors a model family adds beyond these (OmniHuman: reference and motion latents, audio windows, pose
+/// heatmaps and their per-sample switches); they are stacked and sliced along the batch like the others.</summary>
+public sealed record Conditioning(Tensor Context, Tensor? ClipFeatures = null, Tensor? Y = null, Tensor? Audio = null,
+    IReadOnlyDictionary<string, Tensor>? Extras = null)
 {
     /// <summary>Two conditionings stacked along the batch (for one CFG forward of negative and positive). Contexts of
     /// different lengths are zero-padded to the longer one (the DiTs pad them with zeros to text_len anyway).</summary>
@@ -14,7 +17,21 @@ public sealed record Conditioning(Tensor Context, Tensor? ClipFeatures = null, T
         torch.cat(new[] { PadRows(a.Context, b.Context.size(1)), PadRows(b.Context, a.Context.size(1)) }),
         a.ClipFeatures is null ? null : torch.cat(new[] { a.ClipFeatures, b.ClipFeatures! }),
         a.Y is null ? null : torch.cat(new[] { a.Y, b.Y! }),
-        a.Audio is null ? null : torch.cat(new[] { a.Audio, b.Audio! }));
+        a.Audio is null ? null : torch.cat(new[] { a.Audio, b.Audio! }),
+        MapExtras(a.Extras, b.Extras, (x, y) => torch.cat(new[] { x, y })));
+
+    /// <summary>The same conditioning with every tensor passed through <paramref name="f"/> (e.g. one rank's rows).</summary>
+    public Conditioning Map(Func<Tensor, Tensor> f) => new(f(Context), ClipFeatures is null ? null : f(ClipFeatures), Y is null ? null : f(Y),
+        Audio is null ? null : f(Audio), Extras?.ToDictionary(kv => kv.Key, kv => f(kv.Value)));
+
+    private static Dictionary<string, Tensor>? MapExtras(IReadOnlyDictionary<string, Tensor>? a, IReadOnlyDictionary<string, Tensor>? b,
+        Func<Tensor, Tensor, Tensor> f)
+    {
+        if (a is null && b is null) return null;
+        if (a is null || b is null || !a.Keys.OrderBy(k => k).SequenceEqual(b.Keys.OrderBy(k => k)))
+            throw new ArgumentException($"Conditioning.Cat: the extras differ ({string.Join(", ", a?.Keys ?? [])} vs {string.Join(", ", b?.Keys ?? [])})");
+        return a.ToDictionary(kv => kv.Key, kv => f(kv.Value, b[kv.Key]));
+    }
 
     private static Tensor PadRows(Tensor context, long rows) =>                  // [B, Lt, D] -> [B, max(Lt, rows), D]
         context.size(1) >= rows ? context : F.pad(context, [0, 0, 0, rows - context.size(1)]);
@@ -77,7 +94,7 @@ public abstract class FlowModel : IDisposable
     /// <summary>A new, independent network with the same weights (for the student, D and EMA copies).</summary>
     public abstract FlowModel Copy();
 
-    public void Dispose()
+    public virtual void Dispose()
     {
         Module.Dispose();
         GC.SuppressFinalize(this);

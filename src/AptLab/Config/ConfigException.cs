@@ -23,7 +23,7 @@ public sealed class ConfigException(string message) : Exception(message)
         if (!(value > 0)) throw For(file, key, $"must be > 0, got {value:G6}");
     }
 
-    internal static string Show(double v) =>
+    public static string Show(double v) =>
         double.IsNaN(v) ? ".nan" : double.IsPositiveInfinity(v) ? ".inf" : double.IsNegativeInfinity(v) ? "-.inf" : v.ToString("G6");
 }
 

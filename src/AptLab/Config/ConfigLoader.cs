@@ -63,7 +63,7 @@ public static class ConfigLoader
     {
         foreach (var p in value.GetType().GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
         {
-            if (p.GetIndexParameters().Length > 0 || p.PropertyType.IsPrimitive || p.PropertyType == typeof(string)) continue;
+            if (p.GetIndexParameters().Length > 0 || p.PropertyType.IsValueType || p.PropertyType == typeof(string)) continue;   // sections are classes (parsed enums are read after the checks)
             var child = p.GetValue(value);
             var childKey = (key.Length == 0 ? "" : key + ".") + ConfigSchema.Snake(p.Name);
             if (child is IValidatable) Validate(child, childKey, file);

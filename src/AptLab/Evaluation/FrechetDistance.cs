@@ -1,5 +1,3 @@
-using MathNet.Numerics.LinearAlgebra;
-
 namespace AptLab.Evaluation;
 
 /// <summary>
@@ -7,7 +5,7 @@ namespace AptLab.Evaluation;
 /// <c>||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^{1/2})</c>, in float64 (docs/evaluation.md, "Fréchet distance").
 /// <para>
 /// Tr (S_a S_b)^{1/2} is the trace of pytorch-fid's <c>scipy.linalg.sqrtm(sigma1 @ sigma2)</c> (its real part), computed
-/// by eigen-decomposition instead of a Schur form: with A = S_a^{1/2} and B = S_b^{1/2} (symmetric eigen-decompositions),
+/// by eigen-decomposition (LAPACK through libtorch, float64) instead of a Schur form: with A = S_a^{1/2} and B = S_b^{1/2} (symmetric eigen-decompositions),
 /// (S_a S_b)^{1/2} is similar to (A S_b A)^{1/2}, whose trace is the sum of the singular values of B A. For symmetric
 /// positive semi-definite inputs this is the same number, but exact where sqrtm is not: singular covariances (N &lt; D,
 /// constant features, a collapsed set) need no eps·I, their zero eigenvalues just contribute nothing.
@@ -26,23 +24,19 @@ public static class FrechetDistance
     {
         if (a.GetLength(1) != b.GetLength(1))
             throw new ArgumentException($"Fréchet distance needs features of one dimension; got {a.GetLength(1)} and {b.GetLength(1)}");
-        var sa = Statistics(a, "first set");
-        var sb = Statistics(b, "second set");
         int na = a.GetLength(0), nb = b.GetLength(0), d = a.GetLength(1);
-        if (na + nb >= d) return Compute(sa, sb);
-        // Few samples: both covariances live in the span of the centred rows (dimension <= Na + Nb). With an orthonormal
-        // basis Q of it, S = Q (Q^T S Q) Q^T exactly, so traces and Tr (S_a S_b)^{1/2} are those of the r x r restrictions;
-        // only the mean term needs all D dims. Same number, without D x D decompositions.
-        var stacked = Matrix<double>.Build.Dense(d, na + nb, (j, i) => i < na ? a[i, j] - sa.Mean[j] : b[i - na, j] - sb.Mean[j]);
-        var q = stacked.QR(MathNet.Numerics.LinearAlgebra.Factorization.QRMethod.Thin).Q;              // [D, r]
-        GaussianStatistics Restrict(GaussianStatistics st)
-        {
-            var c = Matrix<double>.Build.DenseOfArray(st.Covariance);
-            return new GaussianStatistics(new double[q.ColumnCount], (q.TransposeThisAndMultiply(c) * q).ToArray(), st.Count);
-        }
-        double meanTerm = 0;
-        for (int j = 0; j < d; j++) meanTerm += (sa.Mean[j] - sb.Mean[j]) * (sa.Mean[j] - sb.Mean[j]);
-        return meanTerm + Compute(Restrict(sa), Restrict(sb));
+        if (na + nb >= d) return Compute(Statistics(a, "first set"), Statistics(b, "second set"));
+        // Few samples: with the scaled centred rows A = (X_a - mu_a) / sqrt(Na - 1) [Na, D] (so S_a = A^T A) and B alike,
+        // Tr S_a = ||A||_F^2 and Tr (S_a S_b)^{1/2} = ||A B^T||_* (the nonzero eigenvalues of S_a S_b are those of
+        // (A B^T)(A B^T)^T): the same number from an Na x Nb SVD instead of D x D decompositions.
+        using var scope = torch.NewScope();
+        var (ma, ca) = ScaledCentred(a, "first set");                         // [D], [Na, D]
+        var (mb, cb) = ScaledCentred(b, "second set");
+        double meanTerm = (ma - mb).pow(2).sum().item<double>();
+        double cross = torch.linalg.svdvals(ca.matmul(cb.transpose(0, 1))).sum().item<double>();
+        double fd = meanTerm + ca.pow(2).sum().item<double>() + cb.pow(2).sum().item<double>() - 2 * cross;
+        if (!double.IsFinite(fd)) throw new ArithmeticException("Fréchet distance is not finite");
+        return Math.Max(fd, 0);
     }
 
     /// <summary>FD between the rows of two feature tensors [Na, D] and [Nb, D] (any float dtype).</summary>
@@ -54,19 +48,20 @@ public static class FrechetDistance
         if (a.Dim != b.Dim) throw new ArgumentException($"Fréchet distance needs statistics of one dimension; got {a.Dim} and {b.Dim}");
         CheckFinite(a, "first statistics");
         CheckFinite(b, "second statistics");
+        using var scope = torch.NewScope();
         double meanTerm = 0;
         for (int i = 0; i < a.Dim; i++) meanTerm += (a.Mean[i] - b.Mean[i]) * (a.Mean[i] - b.Mean[i]);
-        var sa = Symmetric(a.Covariance);
+        var sa = Symmetric(a.Covariance);                                      // [D, D] float64
         var sb = Symmetric(b.Covariance);
         double cross;
         try { cross = TraceSqrtProduct(sa, sb); }
-        catch (MathNet.Numerics.NonConvergenceException)
+        catch (TorchException e) when (e.Message.Contains("converge", StringComparison.OrdinalIgnoreCase))
         {
             Console.Error.WriteLine($"warning: Fréchet distance: the matrix square root did not converge; adding {OffsetEps} to the covariance diagonals");
-            var offset = Matrix<double>.Build.DenseIdentity(a.Dim) * OffsetEps;
+            var offset = torch.eye(a.Dim, dtype: torch.float64) * OffsetEps;
             cross = TraceSqrtProduct(sa + offset, sb + offset);
         }
-        double fd = meanTerm + sa.Trace() + sb.Trace() - 2 * cross;
+        double fd = meanTerm + Trace(a.Covariance) + Trace(b.Covariance) - 2 * cross;
         if (!double.IsFinite(fd)) throw new ArithmeticException("Fréchet distance is not finite");
         return Math.Max(fd, 0);                                   // a tiny negative is round-off; FD >= 0
     }
@@ -77,38 +72,62 @@ public static class FrechetDistance
     /// <summary>pytorch-fid's tolerance on the imaginary part of the square root.</summary>
     public const double ImaginaryTolerance = 1e-3;
 
-    /// <summary>Tr (S_a S_b)^{1/2} for symmetric positive semi-definite S_a, S_b (the nuclear norm of S_b^{1/2} S_a^{1/2}).</summary>
-    public static double TraceSqrtProduct(Matrix<double> sa, Matrix<double> sb)
+    /// <summary>Tr (S_a S_b)^{1/2} for symmetric positive semi-definite S_a, S_b [D, D] float64 (the nuclear norm of
+    /// S_b^{1/2} S_a^{1/2}); LAPACK through libtorch.</summary>
+    public static double TraceSqrtProduct(Tensor sa, Tensor sb)
     {
+        using var scope = torch.NewScope();
         var (ra, ea) = SymmetricSqrt(sa);
         var (rb, eb) = SymmetricSqrt(sb);
+        double minA = ea.min().item<double>(), maxA = ea.max().item<double>(), minB = eb.min().item<double>(), maxB = eb.max().item<double>();
         // A negative eigenvalue -d of one covariance gives sqrtm an imaginary part of about sqrt(d * max eig of the other).
-        double imag = Math.Max(Math.Sqrt(Math.Max(-ea.Min(), 0) * Math.Max(eb.Max(), 0)), Math.Sqrt(Math.Max(-eb.Min(), 0) * Math.Max(ea.Max(), 0)));
+        double imag = Math.Max(Math.Sqrt(Math.Max(-minA, 0) * Math.Max(maxB, 0)), Math.Sqrt(Math.Max(-minB, 0) * Math.Max(maxA, 0)));
         if (imag > ImaginaryTolerance)
-            throw new ArithmeticException($"Fréchet distance: not a covariance matrix (negative eigenvalue {Math.Min(ea.Min(), eb.Min()):G4}); the square root has an imaginary component of {imag:G4}");
-        var product = rb * ra;
-        return product.Svd(computeVectors: false).S.Sum();
+            throw new ArithmeticException($"Fréchet distance: not a covariance matrix (negative eigenvalue {Math.Min(minA, minB):G4}); the square root has an imaginary component of {imag:G4}");
+        return torch.linalg.svdvals(rb.matmul(ra)).sum().item<double>();
     }
 
-    /// <summary>The PSD square root V diag(sqrt(max(lambda, 0))) V^T of a symmetric matrix, and its eigenvalues (those
-    /// within round-off of zero set to zero).</summary>
-    public static (Matrix<double> root, Vector<double> eigenvalues) SymmetricSqrt(Matrix<double> s)
+    /// <summary>The PSD square root V diag(sqrt(max(lambda, 0))) V^T of a symmetric matrix [D, D], and its eigenvalues
+    /// (those within round-off of zero set to zero).</summary>
+    public static (Tensor root, Tensor eigenvalues) SymmetricSqrt(Tensor s)
     {
-        var evd = s.Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric);
-        var lambda = evd.EigenValues.Map(l => l.Real);
+        var (lambda, v) = torch.linalg.eigh(s);                                // [D], [D, D] (eigenvectors as columns)
         // Eigenvalues within round-off of zero (numpy's rank tolerance D * eps * max |lambda|) are zero: their square
         // roots (~1e-8 of the largest) would otherwise add up over the null space of a rank-deficient covariance.
-        double tol = s.RowCount * 2.220446049250313e-16 * lambda.AbsoluteMaximum();
-        lambda = lambda.Map(l => Math.Abs(l) <= tol ? 0 : l);
-        var root = lambda.Map(l => Math.Sqrt(Math.Max(l, 0)));
-        var v = evd.EigenVectors;
-        return (v * Matrix<double>.Build.DiagonalOfDiagonalVector(root) * v.Transpose(), lambda);
+        double tol = s.shape[0] * 2.220446049250313e-16 * lambda.abs().max().item<double>();
+        lambda = lambda.masked_fill(lambda.abs().le(tol), 0);
+        var root = lambda.clamp(min: 0).sqrt();
+        return ((v * root.unsqueeze(0)).matmul(v.transpose(0, 1)), lambda);
     }
 
-    private static Matrix<double> Symmetric(double[,] c)
+    private static double Trace(double[,] c)
     {
-        var m = Matrix<double>.Build.DenseOfArray(c);
-        return (m + m.Transpose()) * 0.5;                         // exact symmetry for the symmetric solver
+        double t = 0;
+        for (int i = 0; i < c.GetLength(0); i++) t += c[i, i];
+        return t;
+    }
+
+    private static Tensor Symmetric(double[,] c)
+    {
+        int d = c.GetLength(0);
+        var flat = new double[c.Length];
+        Buffer.BlockCopy(c, 0, flat, 0, flat.Length * sizeof(double));
+        var m = torch.tensor(flat, d, d);
+        return (m + m.transpose(0, 1)) * 0.5;                     // exact symmetry for the symmetric solver
+    }
+
+    /// <summary>The mean [D] and (rows - mean) / sqrt(N - 1) [N, D] of a feature set, float64.</summary>
+    private static (Tensor mean, Tensor scaled) ScaledCentred(double[,] x, string what)
+    {
+        int n = x.GetLength(0), d = x.GetLength(1);
+        if (n < 2) throw new ArgumentException($"Fréchet distance: {what} has {n} samples, needs at least 2");
+        var flat = new double[x.Length];
+        Buffer.BlockCopy(x, 0, flat, 0, flat.Length * sizeof(double));
+        for (int i = 0; i < flat.Length; i++)
+            if (!double.IsFinite(flat[i])) throw new ArgumentException($"Fréchet distance: {what} has a non-finite value at [{i / d}, {i % d}]");
+        var t = torch.tensor(flat, n, d);
+        var mean = t.mean(0);
+        return (mean, (t - mean) / Math.Sqrt(n - 1));
     }
 
     private static void CheckFinite(GaussianStatistics s, string what)

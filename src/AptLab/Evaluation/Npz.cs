@@ -45,22 +45,15 @@ public static partial class Npz
     /// <summary>Writes arrays as an .npz (deflated, as np.savez_compressed), atomically.</summary>
     public static void Write(string path, IReadOnlyDictionary<string, NpyArray> arrays)
     {
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        try
+        AptLab.Torch.IO.AtomicFile.Write(path, fs =>
         {
-            using (var fs = File.Create(tmp))
-            using (var zip = new ZipArchive(fs, ZipArchiveMode.Create))
-                foreach (var (name, a) in arrays)
-                {
-                    using var s = zip.CreateEntry(name + ".npy", CompressionLevel.Optimal).Open();
-                    var bytes = WriteNpy(a);
-                    s.Write(bytes);
-                }
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally { if (File.Exists(tmp)) File.Delete(tmp); }
+            using var zip = new ZipArchive(fs, ZipArchiveMode.Create, leaveOpen: true);
+            foreach (var (name, a) in arrays)
+            {
+                using var s = zip.CreateEntry(name + ".npy", CompressionLevel.Optimal).Open();
+                s.Write(WriteNpy(a));
+            }
+        });
     }
 
     /// <summary>Parses one .npy image; <paramref name="source"/> names it in errors.</summary>

@@ -89,32 +89,9 @@ public sealed class MetricsCsv : IDisposable
         lock (gate) stream.Dispose();                         // unbuffered: nothing left to flush, nothing to throw
     }
 
-    /// <summary>Reads a metrics CSV into per-tag series (rows in file order). A partial last line is ignored.</summary>
-    public static MetricsTable Read(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"metrics CSV not found: {path}", path);
-        var text = File.ReadAllText(path);
-        var lines = text.Split('\n');
-        if (lines[0].TrimEnd('\r') != Header) throw new InvalidDataException($"{path}: not a metrics CSV (header is '{lines[0]}', expected '{Header}')");
-        bool complete = text.EndsWith('\n');
-        var rows = new Dictionary<string, (List<long> S, List<double> V, List<double> T)>();
-        var order = new List<string>();
-        for (int i = 1; i < lines.Length; i++)
-        {
-            var line = lines[i].TrimEnd('\r');
-            if (line.Length == 0) continue;
-            var f = line.Split(',');
-            if (f.Length != 4 || !long.TryParse(f[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out long step)
-                || !TryParseValue(f[2], out double value) || !double.TryParse(f[3], NumberStyles.Float, CultureInfo.InvariantCulture, out double time))
-            {
-                if (i == lines.Length - 1 && !complete) break;       // a row cut off by a crash
-                throw new InvalidDataException($"{path}: line {i + 1} is not 'step,tag,value,wall_time': '{line}'");
-            }
-            if (!rows.TryGetValue(f[1], out var r)) { rows[f[1]] = r = ([], [], []); order.Add(f[1]); }
-            r.S.Add(step); r.V.Add(value); r.T.Add(time);
-        }
-        return new MetricsTable(path, order.Select(t => new ScalarSeries(t, rows[t].S.ToArray(), rows[t].V.ToArray(), rows[t].T.ToArray())).ToList());
-    }
+    /// <summary>Reads a metrics CSV into per-tag series (rows in file order; a partial last line is ignored), through
+    /// the one CSV reader of the project (<see cref="RunReader.ReadSeries"/>).</summary>
+    public static MetricsTable Read(string path) => new(path, RunReader.ReadSeries(path));
 
     // Truncates a partial last line; keeps only the rows the resume point keeps, when given.
     private static void PrepareForAppend(string path, ResumePoint? resume)
@@ -151,17 +128,6 @@ public sealed class MetricsCsv : IDisposable
     private static string FormatValue(double v) =>
         double.IsNaN(v) ? "nan" : double.IsPositiveInfinity(v) ? "inf" : double.IsNegativeInfinity(v) ? "-inf"
         : v.ToString("R", CultureInfo.InvariantCulture);
-
-    private static bool TryParseValue(string s, out double v)
-    {
-        switch (s)
-        {
-            case "nan": v = double.NaN; return true;
-            case "inf": v = double.PositiveInfinity; return true;
-            case "-inf": v = double.NegativeInfinity; return true;
-            default: return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out v);
-        }
-    }
 }
 
 /// <summary>The series of a metrics CSV, by tag.</summary>

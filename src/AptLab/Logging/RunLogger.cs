@@ -29,6 +29,10 @@ public sealed class RunLogger : IDisposable
     /// <summary>A logger that drops everything (ranks other than 0 of a data-parallel run).</summary>
     public static RunLogger Discard() => new();
 
+    /// <summary>Writes what is buffered to disk. Called before a checkpoint is written, so the logs a resumed run keeps
+    /// up to that checkpoint are on disk even when the process is killed right after it (docs/reliability.md#5-resuming).</summary>
+    public void Flush() => Events?.Flush();
+
     public void Scalars(long step, IReadOnlyDictionary<string, double> values)
     {
         Events?.AddScalars(values, step);
@@ -42,6 +46,10 @@ public sealed class RunLogger : IDisposable
     }
 
     public void Histogram(long step, string tag, Tensor values) => Events?.AddHistogram(tag, values, step);
+
+    /// <summary>An image grid in TensorBoard's images tab (<paramref name="columns"/> tiles per row).</summary>
+    public void Images(long step, string tag, IReadOnlyList<AptLab.Data.Media.RgbImage> tiles, int columns) =>
+        Events?.AddImageGrid(tag, tiles, step, columns);
 
     /// <summary>Markdown text in TensorBoard's text tab.</summary>
     public void Text(long step, string tag, string markdown) => Events?.AddText(tag, markdown, step);

@@ -42,7 +42,7 @@ public sealed class RunReader
     public DataFrame Metrics()
     {
         if (metrics is not null) return metrics;
-        var rows = ReadMetricRows();
+        var rows = ReadMetricRows(MetricsPath);
         return metrics = new DataFrame(
             new Int64DataFrameColumn("step", rows.Select(r => r.Step)),
             new StringDataFrameColumn("tag", rows.Select(r => r.Tag)),
@@ -51,21 +51,21 @@ public sealed class RunReader
     }
 
     /// <summary>Every tag's series, in the order the tags first appear.</summary>
-    public IReadOnlyList<ScalarSeries> AllSeries()
+    public IReadOnlyList<ScalarSeries> AllSeries() => series ??= SeriesOf(ReadMetricRows(MetricsPath));
+
+    /// <summary>The per-tag series of a metrics CSV at <paramref name="path"/> (any file name; <see cref="MetricsCsv.Read"/>).</summary>
+    public static IReadOnlyList<ScalarSeries> ReadSeries(string path) => SeriesOf(ReadMetricRows(path));
+
+    private static IReadOnlyList<ScalarSeries> SeriesOf(List<MetricRow> rows)
     {
-        if (series is not null) return series;
-        var df = Metrics();
-        var (steps, tags, values, times) = ((Int64DataFrameColumn)df["step"], (StringDataFrameColumn)df["tag"],
-                                            (DoubleDataFrameColumn)df["value"], (DoubleDataFrameColumn)df["wall_time"]);
         var byTag = new Dictionary<string, (List<long> S, List<double> V, List<double> T)>();
         var order = new List<string>();
-        for (long i = 0; i < df.Rows.Count; i++)
+        foreach (var row in rows)
         {
-            var tag = tags[i];
-            if (!byTag.TryGetValue(tag, out var r)) { byTag[tag] = r = ([], [], []); order.Add(tag); }
-            r.S.Add(steps[i]!.Value); r.V.Add(values[i]!.Value); r.T.Add(times[i]!.Value);
+            if (!byTag.TryGetValue(row.Tag, out var r)) { byTag[row.Tag] = r = ([], [], []); order.Add(row.Tag); }
+            r.S.Add(row.Step); r.V.Add(row.Value); r.T.Add(row.WallTime);
         }
-        return series = order.Select(t => new ScalarSeries(t, byTag[t].S.ToArray(), byTag[t].V.ToArray(), byTag[t].T.ToArray())).ToList();
+        return order.Select(t => new ScalarSeries(t, byTag[t].S.ToArray(), byTag[t].V.ToArray(), byTag[t].T.ToArray())).ToList();
     }
 
     public IReadOnlyList<string> Tags => AllSeries().Select(s => s.Tag).ToList();
@@ -184,19 +184,20 @@ public sealed class RunReader
 
     private readonly record struct MetricRow(long Step, string Tag, double Value, double WallTime);
 
-    private List<MetricRow> ReadMetricRows()
+    private static List<MetricRow> ReadMetricRows(string path)
     {
-        if (!File.Exists(MetricsPath)) throw new FileNotFoundException($"no metrics.csv in {Root}", MetricsPath);
-        using var csv = Csv(MetricsPath);
+        if (!File.Exists(path)) throw new FileNotFoundException($"metrics CSV not found: {path}", path);
+        using var csv = Csv(path);
         if (!csv.Headers.SequenceEqual(["step", "tag", "value", "wall_time"]))
-            throw new InvalidDataException($"{MetricsPath}: not a metrics CSV (header '{string.Join(",", csv.Headers)}', expected step,tag,value,wall_time)");
+            throw new InvalidDataException($"{path}: not a metrics CSV (header '{string.Join(",", csv.Headers)}', expected step,tag,value,wall_time)");
         var rows = new List<MetricRow>();
         try
         {
             while (csv.Read())
                 rows.Add(new MetricRow(Long(csv, "step"), csv.GetString("tag"), Number(csv, "value"), Number(csv, "wall_time")));
         }
-        catch (CsvFormatException e) { throw new InvalidDataException($"{MetricsPath}: {e.Message}", e); }
+        catch (CsvFormatException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
         return rows;
     }
 

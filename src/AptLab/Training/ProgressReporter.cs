@@ -53,6 +53,7 @@ public sealed class ProgressReporter
             if (periodic) ((IProgressHost)output).LogOnly(line);
         }
         else if (periodic) output.WriteLine(line);
+        AptLab.Torch.KillPoint.Reached(phase, step);                          // tests: killed after this step (docs/reliability.md)
     }
 
     /// <summary>Throughput so far, in samples per second.</summary>

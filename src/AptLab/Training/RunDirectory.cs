@@ -44,11 +44,8 @@ public sealed class RunDirectory
         return new RunDirectory(full, Path.GetFileName(Path.GetDirectoryName(full)!), Path.GetFileName(full));
     }
 
-    /// <summary>Writes a text file atomically (temp + rename): a crash leaves the old content or the new, never half.</summary>
-    public static void WriteAtomic(string path, string content)
-    {
-        var tmp = path + ".tmp-" + Environment.ProcessId;
-        System.IO.File.WriteAllText(tmp, content, new UTF8Encoding(false));
-        System.IO.File.Move(tmp, path, overwrite: true);
-    }
+    /// <summary>Writes a text file atomically (<see cref="AptLab.Torch.IO.AtomicFile"/>: temp + rename): a crash leaves
+    /// the old content or the new, never half, and a temporary name that a resumed run recognises and removes.</summary>
+    public static void WriteAtomic(string path, string content) =>
+        AptLab.Torch.IO.AtomicFile.Write(path, s => s.Write(new UTF8Encoding(false).GetBytes(content)));
 }

@@ -5,7 +5,10 @@ namespace AptLab.Wan;
 /// <param name="F">[E] frame positions (may lie outside the latent grid, e.g. a reference frame at -1 or after the clip)</param>
 /// <param name="H">[E] row positions</param>
 /// <param name="W">[E] column positions</param>
-public sealed record WanExtraTokens(Tensor Tokens, long[] F, long[] H, long[] W);
+/// <param name="Present">[B, E] bool, or null (all present): false masks the token out as a key of self-attention for
+/// that sample (a condition switched off per sample in a batch, e.g. OmniHuman's reference dropped for some samples),
+/// so no other token sees it; it still flows through the blocks as a query, and the head never reads it</param>
+public sealed record WanExtraTokens(Tensor Tokens, long[] F, long[] H, long[] W, Tensor? Present = null);
 
 /// <summary>
 /// The extension points of <see cref="WanModel"/>'s batched forward (docs/wan-dit.md#extension-points). A model
@@ -15,7 +18,8 @@ public sealed record WanExtraTokens(Tensor Tokens, long[] F, long[] H, long[] W)
 /// <code>
 /// tokens = patch_embedding(x)                      [B, L, dim], L = F·H·W
 /// tokens = OnPatchTokens(tokens, grid)             e.g. OmniHuman's pose features added to the latent tokens
-/// tokens = cat(tokens, ExtraTokens(..).Tokens)     [B, L + E, dim], RoPE rows from ExtraTokens(..).F/H/W (reference, motion frames)
+/// tokens = cat(tokens, ExtraTokens(..).Tokens)     [B, L + E, dim], RoPE rows from ExtraTokens(..).F/H/W (reference, motion
+///                                                  frames); keys whose ExtraTokens(..).Present is false are masked
 /// y = SkipBlocks(tokens, e0)                       non-null: the block stack's output without running it (TeaCache)
 /// for block i:
 ///     x = BeforeBlock(i, x, grid)                  e.g. OmniAvatar's audio terms added per latent frame

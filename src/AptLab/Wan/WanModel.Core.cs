@@ -85,13 +85,21 @@ public sealed partial class WanModel
         Tensor? keyMask = lens.All(l => l == seqLen) ? null
             : F.key_padding_mask(torch.tensor(lens).to(tokens.device), seqLen);  // [B, 1, 1, S]
         foreach (var h in hooks) tokens = h.OnPatchTokens(tokens, grids[0]);
+        Tensor? present = null;                                                 // [B, S + E] bool once an extra token can be absent
         foreach (var h in hooks)
             if (h.ExtraTokens(b, grids[0]) is { } extra)
             {
                 if (keyMask is not null) throw new ArgumentException("WanModel: extra tokens need one grid for the whole batch");
+                long before = tokens.size(1), added = extra.Tokens.size(1);
                 tokens = torch.cat([tokens, extra.Tokens.As(tokens.dtype)], 1);  // [B, S + E, dim]
                 rope = torch.cat([rope, WanRope.Positions(config.HeadDim, extra.F, extra.H, extra.W, Island, tokens.device)], 1);
+                if (extra.Present is null && present is null) continue;
+                if (extra.Present is { } p && (p.dim() != 2 || p.size(0) != b || p.size(1) != added))
+                    throw new ArgumentException($"WanModel: extra tokens' Present must be [{b}, {added}], got [{string.Join(", ", p.shape)}]");
+                present ??= torch.ones([b, before], ScalarType.Bool, tokens.device);
+                present = torch.cat([present, extra.Present?.to(tokens.device, ScalarType.Bool) ?? torch.ones([b, added], ScalarType.Bool, tokens.device)], 1);
             }
+        if (present is not null) keyMask = present.view(b, 1, 1, present.size(1));   // [B, 1, 1, S + E]
         var hidden = new List<Tensor>();
         var x = tokens;
         Tensor? skipped = hiddenOnly ? null : hooks.Select(h => h.SkipBlocks(tokens, e0)).FirstOrDefault(s => s is not null);

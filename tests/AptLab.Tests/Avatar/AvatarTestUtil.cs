@@ -6,17 +6,30 @@ namespace AptLab.Tests.Avatar;
 
 internal static class AvatarTestUtil
 {
-    /// <summary>The omniavatar_dit case: dim 128, 1 head (head_dim 128), 6 layers, audio_hidden_size 8, 16 context rows.</summary>
-    public static OmniAvatarConfig CaseConfig => new()
+    /// <summary>The omniavatar_dit case's model: its config (dim, heads, layers, audio_hidden_size, ...) from the JSON, the
+    /// context rows and the audio feature width from the stored inputs (OmniAvatar's DiT takes the context as given).</summary>
+    public static OmniAvatarConfig CaseConfig(ReferenceCase rc)
     {
-        Wan = new WanConfig
+        var c = rc.Config;
+        var patch = c.GetProperty("patch_size").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        Assert.False(c.GetProperty("has_image_input").GetBoolean());
+        return new OmniAvatarConfig
         {
-            ModelType = "t2v", InDim = 33, Dim = 128, FfnDim = 256, FreqDim = 64, TextDim = 32, OutDim = 16,
-            NumHeads = 1, NumLayers = 6, TextLen = 16, Eps = 1e-6,
-        },
-        AudioInDim = 10752,
-        AudioHiddenSize = 8,
-    };
+            Wan = new WanConfig
+            {
+                ModelType = "t2v", InDim = c.GetProperty("in_dim").GetInt32(), Dim = c.GetProperty("dim").GetInt32(),
+                FfnDim = c.GetProperty("ffn_dim").GetInt32(), FreqDim = c.GetProperty("freq_dim").GetInt32(),
+                TextDim = c.GetProperty("text_dim").GetInt32(), OutDim = c.GetProperty("out_dim").GetInt32(),
+                NumHeads = c.GetProperty("num_heads").GetInt32(), NumLayers = c.GetProperty("num_layers").GetInt32(),
+                TextLen = (int)rc.Io["context"].size(1), Eps = c.GetProperty("eps").GetDouble(),
+                PatchSize = (patch[0], patch[1], patch[2]),
+            },
+            AudioInDim = (int)rc.Io["audio_emb"].size(-1),
+            AudioHiddenSize = c.GetProperty("audio_hidden_size").GetInt32(),
+            AudioPatchT = int.Parse(ReferenceCase.Parse(string.Join(" ", rc.Json.GetProperty("audio_path").EnumerateArray().Select(e => e.GetString())),
+                @"patch \[(\d+),\s*1,\s*1\]")[0]),
+        };
+    }
 
     /// <summary>A tiny model for the semantic tests: dim 32, 1 head (head_dim 32), 4 layers (audio into blocks 2),
     /// audio rows of 24 features.</summary>
@@ -31,11 +44,11 @@ internal static class AvatarTestUtil
         AudioHiddenSize = 8,
     };
 
-    public static OmniAvatarModel LoadCaseModel()
+    public static OmniAvatarModel LoadCaseModel(ReferenceCase rc)
     {
-        var model = new OmniAvatarModel(CaseConfig);
-        using var sd = Checkpoint.Load(TestPaths.ReferenceFile("omniavatar_dit.weights.safetensors"));
-        model.load_state_dict(sd, strict: true, source: "omniavatar_dit.weights.safetensors");
+        var model = new OmniAvatarModel(CaseConfig(rc));
+        using var sd = Checkpoint.Load(rc.WeightsPath);
+        model.load_state_dict(sd, strict: true, source: rc.WeightsPath);
         return model;
     }
 

@@ -28,13 +28,14 @@ public class FlowMatchScheduleTests(ITestOutputHelper log)
     public void OmniAvatar_euler_inference_schedules_match()
     {
         var entries = Ref.GetProperty("omniavatar").GetProperty("inference").EnumerateArray().ToList();
-        Assert.Equal(12, entries.Count);
+        Assert.NotEmpty(entries);
         double worst = 0;
         foreach (var e in entries)
         {
             int n = e.GetProperty("num_inference_steps").GetInt32();
             double shift = e.GetProperty("shift").GetDouble();
-            var s = FlowMatchScheduler.Wan();
+            Assert.Equal("float32", e.GetProperty("dtype").GetString());
+            var s = OmniAvatarScheduler();
             s.SetTimesteps(n, shift);
             var sig = s.Sigmas.Select(v => (double)v).ToList();
             Assert.Equal(n + 1, sig.Count);
@@ -49,27 +50,45 @@ public class FlowMatchScheduleTests(ITestOutputHelper log)
         log.WriteLine($"OmniAvatar Euler: worst relative error over sigmas/timesteps/dt = {worst:E2}");
     }
 
+    /// <summary>The scheduler of the case's constructor call, e.g. "FlowMatchScheduler(shift=5, sigma_min=0.0, extra_one_step=True)".</summary>
+    private static FlowMatchScheduler OmniAvatarScheduler()
+    {
+        var a = ReferenceCase.Parse(Ref.GetProperty("omniavatar").GetProperty("constructor").GetString()!,
+            @"FlowMatchScheduler\(shift=([0-9.]+), sigma_min=([0-9.]+), extra_one_step=(True|False)\)");
+        return new FlowMatchScheduler(shift: ReferenceCase.Number(a[0]), sigmaMin: ReferenceCase.Number(a[1]), extraOneStep: a[2] == "True");
+    }
+
     [Fact]
     public void Training_grid_and_weights_match()
     {
         var tr = Ref.GetProperty("omniavatar").GetProperty("training");
-        var s = FlowMatchScheduler.Wan();
-        s.SetTimesteps(1000, training: true);
-        double es = MaxRel(s.Sigmas.Take(1000).Select(v => (double)v).ToList(), D(tr.GetProperty("sigmas")));
+        int n = int.Parse(ReferenceCase.Parse(tr.GetProperty("call").GetString()!, @"set_timesteps\((\d+), training=True\)")[0]);
+        var s = OmniAvatarScheduler();
+        s.SetTimesteps(n, training: true);
+        double es = MaxRel(s.Sigmas.Take(n).Select(v => (double)v).ToList(), D(tr.GetProperty("sigmas")));
         double et = MaxRel(s.Timesteps, D(tr.GetProperty("timesteps")));
         var w = D(tr.GetProperty("linear_timesteps_weights"));
         var mine = s.TrainingWeights.Select(v => (double)v).ToList();
-        double ew = Enumerable.Range(0, 1000).Max(i => Math.Abs(mine[i] - w[i])) / w.Max();
-        log.WriteLine($"training: sigmas {es:E2}, timesteps {et:E2}, weights (max abs / max) {ew:E2}");
+        Assert.Equal(w.Length, mine.Count);
+        double ew = Enumerable.Range(0, n).Max(i => Math.Abs(mine[i] - w[i])) / w.Max();
+        log.WriteLine($"training ({n}): sigmas {es:E2}, timesteps {et:E2}, weights (max abs / max) {ew:E2}");
         Assert.True(es <= 1e-6 && et <= 1e-6, $"sigmas {es}, timesteps {et}");
         Assert.True(ew <= 1e-6, $"weights {ew}");
-        // docs/wan-dit.md#forward-pass values
+        Assert.Equal((float)w[n / 4], s.TrainingWeight(s.Timesteps[n / 4]));
+    }
+
+    [Fact]
+    public void Training_weights_have_the_documented_values()
+    {
+        // docs/wan-dit.md#forward-pass: OmniAvatar trains on 1000 timesteps (not a reference value: the documented grid)
+        var s = FlowMatchScheduler.Wan();
+        s.SetTimesteps(1000, training: true);
+        var mine = s.TrainingWeights.Select(v => (double)v).ToList();
         Assert.Equal(0.0, mine[0]);
         Assert.Equal(0.39795, mine[250], 5);
         Assert.Equal(1.02486, mine[500], 5);
         Assert.Equal(833, Enumerable.Range(0, 1000).MaxBy(i => mine[i]));
         Assert.Equal(1000.0, mine.Sum(), 2);
-        Assert.Equal((float)w[250], s.TrainingWeight(s.Timesteps[250]));
     }
 
     [Fact]
@@ -89,12 +108,13 @@ public class FlowMatchScheduleTests(ITestOutputHelper log)
     public void Wan_unipc_schedules_match_exactly()
     {
         var entries = Ref.GetProperty("wan").GetProperty("unipc").EnumerateArray().ToList();
-        Assert.Equal(12, entries.Count);
+        Assert.NotEmpty(entries);
         double worst = 0;
         foreach (var e in entries)
         {
             int n = e.GetProperty("num_inference_steps").GetInt32();
             double shift = e.GetProperty("shift").GetDouble();
+            Assert.Equal(("float32", "int64"), (e.GetProperty("sigmas_dtype").GetString(), e.GetProperty("timesteps_dtype").GetString()));
             var s = new FlowUniPCMultistepScheduler();
             s.SetTimesteps(n, shift);
             Assert.Equal(L(e.GetProperty("timesteps")), s.IntTimesteps);
@@ -110,7 +130,7 @@ public class FlowMatchScheduleTests(ITestOutputHelper log)
     public void Wan_dpmpp_schedules_match_exactly()
     {
         var entries = Ref.GetProperty("wan").GetProperty("dpmpp").EnumerateArray().ToList();
-        Assert.Equal(12, entries.Count);
+        Assert.NotEmpty(entries);
         foreach (var e in entries)
         {
             int n = e.GetProperty("num_inference_steps").GetInt32();

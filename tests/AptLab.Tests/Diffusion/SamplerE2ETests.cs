@@ -1,36 +1,28 @@
+using AptLab.Torch.IO;
 using AptLab.Diffusion;
 using AptLab.Wan;
-using AptLab.Torch.IO;
 using Xunit.Abstractions;
-using static AptLab.Tests.Wan.WanTestUtil;
 
 namespace AptLab.Tests.Diffusion;
 
-/// <summary>The sampler_e2e reference case: 6 CFG steps (scale 4, shift 3) with the wan_dit_t2v weights, driven
-/// by OmniAvatar's Euler loop and by Wan's UniPC loop; every stored latent within 1e-4 relative error.</summary>
+/// <summary>The sampler_e2e reference case: CFG sampling with the wan_dit_t2v weights, driven by OmniAvatar's Euler loop
+/// and by Wan's UniPC loop; every stored latent within 1e-4 relative error. The step counts, shifts, guidance scales,
+/// scheduler arguments, seq_len and model config are read from the case's JSON (the calls the generator wrote out).</summary>
 public class SamplerE2ETests(ITestOutputHelper log)
 {
-    private const double Tol = 1e-4;
-
-    private void Check(string name, Tensor got, Tensor expected)
-    {
-        double err = RelErr(got, expected);
-        log.WriteLine($"{name}: rel err {err:E2}");
-        Assert.True(err < Tol, $"{name}: relative error {err:E3} exceeds {Tol:E0}");
-    }
-
     /// <summary>CFG-guided sampling loop: returns the latents after every step and the step-0 prediction.</summary>
-    private static (List<Tensor> latents, Tensor pred0) Sample(WanModel model, ISampler sampler, StateDict io, ScalarType tDtype)
+    private static (List<Tensor> latents, Tensor pred0) Sample(WanModel model, ISampler sampler, ReferenceCase rc, ScalarType tDtype,
+        double guidance, long seqLen)
     {
-        var x = io["noise"];
+        var x = rc.Input("noise");
         var latents = new List<Tensor>();
         Tensor? pred0 = null;
         for (int i = 0; i < sampler.Steps; i++)
         {
             var t = torch.full([2], sampler.ModelTimestep(i), tDtype);
             // the conditional and unconditional passes batched (per-sample results equal separate calls)
-            var outs = model.forward([x, x], t, [io["context_pos"], io["context_neg"]], 45).Outputs;
-            var v = FlowMatch.Cfg(outs[1], outs[0], 4.0);
+            var outs = model.forward([x, x], t, [rc.Input("context_pos"), rc.Input("context_neg")], seqLen).Outputs;
+            var v = FlowMatch.Cfg(outs[1], outs[0], guidance);
             pred0 ??= v;
             x = sampler.Step(v, i, x);
             latents.Add(x);
@@ -38,31 +30,66 @@ public class SamplerE2ETests(ITestOutputHelper log)
         return (latents, pred0!);
     }
 
+    /// <summary>(steps, shift) of a scheduler call written as "...set_timesteps(N, ..., shift=S)".</summary>
+    private static (int steps, double shift) Schedule(string scheduler)
+    {
+        var p = ReferenceCase.Parse(scheduler, @"set_timesteps\((\d+),[^)]*shift=([0-9.]+)\)");
+        return (int.Parse(p[0]), ReferenceCase.Number(p[1]));
+    }
+
+    /// <summary>The timestep dtype of a "model_call" ("... (float32)" or "... (int64)").</summary>
+    private static ScalarType TimestepDtype(string call) =>
+        ReferenceCase.Parse(call, @"\((float32|int64)\)")[0] == "int64" ? ScalarType.Int64 : ScalarType.Float32;
+
+    private static void CheckTrajectory(ReferenceCase rc, string prefix, List<Tensor> latents, Tensor pred0)
+    {
+        rc.Check(prefix + ".noise_pred_step0", pred0);
+        foreach (var (name, s) in rc.Indexed(Regex(prefix) + @"\.latent_after_step(\d+)")) rc.Check(name, latents[s]);
+        rc.Check(prefix + ".final_latent", latents[^1]);
+    }
+
+    private static string Regex(string s) => System.Text.RegularExpressions.Regex.Escape(s);
+
     [Fact]
     public void Euler_and_UniPC_trajectories_match_the_official_loops()
     {
         using var _ = torch.NewScope();
         using var noGrad = torch.no_grad();
-        using var io = Checkpoint.Load(TestPaths.ReferenceFile("sampler_e2e.io.safetensors"));
-        using var model = new WanModel(CaseConfig("wan_dit_t2v"));
-        model.load_checkpoint(TestPaths.ReferenceFile("wan_dit_t2v.weights.safetensors"));
+        using var rc = ReferenceCase.Open("sampler_e2e", log);
+        long seqLen = rc.Json.GetProperty("seq_len").GetInt64();
+        using var model = new WanModel(WanConfig.FromJson(rc.Json.GetProperty("model_config"), "sampler_e2e.json"));
+        model.load_checkpoint(rc.WeightsPath);
         model.eval();
 
-        var euler = FlowMatchScheduler.Wan();
-        euler.SetTimesteps(6, 3.0);
-        Assert.Equal(io["euler.timesteps"].data<float>(), euler.Timesteps.Select(v => (float)v));
-        Assert.Equal(io["euler.sigmas"].data<float>(), euler.Sigmas.Take(6));
-        var (el, ep) = Sample(model, euler, io, ScalarType.Float32);
-        Check("euler.noise_pred_step0", ep, io["euler.noise_pred_step0"]);
-        for (int s = 1; s <= 4; s++) Check($"euler.latent_after_step{s}", el[s], io[$"euler.latent_after_step{s}"]);
-        Check("euler.final_latent", el[5], io["euler.final_latent"]);
+        // primary: OmniAvatar's FlowMatchScheduler(shift=.., sigma_min=.., extra_one_step=..).set_timesteps(N, shift=S), Euler
+        var primary = rc.Json.GetProperty("primary");
+        Assert.Equal("euler", primary.GetProperty("name").GetString());
+        string sched = primary.GetProperty("scheduler").GetString()!;
+        var ctor = ReferenceCase.Parse(sched, @"FlowMatchScheduler\(shift=([0-9.]+), sigma_min=([0-9.]+), extra_one_step=(True|False)\)");
+        var (steps, shift) = Schedule(sched);
+        double guidance = ReferenceCase.Number(ReferenceCase.Parse(primary.GetProperty("loop").GetString()!, @"nega \+ ([0-9.]+)\s*\*\s*\(posi - nega\)")[0]);
+        var euler = new FlowMatchScheduler(shift: ReferenceCase.Number(ctor[0]), sigmaMin: ReferenceCase.Number(ctor[1]), extraOneStep: ctor[2] == "True");
+        euler.SetTimesteps(steps, shift);
+        Assert.Equal(primary.GetProperty("per_step").GetArrayLength(), steps);
+        rc.CheckExact("euler.timesteps", torch.tensor(euler.Timesteps.Select(v => (float)v).ToArray()));
+        rc.CheckExact("euler.sigmas", torch.tensor(euler.Sigmas.Take(steps).ToArray()));
+        var (el, ep) = Sample(model, euler, rc, TimestepDtype(primary.GetProperty("model_call").GetString()!), guidance, seqLen);
+        CheckTrajectory(rc, "euler", el, ep);
 
-        var unipc = new FlowUniPCMultistepScheduler();
-        unipc.SetTimesteps(6, 3.0);
-        Assert.Equal(io["unipc.timesteps"].data<float>().Select(v => (long)v), unipc.IntTimesteps);
-        Assert.Equal(io["unipc.sigmas"].data<float>(), unipc.Sigmas);
-        var (ul, up) = Sample(model, unipc, io, ScalarType.Int64);
-        Check("unipc.noise_pred_step0", up, io["unipc.noise_pred_step0"]);
-        Check("unipc.final_latent", ul[5], io["unipc.final_latent"]);
+        // extra: Wan's FlowUniPCMultistepScheduler(num_train_timesteps=.., shift=.., ...).set_timesteps(N, shift=S)
+        var extra = rc.Json.GetProperty("extra");
+        Assert.Equal("unipc", extra.GetProperty("name").GetString());
+        sched = extra.GetProperty("scheduler").GetString()!;
+        ctor = ReferenceCase.Parse(sched, @"FlowUniPCMultistepScheduler\(num_train_timesteps=(\d+), shift=([0-9.]+), use_dynamic_shifting=False\)");
+        (steps, shift) = Schedule(sched);
+        guidance = ReferenceCase.Number(ReferenceCase.Parse(extra.GetProperty("loop").GetString()!, @"uncond \+ ([0-9.]+)\s*\*\s*\(cond - uncond\)")[0]);
+        var unipc = new FlowUniPCMultistepScheduler(numTrainTimesteps: int.Parse(ctor[0]), shift: ReferenceCase.Number(ctor[1]));
+        unipc.SetTimesteps(steps, shift);
+        Assert.Equal(extra.GetProperty("per_step").GetArrayLength(), steps);
+        rc.CheckExact("unipc.timesteps", torch.tensor(unipc.IntTimesteps.Select(v => (float)v).ToArray()));
+        rc.CheckExact("unipc.sigmas", torch.tensor(unipc.Sigmas.ToArray()));
+        var (ul, up) = Sample(model, unipc, rc, TimestepDtype(extra.GetProperty("model_call").GetString()!), guidance, seqLen);
+        CheckTrajectory(rc, "unipc", ul, up);
+        rc.AssertAllAccountedFor();
     }
 }

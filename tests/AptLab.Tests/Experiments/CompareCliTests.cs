@@ -47,4 +47,46 @@ public class CompareCliTests(DemoSmokeRun demo)
         Assert.Equal(2, bad);
         Assert.Contains("no model named 'nope'", badAll);
     }
+
+    /// <summary>`aptlab compare-runs` on the demo-smoke run and its no-R1 twin: a table with every shared tag's last
+    /// value per run, an overlay figure whose raw curves are exactly the runs' metrics, the runs left untouched; a
+    /// missing run folder is one error naming it, before anything is written.</summary>
+    [Fact]
+    public void Compare_runs_puts_two_runs_side_by_side_without_touching_them()
+    {
+        var (a, b) = (demo.Run.Root, demo.NoR1.Root);
+        static Dictionary<string, DateTime> Snapshot(string dir) =>
+            Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.GetLastWriteTimeUtc);
+        var before = Snapshot(a).Concat(Snapshot(b)).ToDictionary();
+        using var tmp = TestPaths.Temp();
+        var outDir = Path.Combine(tmp.Path, "cr");
+        var (exit, all) = Cli("compare-runs", a, b, "--out", outDir, "--tags", "cd/loss,apt_image/loss_d");
+        Assert.True(exit == 0, all);
+        Assert.Equal(before, Snapshot(a).Concat(Snapshot(b)).ToDictionary());
+
+        var runs = new[] { AptLab.Logging.RunReader.Open(a), AptLab.Logging.RunReader.Open(b) };
+        foreach (var tag in AptLab.Logging.RunReader.CommonTags(runs).Where(t => !t.StartsWith("time/")))
+            Assert.Contains(tag, all);
+        var lastD = runs.Select(r => AptLab.Notebooks.DataFrameHtml.Number(r.Series("apt_image/loss_d").Values[^1])).ToArray();
+        Assert.Contains(lastD[0], all);
+        Assert.Contains(lastD[1], all);
+
+        var plotted = File.ReadAllLines(Path.Combine(outDir, "compare_runs.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        foreach (var run in runs)
+            foreach (var tag in new[] { "cd/loss", "apt_image/loss_d" })
+            {
+                var raw = plotted.Where(f => f[0] == tag && f[1] == run.Name + " (raw)").ToList();
+                var series = run.Series(tag);
+                Assert.Equal(series.Steps.Select(x => (double)x), raw.Select(f => double.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture)));
+                Assert.Equal(series.Values, raw.Select(f => double.Parse(f[3], System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        Assert.True(Png.Read(Path.Combine(outDir, "compare_runs.png")).Width > 0);
+
+        var missing = Path.Combine(tmp.Path, "no-such-run");
+        var outDir2 = Path.Combine(tmp.Path, "cr2");
+        var (bad, badAll) = Cli("compare-runs", a, missing, "--out", outDir2);
+        Assert.Equal(2, bad);
+        Assert.Contains("no-such-run", badAll);
+        Assert.False(Directory.Exists(outDir2));
+    }
 }

@@ -55,6 +55,32 @@ public class DemoSmokeTests(DemoSmokeRun demo)
     }
 
     [Fact]
+    public void Training_writes_sample_sheets_of_the_students_to_tensorboard_every_k_updates()
+    {
+        var (cfg, run) = (demo.Config, demo.Run);
+        var events = EventFileReader.ReadRun(run.Events);
+        var images = events.SelectMany(e => e.Values.Where(v => v.Image is not null).Select(v => (e.Step, v.Tag, v.Image!))).ToList();
+        long[] Expected(int steps, int every) => Enumerable.Range(1, steps).Where(s => s % every == 0).Select(s => (long)s).ToArray();
+        int cell = cfg.Data.Size + 2, frames = cfg.Data.VideoFrames;                  // ImageGrid margin 2, no captions
+        foreach (var (tag, steps, every, rows, cols) in new[]
+                 {
+                     ("cd/samples", cfg.Distill.Steps, cfg.Distill.SampleEvery, 1, SamplePreview.Count),
+                     ("apt_image/samples", cfg.Apt.Image.Updates, cfg.Apt.SampleEvery, 1, SamplePreview.Count),
+                     ("apt_video/samples", cfg.Apt.Video.Updates, cfg.Apt.SampleEvery, SamplePreview.Count / 2, frames),
+                 })
+        {
+            var sheets = images.Where(i => i.Tag == tag).ToList();
+            Assert.Equal(Expected(steps, every), sheets.Select(i => i.Step).ToArray());
+            foreach (var (_, _, img) in sheets)
+            {
+                Assert.Equal((2 + cols * cell, 2 + rows * cell), (img.Width, img.Height));
+                var png = AptLab.Data.Media.Png.Decode(img.EncodedImage);
+                Assert.Equal((img.Width, img.Height), (png.Width, png.Height));
+            }
+        }
+    }
+
+    [Fact]
     public void A_run_interrupted_after_the_vae_stage_resumes_without_retraining_it()
     {
         var (cfg, run) = (demo.Config, demo.Run);

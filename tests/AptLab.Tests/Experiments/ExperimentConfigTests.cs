@@ -39,6 +39,9 @@ public class ExperimentConfigTests
     [InlineData("experiment: avatar", "experiment", "teacher, distill, apt, apt-omniavatar, compare, sample")]
     [InlineData("experiment: apt-wan\nwan: {checkpoint: w, image_data: d, video_frames: 48}", "wan.video_frames", "1 + 4k")]
     [InlineData("experiment: apt\nwan: {checkpoint: w, image_data: d}", "wan", "experiment: apt-wan")]
+    [InlineData("precision: fp16", "precision", "fp32, bf16-mixed or bf16")]
+    [InlineData("parallel: zero3", "parallel", "ddp or fsdp")]
+    [InlineData("experiment: apt-wan\nwan: {random_weights: true}", "wan.preset", "random_weights")]
     public void Bad_values_name_the_file_and_key(string yaml, string key, string detail)
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse<ExperimentConfig>(yaml, "bad.yaml"));
@@ -56,5 +59,21 @@ public class ExperimentConfigTests
         foreach (var f in files)
             ConfigLoader.Load<ExperimentConfig>(f);
         Assert.Contains(files, f => f.EndsWith("apt-omniavatar-1.3b.yaml"));
+    }
+
+    [Fact]
+    public void Precision_and_parallel_default_to_fp32_ddp_and_the_real_configs_choose_bf16_mixed_fsdp()
+    {
+        string C(string f) => Path.Combine(TestPaths.Repo, "configs", f);
+        var demo = ConfigLoader.Load<ExperimentConfig>(C("demo.yaml"));
+        Assert.Equal((AptLab.Training.Precision.Fp32, AptLab.Training.ParallelMode.Ddp), (demo.TrainingPrecision, demo.ParallelMode));
+        var tiny = ConfigLoader.Load<ExperimentConfig>(C("apt-wan2.1-tiny.yaml"));
+        Assert.Equal((AptLab.Training.Precision.Bf16Mixed, AptLab.Training.ParallelMode.Ddp), (tiny.TrainingPrecision, tiny.ParallelMode));
+        foreach (var f in new[] { "apt-wan2.1-t2v-1.3b.yaml", "apt-wan2.1-t2v-14b.yaml", "apt-omniavatar-1.3b.yaml", "omniavatar-1.3b-train.yaml" })
+            Assert.Equal(AptLab.Training.Precision.Bf16Mixed, ConfigLoader.Load<ExperimentConfig>(C(f)).TrainingPrecision);
+        Assert.Equal(AptLab.Training.ParallelMode.Fsdp, ConfigLoader.Load<ExperimentConfig>(C("apt-wan2.1-t2v-14b.yaml")).ParallelMode);
+        // the spellings round-trip through the resolved config.yaml
+        var back = ConfigLoader.Parse<ExperimentConfig>(ConfigLoader.ToYaml(tiny), "resolved.yaml");
+        Assert.Equal(("bf16-mixed", "ddp"), (back.Precision, back.Parallel));
     }
 }

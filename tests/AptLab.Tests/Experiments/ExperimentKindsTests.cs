@@ -108,6 +108,26 @@ public class ExperimentKindsTests(DemoSmokeRun demo)
         Assert.Equal(Path.Combine(d.Checkpoints, "cd.safetensors"), resumed.Apt.Student);
         Assert.DoesNotContain("[apt_image] done", log2.ToString());
         Assert.Equal(smoke.Apt.Image.Updates, MetricsCsv.Read(a.MetricsCsv).Series("apt_image/loss_d").Values.Length);
+        Assert.False(File.Exists(a.File("config-changes.txt")));                   // the same config: nothing to report
+
+        // A resume with changed settings is refused, naming each change, before anything is touched ...
+        var recordedYaml = File.ReadAllText(a.ConfigFile);
+        var metricsBefore = File.ReadAllBytes(a.MetricsCsv);
+        resumed.Seed += 1;
+        resumed.Apt.Image = resumed.Apt.Image with { Updates = resumed.Apt.Image.Updates + 1 };
+        var e = Assert.Throws<ArgumentException>(() => ExperimentKinds.Launch(resumed, a.Root, null, TextWriter.Null));
+        Assert.Contains($"seed: {resumed.Seed - 1} -> {resumed.Seed}", e.Message);
+        Assert.Contains($"apt.image.updates: {resumed.Apt.Image.Updates - 1} -> {resumed.Apt.Image.Updates}", e.Message);
+        Assert.Contains("2 setting(s)", e.Message);
+        Assert.Contains("--allow-config-change", e.Message);
+        Assert.Equal(recordedYaml, File.ReadAllText(a.ConfigFile));
+        Assert.Equal(metricsBefore, File.ReadAllBytes(a.MetricsCsv));
+        // ... and with the override the run continues with the new values, which config.yaml and config-changes.txt record
+        var log3 = new StringWriter();
+        ExperimentKinds.Launch(resumed, a.Root, null, log3, allowConfigChange: true);
+        Assert.Contains("continuing with 2 changed setting(s)", log3.ToString());
+        Assert.Equal(resumed.Seed, ConfigLoader.Load<ExperimentConfig>(a.ConfigFile).Seed);
+        Assert.Contains($"seed: {resumed.Seed - 1} -> {resumed.Seed}", File.ReadAllText(a.File("config-changes.txt")));
     }
 
     [Fact]

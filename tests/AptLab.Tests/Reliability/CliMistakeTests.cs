@@ -72,6 +72,12 @@ public sealed class CliMistakeRuns : IDisposable
             ["--out {dir}/videos", "already holds sample.mp4"]),
         ["notebook run --out a folder with that notebook"] = (null, ["notebook", "run", "{repo}/notebooks/explore-run.ipynb", "--run", "{dir}/videos", "--out", "{dir}/nb"],
             ["--out {dir}/nb", "already holds explore-run.ipynb"]),
+        // checked before the first model is built (they used to be met after models loaded, or stages ran)
+        ["apt.world_size 2 on one process"] = ("text:\n  tokenizer: {repo}/configs/demo/spiece.model\napt:\n  world_size: 2\n", ["run", "{cfg}"], ["apt.world_size is 2", "1 rank(s)", "--nproc 2"]),
+        ["sample --frames 6"] = (null, ["sample", "--config", "{repo}/configs/sample-tiny.yaml", "--prompt", "x", "--frames", "6", "--out", "{dir}/s1"],
+            ["frames = 6 must be 1 + 4k"]),
+        ["avatar --audio without sound"] = (null, ["avatar", "--config", "{dir}/tiny.yaml", "--image", "{dir}/ref.png", "--audio", "{dir}/ref.png",
+            "--prompt", "x", "--output", "{dir}/new.mp4"], ["{dir}/ref.png", "--audio: has no audio stream"]),
         [CheckRun] = ("", ["run", "--check", "{cfg}"], []),
     };
 
@@ -101,7 +107,7 @@ public sealed class CliMistakeRuns : IDisposable
         {
             var cfg = File(Slug(name) + ".yaml");
             if (yaml is not null)
-                System.IO.File.WriteAllText(cfg, $"base: {Path.Combine(TestPaths.Repo, "configs", "demo.yaml")}\nresults: {File("results")}\n{yaml}");
+                System.IO.File.WriteAllText(cfg, $"base: {Path.Combine(TestPaths.Repo, "configs", "demo.yaml")}\nresults: {File("results")}\n{Expand(yaml, cfg)}");
             processes[name] = RankProcess.Start(args.Select(a => Expand(a, cfg)), new Dictionary<string, string?>());
         }
         foreach (var (name, p) in processes)

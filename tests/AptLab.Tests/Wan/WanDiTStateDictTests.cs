@@ -94,19 +94,22 @@ public class WanDiTStateDictTests
     public void Strict_loading_names_every_missing_unexpected_and_mismatched_key_with_shapes()
     {
         using var _ = torch.NewScope();
-        using var model = new WanModel(CaseConfig("wan_dit_t2v"));
+        var cfg = CaseConfig("wan_dit_t2v");
+        using var model = new WanModel(cfg);
         using var file = Checkpoint.Load(TestPaths.ReferenceFile("wan_dit_t2v.weights.safetensors"));
         var weights = file.ToDictionary();
-        weights.Remove("blocks.1.cross_attn.norm_k.weight");
+        int last = cfg.NumLayers - 1;
+        long d = cfg.Dim, ffn = cfg.FfnDim, headOut = weights["head.head.bias"].size(0);
+        weights.Remove($"blocks.{last}.cross_attn.norm_k.weight");
         weights["blocks.0.extra.weight"] = torch.zeros(3, 5);
-        weights["blocks.0.ffn.0.weight"] = torch.zeros(191, 96);
-        weights["head.head.bias"] = torch.zeros(65);
+        weights["blocks.0.ffn.0.weight"] = torch.zeros(ffn - 1, d);
+        weights["head.head.bias"] = torch.zeros(headOut + 1);
         var before = model.blocks[0].ffn.parameters().First().data<float>();
         var e = Assert.Throws<InvalidDataException>(() => model.load_state_dict(weights, strict: true, source: "wan_dit_t2v"));
-        Assert.Contains("blocks.1.cross_attn.norm_k.weight [96]", e.Message);
+        Assert.Contains($"blocks.{last}.cross_attn.norm_k.weight [{d}]", e.Message);
         Assert.Contains("blocks.0.extra.weight [3, 5]", e.Message);
-        Assert.Contains("size mismatch for blocks.0.ffn.0.weight: checkpoint has [191, 96], model expects [192, 96]", e.Message);
-        Assert.Contains("size mismatch for head.head.bias: checkpoint has [65], model expects [64]", e.Message);
+        Assert.Contains($"size mismatch for blocks.0.ffn.0.weight: checkpoint has [{ffn - 1}, {d}], model expects [{ffn}, {d}]", e.Message);
+        Assert.Contains($"size mismatch for head.head.bias: checkpoint has [{headOut + 1}], model expects [{headOut}]", e.Message);
         Assert.Contains("wan_dit_t2v", e.Message);
         Assert.Equal(before, model.blocks[0].ffn.parameters().First().data<float>());   // nothing copied
     }
@@ -115,12 +118,17 @@ public class WanDiTStateDictTests
     public void I2V_weights_do_not_load_into_a_T2V_model()
     {
         using var _ = torch.NewScope();
-        using var model = new WanModel(CaseConfig("wan_dit_i2v") with { ModelType = "t2v", InDim = 36 });
+        var cfg = CaseConfig("wan_dit_i2v");
+        using var model = new WanModel(cfg with { ModelType = "t2v" });
         using var weights = Checkpoint.Load(TestPaths.ReferenceFile("wan_dit_i2v.weights.safetensors"));
         var e = Assert.Throws<InvalidDataException>(() => model.load_state_dict(weights));
-        Assert.Contains("unexpected keys (18)", e.Message);    // 2 blocks × 5 image-branch keys + 8 img_emb keys
-        Assert.Contains("img_emb.proj.1.weight [1280, 1280]", e.Message);
-        Assert.Contains("blocks.1.cross_attn.norm_k_img.weight [96]", e.Message);
+        // the image branch: k_img, v_img (weight, bias) and norm_k_img per block, and img_emb's 8 tensors (docs/wan-dit.md#checkpoints)
+        int imageKeys = 5 * cfg.NumLayers + 8;
+        Assert.Equal(imageKeys, weights.Keys.Count(k => k.Contains("_img") || k.StartsWith("img_emb.")));
+        Assert.Contains($"unexpected keys ({imageKeys})", e.Message);
+        var proj = weights["img_emb.proj.1.weight"].shape;
+        Assert.Contains($"img_emb.proj.1.weight [{proj[0]}, {proj[1]}]", e.Message);
+        Assert.Contains($"blocks.{cfg.NumLayers - 1}.cross_attn.norm_k_img.weight [{cfg.Dim}]", e.Message);
     }
 
     [Theory]

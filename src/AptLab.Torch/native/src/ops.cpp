@@ -183,3 +183,11 @@ API TH apt_any(TH a) { RET_T(at::any(*a)) }
 API TH apt_allclose_t(TH a, TH b, double rtol, double atol) {
   RET_T(at::scalar_tensor(at::allclose(*a, *b, rtol, atol) ? 1 : 0))
 }
+
+// torch.linalg: the symmetric eigen-decomposition (LAPACK syevd; eigenvalues ascending, eigenvectors as columns) and
+// the singular values (descending) of a matrix or a batch of matrices.
+API int apt_linalg_eigh(TH a, int upper, TH* values, TH* vectors) {
+  APT_TRY auto r = at::linalg_eigh(*a, upper ? "U" : "L");
+  *values = wrap(std::get<0>(r)); *vectors = wrap(std::get<1>(r)); return 0; APT_CATCH(-1)
+}
+API TH apt_linalg_svdvals(TH a) { RET_T(at::linalg_svdvals(*a)) }

@@ -18,7 +18,7 @@ public static class AvatarGenerator
     public static void Save(string path, OmniAvatarFlowModel model, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { [ConfigKey] = ConfigJson(model.Net.config) };
-        Safetensors.Save(path, model.Net.state_dict(), meta);
+        AptLab.Training.Checkpoints.SaveFile(path, model.Net.state_dict(), meta);          // refuses non-finite weights
     }
 
     /// <summary>The generator of <paramref name="path"/> in eval mode (parameters in the file's dtype).</summary>

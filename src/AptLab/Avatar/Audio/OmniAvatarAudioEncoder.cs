@@ -79,20 +79,53 @@ public sealed class OmniAvatarAudioEncoder
         return scope.Keep(concat_hidden_states(output).squeeze(0));
     }
 
+    /// <summary>
+    /// <see cref="Embed"/> bounded in memory by the window instead of the clip (docs/omniavatar.md#long-audio): the conv
+    /// stack runs window by window (<see cref="Wav2Vec2FeatureEncoder.forward_windowed"/>, equal to one pass), the
+    /// 512-wide conv features of the whole clip are interpolated at once (small: 4 KiB per second for base), and the
+    /// feature projection and transformer run on windows of <c>window_frames</c> rows that see <c>context_frames</c>
+    /// rows on each side; only the window's rows are kept. Up to the positional conv (its reach is
+    /// num_conv_pos_embeddings / 2 rows, within the context) this equals one pass; the self-attention of a row sees
+    /// its context instead of the whole clip. Clips that fit one window with its context are embedded in one pass.
+    /// </summary>
+    public Tensor EmbedWindowed(Tensor input_values, int seq_len)
+    {
+        int window = Options.window_frames, context = Options.context_frames;
+        if (seq_len <= window + 2 * context) return Embed(input_values, seq_len);
+        if (input_values.dim() != 2 || input_values.size(0) != 1)
+            throw new ArgumentException($"OmniAvatar embeds one clip: input_values must be [1, samples], got [{string.Join(", ", input_values.shape)}]");
+        using var scope = torch.NewScope();
+        using var _ = torch.no_grad();
+        var x = input_values.to(Model.feature_projection.projection.weight);
+        long convWindow = Math.Max(1, (long)window * Options.SamplesPerFrame / Model.config.TotalStride);
+        var conv = Model.feature_extractor.forward_windowed(x, convWindow);                     // [1, C, Tf]
+        Tensor interp;                                                                           // [1, seq_len, C]
+        using (var timeMajor = conv.transpose(1, 2)) interp = linear_interpolation(timeMajor, seq_len);
+        conv.Dispose();                                                                          // the views too: storage freed
+        var result = torch.empty([seq_len, EmbeddingDim], interp.dtype, interp.device);
+        for (int a = 0; a < seq_len; a += window)
+        {
+            using var inner = torch.NewScope();
+            int b = Math.Min(seq_len, a + window), lo = Math.Max(0, a - context), hi = Math.Min(seq_len, b + context);
+            using var output = Model.forward_conv_features(interp.narrow(1, lo, hi - lo));
+            result.narrow(0, a, b - a).copy_(concat_hidden_states(output).squeeze(0).narrow(0, a - lo, b - a));
+        }
+        return scope.Keep(result);
+    }
+
     /// <summary>Steps 1–2: the normalised, zero-padded waveform (length <c>audio_len · 640</c>) and the frame counts.</summary>
     public (float[] input_values, int ori_audio_len, int audio_len) Prepare(ReadOnlySpan<float> samples, AudioChunking? chunking = null)
     {
         if (samples.Length == 0) throw new ArgumentException("the audio has no samples");
-        var withSilence = new float[Options.SilenceSamples + samples.Length];
-        samples.CopyTo(withSilence.AsSpan(Options.SilenceSamples));
-        var normed = Wav2Vec2Preprocessor.zero_mean_unit_var_norm(withSilence, Options.norm_eps);
-        int ori = Options.VideoFrames(normed.Length);
+        int n = Options.SilenceSamples + samples.Length;
+        int ori = Options.VideoFrames(n);
         int len = chunking?.PaddedLength(ori) ?? ori;
         long total = (long)len * Options.SamplesPerFrame;
-        if (total < normed.Length)
-            throw new InvalidOperationException($"{len} frames × {Options.SamplesPerFrame} samples is shorter than the clip ({normed.Length} samples)");
-        var padded = new float[total];
-        normed.CopyTo(padded, 0);                                   // the padding stays exact zeros
+        if (total < n)
+            throw new InvalidOperationException($"{len} frames × {Options.SamplesPerFrame} samples is shorter than the clip ({n} samples)");
+        var padded = new float[total];                              // one copy of the clip: silence, samples, zero padding
+        samples.CopyTo(padded.AsSpan(Options.SilenceSamples));
+        Wav2Vec2Preprocessor.normalize_(padded.AsSpan(0, n), Options.norm_eps);   // the padding stays exact zeros
         return (padded, ori, len);
     }
 
@@ -102,7 +135,7 @@ public sealed class OmniAvatarAudioEncoder
         var (input, ori, len) = Prepare(samples, chunking);
         using var scope = torch.NewScope();
         var x = torch.tensor(input, 1, input.Length);               // [1, A·640]
-        return new AudioFeatures(scope.Keep(Embed(x, len)), ori, len);
+        return new AudioFeatures(scope.Keep(EmbedWindowed(x, len)), ori, len);
     }
 
     /// <summary>The whole pipeline on an audio file (any format ffmpeg decodes). Unreadable or empty files raise a

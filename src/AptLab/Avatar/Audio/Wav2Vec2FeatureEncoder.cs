@@ -61,6 +61,71 @@ public sealed class Wav2Vec2FeatureEncoder : Module<Tensor, Tensor>
         return scope.Keep(h);
     }
 
+    /// <summary>
+    /// <see cref="forward"/> computed <paramref name="window"/> conv frames at a time, so the activations held at once
+    /// are bounded by the window, not by the clip (docs/omniavatar.md#long-audio). The stack has no padding and every
+    /// window starts at a multiple of the total stride, so each window's frames equal the one-shot frames; the only
+    /// non-local step, layer 0's GroupNorm (each channel normalised over the whole clip), gets the whole clip's mean and
+    /// variance from a first pass over layer 0 (float64, windows merged with Chan's formula).
+    /// input_values: [B, N] -> conv features [B, C, Tf].
+    /// </summary>
+    public Tensor forward_windowed(Tensor input_values, long window)
+    {
+        if (input_values.dim() != 2)
+            throw new ArgumentException($"wav2vec2 feature extractor expects input_values [B, samples], got [{string.Join(", ", input_values.shape)}]");
+        if (window < 1) throw new ArgumentException($"conv window must be at least 1 frame, got {window}");
+        long n = input_values.size(1), frames = config.ConvFrames(n);
+        if (frames <= window) return forward(input_values);
+        var first = conv_layers[0];
+        long k0 = config.conv_kernel[0], s0 = config.conv_stride[0], stride = config.TotalStride, field = MinSamples(config);
+        // pass 1: layer 0's per-channel mean and M2 over the whole clip
+        long frames0 = (n - k0) / s0 + 1, window0 = window * (stride / s0);
+        Tensor? mean = null, m2 = null;
+        long count = 0;
+        using var stats = torch.NewScope();
+        for (long u0 = 0; u0 < frames0; u0 += window0)
+        {
+            using var scope = torch.NewScope();
+            long u1 = Math.Min(frames0, u0 + window0);
+            var h = first.conv.forward(input_values.narrow(1, u0 * s0, (u1 - 1) * s0 + k0 - u0 * s0).unsqueeze(1)).to(ScalarType.Float64);   // [B, C, u1 − u0]
+            var m = h.mean(2, keepdim: true);
+            var q = (h - m).square().sum(2, keepdim: true);
+            long nb = u1 - u0;
+            if (mean is null) (mean, m2) = (m, q);
+            else
+            {
+                var delta = m - mean;
+                (mean, m2) = (mean + delta * ((double)nb / (count + nb)), m2! + q + delta.square() * ((double)count * nb / (count + nb)));
+            }
+            count += nb;
+            scope.Keep(mean); scope.Keep(m2!);
+        }
+        // pass 2: the stack window by window, layer 0 normalised with the clip's statistics
+        var dtype = input_values.dtype;
+        var norm = first.layer_norm;
+        Tensor? shift = null, scale = null;
+        if (norm is not null)
+        {
+            var f64 = ScalarType.Float64;
+            var w = norm.weight?.to(f64).view(1, -1, 1) ?? torch.ones([1], f64);
+            var b = norm.bias?.to(f64).view(1, -1, 1) ?? torch.zeros([1], f64);
+            var s = (m2! / (double)count + norm.eps).rsqrt() * w;                               // [B, C, 1]
+            (scale, shift) = (s.to(dtype), (b - mean! * s).to(dtype));
+        }
+        var result = stats.Keep(torch.empty([input_values.size(0), config.conv_dim[^1], frames], dtype, input_values.device));
+        for (long t0 = 0; t0 < frames; t0 += window)
+        {
+            using var scope = torch.NewScope();
+            long t1 = Math.Min(frames, t0 + window);
+            var h = first.conv.forward(input_values.narrow(1, t0 * stride, (t1 - 1) * stride + field - t0 * stride).unsqueeze(1));
+            if (norm is not null) h = h * scale! + shift!;
+            h = F.gelu(h);
+            for (int i = 1; i < conv_layers.Count; i++) h = conv_layers[i].forward(h);
+            result.narrow(2, t0, t1 - t0).copy_(h);                                             // [B, C, t1 − t0]
+        }
+        return result;
+    }
+
     /// <summary>The receptive field: the shortest input giving one conv frame (400 samples for base).</summary>
     public static long MinSamples(Wav2Vec2Config c)
     {

@@ -18,6 +18,14 @@ public static class Wav2Vec2Preprocessor
     /// </summary>
     public static float[] zero_mean_unit_var_norm(ReadOnlySpan<float> samples, double eps = Eps)
     {
+        var result = samples.ToArray();
+        normalize_(result, eps);
+        return result;
+    }
+
+    /// <summary><see cref="zero_mean_unit_var_norm"/> in place (no copy of a long clip).</summary>
+    public static void normalize_(Span<float> samples, double eps = Eps)
+    {
         if (samples.Length == 0) throw new ArgumentException("cannot normalise an empty waveform (0 samples)");
         if (!(eps >= 0)) throw new ArgumentException($"eps must be non-negative, got {eps}");
         double sum = 0;
@@ -29,8 +37,6 @@ public static class Wav2Vec2Preprocessor
         double mean = sum / samples.Length, ss = 0;
         foreach (var v in samples) ss += (v - mean) * (v - mean);
         double inv = 1 / Math.Sqrt(ss / samples.Length + eps);
-        var result = new float[samples.Length];
-        for (int i = 0; i < result.Length; i++) result[i] = (float)((samples[i] - mean) * inv);
-        return result;
+        for (int i = 0; i < samples.Length; i++) samples[i] = (float)((samples[i] - mean) * inv);
     }
 }

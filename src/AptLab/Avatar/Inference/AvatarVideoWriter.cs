@@ -4,11 +4,41 @@ namespace AptLab.Avatar.Inference;
 
 /// <summary>
 /// Writes an OmniAvatar result (docs/omniavatar.md#long-video): frames → <c>uint8(255·v)</c> (truncation) → H.264 mp4 at
-/// fps, then the ORIGINAL audio muxed (AAC) with a delay of <c>1/fps + silence_duration_s</c> (the reference frame and
-/// the silence prepended before the audio features). The silent intermediate mp4 is deleted.
+/// fps, streamed to ffmpeg as the chunks are decoded (<see cref="VideoStreamWriter"/>, docs/omniavatar.md#long-audio),
+/// then the ORIGINAL audio muxed (AAC) with a delay of <c>1/fps + silence_duration_s</c> (the reference frame and the
+/// silence prepended before the audio features). The silent intermediate mp4 is deleted; the output appears only when
+/// complete, and an existing file is untouched when anything fails (docs/reliability.md).
 /// </summary>
-public static class AvatarVideoWriter
+public sealed class AvatarVideoWriter(string outputPath, int fps) : IDisposable
 {
+    private readonly string silent = AptLab.Torch.IO.AtomicFile.TempName(Path.ChangeExtension(Path.GetFullPath(outputPath), ".mp4"), keepExtension: true);
+    private VideoStreamWriter? stream;
+
+    /// <summary>Frames written so far.</summary>
+    public long Frames => stream?.Frames ?? 0;
+
+    /// <summary>Appends frames [n, 3, H, W] in [0, 1].</summary>
+    public void Write(Tensor frames)
+    {
+        var images = ToImages(frames);
+        stream ??= new VideoStreamWriter(silent, images[0].Width, images[0].Height, fps);
+        foreach (var image in images) stream.Write(image);
+    }
+
+    /// <summary>Completes the video and muxes <paramref name="audioPath"/> into the output.</summary>
+    public void Finish(string audioPath, double silenceSeconds)
+    {
+        if (stream is null) throw new ArgumentException($"{outputPath}: no frames to write");
+        stream.Complete();
+        Ffmpeg.MuxAudio(silent, audioPath, outputPath, AudioDelay(fps, silenceSeconds));
+    }
+
+    public void Dispose()
+    {
+        stream?.Dispose();
+        try { File.Delete(silent); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
     /// <summary>frames: [N, 3, H, W] in [0, 1].</summary>
     public static List<RgbImage> ToImages(Tensor frames)
     {
@@ -25,17 +55,11 @@ public static class AvatarVideoWriter
     /// <summary>Delay of the muxed audio: 1/fps (frame 0 is the reference image) + the silence prepended to the features.</summary>
     public static double AudioDelay(int fps, double silenceSeconds) => 1.0 / fps + silenceSeconds;
 
+    /// <summary>All frames at once: [N, 3, H, W] in [0, 1].</summary>
     public static void Write(string outputPath, Tensor frames, int fps, string audioPath, double silenceSeconds)
     {
-        var silent = AptLab.Torch.IO.AtomicFile.TempName(Path.ChangeExtension(outputPath, ".mp4"), keepExtension: true);
-        try
-        {
-            Ffmpeg.WriteVideo(silent, ToImages(frames), fps);
-            Ffmpeg.MuxAudio(silent, audioPath, outputPath, AudioDelay(fps, silenceSeconds));
-        }
-        finally
-        {
-            if (File.Exists(silent)) File.Delete(silent);
-        }
+        using var writer = new AvatarVideoWriter(outputPath, fps);
+        writer.Write(frames);
+        writer.Finish(audioPath, silenceSeconds);
     }
 }

@@ -22,6 +22,9 @@ public sealed record AvatarVideoOptions
     public ulong Seed { get; init; } = 42;
 }
 
+/// <summary>What a generation did: its plan and the DiT calls made and skipped (TeaCache).</summary>
+public sealed record AvatarRun(LongVideoPlan Plan, int ModelCalls, int SkippedCalls);
+
 /// <summary>The generated video: frames [N, 3, H, W] in [0, 1] (frame 0 = the re-generated reference) and its plan.</summary>
 public sealed record AvatarVideo(Tensor Frames, LongVideoPlan Plan, int ModelCalls, int SkippedCalls) : IDisposable
 {
@@ -33,7 +36,9 @@ public sealed record AvatarVideo(Tensor Frames, LongVideoPlan Plan, int ModelCal
 /// wav2vec2 features padded to whole chunks; per chunk: y (reference latent at every latent frame, mask 0 on the fixed
 /// frames), the chunk's audio with the rolling prefix, the clean latent prefix (reference latent, then the VAE-encoded
 /// last f decoded frames of the previous chunk), <see cref="AvatarSampler"/>, VAE decode; the overlap is dropped and the
-/// video trimmed to <c>ori_audio_len + 1</c> frames. The models are not owned.
+/// video trimmed to <c>ori_audio_len + 1</c> frames. The models are not owned. Frames are handed out chunk by chunk as
+/// they are decoded (<see cref="Generate(RgbImage, ReadOnlySpan{float}, string, AvatarVideoOptions, Action{Tensor}, Action{AvatarProgress}?)"/>),
+/// so a long video needs no more memory than a short one (docs/omniavatar.md#long-audio).
 /// </summary>
 public sealed class OmniAvatarPipeline(OmniAvatarModel dit, WanVAE vae, UmT5TextEncoder text, OmniAvatarAudioEncoder audio)
 {
@@ -42,9 +47,24 @@ public sealed class OmniAvatarPipeline(OmniAvatarModel dit, WanVAE vae, UmT5Text
     public UmT5TextEncoder Text { get; } = text;
     public OmniAvatarAudioEncoder Audio { get; } = audio;
 
-    /// <summary>Runs the whole generation for an image, 16 kHz mono samples (before the silence padding) and a prompt.</summary>
+    /// <summary>Runs the whole generation for an image, 16 kHz mono samples (before the silence padding) and a prompt,
+    /// and returns every frame.</summary>
     public AvatarVideo Generate(RgbImage image, ReadOnlySpan<float> samples, string prompt, AvatarVideoOptions options,
         Action<AvatarProgress>? progress = null)
+    {
+        var pieces = new List<Tensor>();
+        try
+        {
+            var run = Generate(image, samples, prompt, options, frames => pieces.Add(frames.contiguous().DetachFromScope()), progress);
+            return new AvatarVideo(torch.cat(pieces, 0), run.Plan, run.ModelCalls, run.SkippedCalls);   // [N, 3, H, W]
+        }
+        finally { foreach (var p in pieces) p.Dispose(); }
+    }
+
+    /// <summary>The generation, handing the output frames to <paramref name="onFrames"/> as each chunk is decoded:
+    /// [n, 3, H, W] in [0, 1], n ≥ 1, in order, <c>Plan.OutputFrames</c> in all. The tensor is freed after the call.</summary>
+    public AvatarRun Generate(RgbImage image, ReadOnlySpan<float> samples, string prompt, AvatarVideoOptions options,
+        Action<Tensor> onFrames, Action<AvatarProgress>? progress = null)
     {
         using var scope = torch.NewScope();
         using var _ = torch.no_grad();
@@ -74,15 +94,16 @@ public sealed class OmniAvatarPipeline(OmniAvatarModel dit, WanVAE vae, UmT5Text
         using var gen = new Generator(options.Seed);
         Tensor? audioPrefix = null;
         Tensor? tailLatents = null;                                             // [1, 16, 4, h, w]
-        var pieces = new List<Tensor>();
-        int calls = 0, skipped = 0;
+        int calls = 0, skipped = 0, generated = 0, written = 0;
         foreach (var chunk in plan.Chunks)
         {
             using var chunkScope = torch.NewScope();
             progress?.Invoke(new AvatarProgress(chunk.Index + 1, plan.Chunks.Count, 0, sampling.NumSteps));
             if (chunk.Index > 0) y.narrow(1, 16, 1).narrow(2, 0, chunk.PrefixLatentFrames).zero_();   // persists for later chunks
+            var previous = audioPrefix;
             var chunkAudio = plan.ChunkAudio(feats.audio_embeddings, chunk, ref audioPrefix).unsqueeze(0);   // [1, L, C]
             chunkScope.Keep(audioPrefix!);                                      // the rolling prefix outlives the chunk
+            previous?.Dispose();
             var prefix = chunk.Index == 0 ? imgLat : tailLatents!;
             if (prefix.size(2) != chunk.PrefixLatentFrames)
                 throw new InvalidOperationException($"chunk {chunk.Index}: {prefix.size(2)} prefix latent frames, expected {chunk.PrefixLatentFrames}");
@@ -99,12 +120,14 @@ public sealed class OmniAvatarPipeline(OmniAvatarModel dit, WanVAE vae, UmT5Text
                 tailLatents?.Dispose();
                 tailLatents = chunkScope.Keep(Vae.encode(tail.unsqueeze(0)));   // [1, 16, prefix_lat, h, w] (to the run's scope)
             }
-            pieces.Add(chunkScope.Keep(frames.narrow(1, chunk.DroppedFrames, l - chunk.DroppedFrames).contiguous()));
+            // the overlap re-generates the previous tail: dropped; the video ends at the audio's end
+            int fresh = l - chunk.DroppedFrames, n = Math.Min(fresh, plan.OutputFrames - written);
+            generated += fresh;
+            if (n > 0) onFrames(frames.narrow(1, chunk.DroppedFrames, n).permute(1, 0, 2, 3));   // [n, 3, H, W]
+            written += Math.Max(0, n);
         }
-        var video = torch.cat(pieces, 1);                                       // [3, N_gen, H, W]
-        if (video.size(1) != plan.GeneratedFrames)
-            throw new InvalidOperationException($"generated {video.size(1)} frames, the plan says {plan.GeneratedFrames}");
-        var output = video.narrow(1, 0, plan.OutputFrames).permute(1, 0, 2, 3).contiguous();   // [N, 3, H, W]
-        return new AvatarVideo(scope.Keep(output), plan, calls, skipped);
+        if (generated != plan.GeneratedFrames || written != plan.OutputFrames)
+            throw new InvalidOperationException($"generated {generated} frames and wrote {written}, the plan says {plan.GeneratedFrames} and {plan.OutputFrames}");
+        return new AvatarRun(plan, calls, skipped);
     }
 }

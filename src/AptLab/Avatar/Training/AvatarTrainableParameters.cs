@@ -29,28 +29,6 @@ public static class AvatarTrainableParameters
         return trainable;
     }
 
-    /// <summary>
-    /// DiffSynth's "upcast trainable params to fp32" (docs/omniavatar.md#training): every trainable parameter held in a 16-bit
-    /// float dtype (bf16, fp16) gets float32 data in place (<see cref="Tensor.set_data"/>, PyTorch's <c>p.data =
-    /// p.float()</c>), so it stays the same registered parameter while AdamW's small updates are no longer rounded away
-    /// by bf16's 8-bit mantissa. The frozen base keeps its dtype; float32/float64 parameters are left alone. Call it
-    /// before the optimizer (its state takes the parameters' dtype) and before any backward. Returns how many changed.
-    /// </summary>
-    public static int UpcastToFloat32(IEnumerable<(string name, Parameter parameter)> trainable)
-    {
-        using var _ = torch.no_grad();
-        int n = 0;
-        foreach (var (_, p) in trainable)
-        {
-            if (p.dtype is not (ScalarType.BFloat16 or ScalarType.Float16)) continue;
-            if (p.grad is not null) throw new InvalidOperationException("UpcastToFloat32: call it before the first backward (a parameter already has a 16-bit gradient)");
-            using var master = p.detach().to(ScalarType.Float32);
-            p.set_data(master);
-            n++;
-        }
-        return n;
-    }
-
     /// <summary>The group a trainable tensor belongs to, for gradient-norm logging: lora, audio or patch_embedding.</summary>
     public static string Group(string name) =>
         Lora.IsLoraKey(name) ? "lora" : name.StartsWith("patch_embedding.", StringComparison.Ordinal) ? "patch_embedding" : "audio";

@@ -33,6 +33,9 @@ public sealed record AvatarTrainerSettings
     public AvatarTrainerSettings Validate()
     {
         void Fail(string key, string why) => throw new ArgumentException($"AvatarTrainerSettings.{key}: {why}");
+        foreach (var (key, v) in new[] { (nameof(Lr), Lr), (nameof(Beta1), Beta1), (nameof(Beta2), Beta2), (nameof(Eps), Eps), (nameof(WeightDecay), WeightDecay),
+                     (nameof(MaxGradNorm), MaxGradNorm), (nameof(AudioDropout), AudioDropout), (nameof(Shift), Shift) })
+            if (!double.IsFinite(v)) Fail(key, $"must be a finite number, got {v}");
         if (!(Lr > 0)) Fail(nameof(Lr), $"must be positive, got {Lr}");
         if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1)) Fail("Betas", $"must lie in [0, 1), got ({Beta1}, {Beta2})");
         if (!(Eps > 0)) Fail(nameof(Eps), $"must be positive, got {Eps}");

@@ -17,16 +17,21 @@ public static class OmniAvatarExport
     public const string WeightsFile = "pytorch_model.pt";
     public const string ConfigFile = "config.json";
 
-    /// <summary>The exported tensors (unmerged LoRA, audio modules, patch embedding): detached copies in the model's
-    /// dtype (<see cref="OmniAvatarModel.Dtype"/>, that of the frozen base). A bf16 model trained with float32 master
-    /// copies (<see cref="OmniAvatarTrainer"/>) is therefore exported in bf16, as the released OmniAvatar weights are;
-    /// the trainer's own checkpoints keep the float32 values for resuming.</summary>
-    public static Dictionary<string, Tensor> StateDict(OmniAvatarModel model, Lora lora)
+    /// <summary>The exported tensors (unmerged LoRA, audio modules, patch embedding): detached copies in
+    /// <paramref name="dtype"/> (default: the model's, <see cref="OmniAvatarModel.Dtype"/>, that of the frozen base) of
+    /// <paramref name="trained"/> (a trainer's float32 masters, <see cref="OmniAvatarTrainer.TrainedWeights"/>) or of the
+    /// model's own weights. A bf16 model trained with float32 masters is therefore exported in bf16, as the released
+    /// OmniAvatar weights are; the trainer's own checkpoints keep the float32 values for resuming.</summary>
+    public static Dictionary<string, Tensor> StateDict(OmniAvatarModel model, Lora lora, IReadOnlyDictionary<string, Tensor>? trained = null,
+        ScalarType? dtype = null)
     {
         if (lora.Merged) throw new InvalidOperationException("OmniAvatarExport: unmerge the LoRA adapters first (the file holds the unmerged A/B and the base weights stay Wan's)");
-        var dtype = model.Dtype;
-        return model.state_dict().Where(kv => OmniAvatarWeights.IsTrainedKey(kv.Key))
-            .ToDictionary(kv => kv.Key, kv => Copy(kv.Value, dtype));
+        var dt = dtype ?? model.Dtype;
+        var source = trained ?? model.state_dict();
+        var keys = model.state_dict().Keys.Where(OmniAvatarWeights.IsTrainedKey).ToList();
+        var missing = keys.Where(k => !source.ContainsKey(k)).ToList();
+        if (missing.Count > 0) throw new ArgumentException($"OmniAvatarExport: trained tensors missing: {string.Join(", ", missing.Take(8))}");
+        return keys.ToDictionary(k => k, k => Copy(source[k], dt));
     }
 
     private static Tensor Copy(Tensor t, ScalarType dtype)
@@ -37,12 +42,19 @@ public static class OmniAvatarExport
 
     /// <summary>Writes <c>pytorch_model.pt</c> and <c>config.json</c> into <paramref name="directory"/> (atomically each)
     /// and returns the weights' path.</summary>
-    public static string Save(OmniAvatarModel model, Lora lora, string directory)
+    /// <param name="trained">the trained tensors (default: the model's own weights)</param>
+    /// <param name="dtype">the dtype written (default: the model's)</param>
+    public static string Save(OmniAvatarModel model, Lora lora, string directory, IReadOnlyDictionary<string, Tensor>? trained = null,
+        ScalarType? dtype = null)
     {
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, WeightsFile);
-        var state = StateDict(model, lora);
-        try { PthWriter.Save(path, state); }
+        var state = StateDict(model, lora, trained, dtype);
+        try
+        {
+            Finite.CheckAll(state, $"refusing to write {path}");                    // a diverged model is never exported
+            PthWriter.Save(path, state);
+        }
         finally { foreach (var t in state.Values) t.Dispose(); }
         var c = lora.Config;
         var json = JsonSerializer.Serialize(new Dictionary<string, object>

@@ -11,15 +11,41 @@ public static partial class Ffmpeg
     /// </summary>
     public static float[] ReadAudio(string path, int sampleRate = SpeechSampleRate, TimeSpan? timeout = null)
     {
-        var audio = Probe(path, timeout).Audio ?? throw new MediaException(path, "has no audio stream");
+        var info = Probe(path, timeout);
+        var audio = info.Audio ?? throw new MediaException(path, "has no audio stream");
         // Keep the channels and average them here: ffmpeg's own "-ac 1" mixes stereo as (L + R) / sqrt(2),
         // not as the mean that librosa-style loaders (and wav2vec2 recipes) use.
         int channels = Math.Max(1, audio.Channels);
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("f32le decoding assumes a little-endian host");
-        var r = RunFfmpeg(["-i", path, "-map", "0:a:0", "-ac", channels.ToString(), "-ar", sampleRate.ToString(), "-f", "f32le", "-"], path, timeout: timeout);
-        var interleaved = new float[r.Stdout.Length / 4];
-        Buffer.BlockCopy(r.Stdout, 0, interleaved, 0, interleaved.Length * 4);
-        return new AudioClip(sampleRate, channels, interleaved[..(interleaved.Length / channels * channels)]).ToMono();
+        // mixed down while reading (a long clip is held once, as mono floats): the mean of each frame's channels as
+        // AudioClip.ToMono computes it; a torn last frame is dropped
+        double? seconds = audio.DurationSeconds ?? info.DurationSeconds;
+        var mono = new float[seconds is > 0 and < 1e6 ? (int)Math.Min(int.MaxValue / 2, seconds.Value * sampleRate + sampleRate) : 1 << 16];
+        int count = 0;
+        RunFfmpeg(["-i", path, "-map", "0:a:0", "-ac", channels.ToString(), "-ar", sampleRate.ToString(), "-f", "f32le", "-"], path,
+            readStdout: stream =>
+            {
+                int frameBytes = 4 * channels, have = 0;
+                var buffer = new byte[frameBytes * 8192];
+                int got;
+                while ((got = stream.Read(buffer, have, buffer.Length - have)) > 0)
+                {
+                    have += got;
+                    int frames = have / frameBytes;
+                    if (count + frames > mono.Length) Array.Resize(ref mono, Math.Max(mono.Length * 2, count + frames));
+                    var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, frames * frameBytes));
+                    for (int f = 0; f < frames; f++)
+                    {
+                        float sum = 0;
+                        for (int c = 0; c < channels; c++) sum += values[f * channels + c];
+                        mono[count++] = channels == 1 ? sum : sum / channels;
+                    }
+                    buffer.AsSpan(frames * frameBytes, have - frames * frameBytes).CopyTo(buffer);
+                    have -= frames * frameBytes;
+                }
+            }, timeout: timeout);
+        Array.Resize(ref mono, count);
+        return mono;
     }
 
     /// <summary>

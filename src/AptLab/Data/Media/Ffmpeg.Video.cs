@@ -6,8 +6,9 @@ public sealed record VideoFrames(int Width, int Height, double Fps, IReadOnlyLis
 public static partial class Ffmpeg
 {
     /// <summary>
-    /// Encodes RGB frames to an H.264 mp4 (yuv420p, <paramref name="crf"/>). Frames must share one size; an
-    /// odd width or height is padded to even by repeating the last column/row (libx264 needs even sizes).
+    /// Encodes RGB frames to an H.264 mp4 (yuv420p, <paramref name="crf"/>) through a <see cref="VideoStreamWriter"/>.
+    /// Frames must share one size; an odd width or height is padded to even by repeating the last column/row (libx264
+    /// needs even sizes).
     /// </summary>
     public static void WriteVideo(string path, IReadOnlyList<RgbImage> frames, double fps, int crf = 18, TimeSpan? timeout = null)
     {
@@ -17,10 +18,9 @@ public static partial class Ffmpeg
         for (int i = 0; i < frames.Count; i++)
             if (frames[i].Width != w || frames[i].Height != h)
                 throw new ArgumentException($"{path}: frame {i} is {frames[i].Width}x{frames[i].Height}, frame 0 is {w}x{h}");
-        int ew = w + (w & 1), eh = h + (h & 1);
-        RunFfmpegTo(path, tmp => ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{ew}x{eh}", "-r", F(fps), "-i", "-",
-                                  "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", crf.ToString(), "-movflags", "+faststart", tmp],
-                    writeStdin: s => { foreach (var f in frames) s.Write(f.ToRgb().PadToEven().Pixels); }, timeout: timeout);
+        using var writer = new VideoStreamWriter(path, w, h, fps, crf, timeout);
+        foreach (var f in frames) writer.Write(f);
+        writer.Complete();
     }
 
     /// <summary>

@@ -205,7 +205,8 @@ internal sealed class FlatParameter : IDisposable
     }
 
     /// <summary>Gathers a tensor shaped like <see cref="Shard"/> from every rank (a collective) and, on rank 0, splits
-    /// it into the members under their names (new tensors in <paramref name="dtype"/>, or the shard's dtype).</summary>
+    /// it into the members under their names: new tensors in <paramref name="dtype"/> (or the shard's) in host memory
+    /// (PyTorch FSDP's offload_to_cpu: a whole 14B state in float32 would not fit beside the shards on one GPU).</summary>
     public Dictionary<string, Tensor> FullFromShards(Tensor local, ScalarType? dtype = null)
     {
         using var scope = torch.NewScope();
@@ -219,7 +220,8 @@ internal sealed class FlatParameter : IDisposable
         foreach (var m in Members)
         {
             var v = full.narrow(0, m.Offset, m.Numel).view(m.Shape);
-            d[m.Name] = scope.Keep(dtype is { } t && t != v.dtype ? v.to(t) : v.clone());
+            var dt = dtype ?? v.dtype;
+            d[m.Name] = scope.Keep(v.device == Device.CPU ? (dt != v.dtype ? v.to(dt) : v.clone()) : v.to(Device.CPU, dt));
         }
         return d;
     }

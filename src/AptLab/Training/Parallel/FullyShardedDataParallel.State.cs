@@ -48,6 +48,18 @@ public sealed partial class FullyShardedDataParallel
             if (!paramNames.Contains(k)) b.copy_(state[k]);
     }
 
+    public void load_parameters(IReadOnlyDictionary<string, Tensor> full, string? source = null)
+    {
+        var local = from_full(full, source);                                       // every shard checked before any copy
+        using var _ = torch.no_grad();
+        foreach (var f in trainable)
+        {
+            f.Free();                                                              // a gathered copy would be stale
+            f.Shard.copy_(local[f.Name]);
+            local[f.Name].Dispose();
+        }
+    }
+
     public Dictionary<string, Tensor> to_full(IEnumerable<(string name, Tensor tensor)> local)
     {
         var byName = local.ToDictionary(t => t.name, t => t.tensor);

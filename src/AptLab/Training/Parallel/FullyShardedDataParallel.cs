@@ -279,6 +279,30 @@ public sealed partial class FullyShardedDataParallel : IParallelModule, ICheckpo
         return Math.Sqrt(t.item<double>());
     }
 
+    public Dictionary<string, double> grad_norms(Func<string, string> groupOf)
+    {
+        using var scope = torch.NewScope();
+        // every rank lists the same groups in the same order (from the layout), whatever its shard holds
+        var names = trainable.SelectMany(f => f.Members.Select(m => groupOf(m.Name))).Distinct().ToList();
+        var index = names.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i);
+        var sq = new double[names.Count];
+        foreach (var f in trainable)
+        {
+            if (f.Shard.grad is not { } g) continue;
+            long lo = group.rank * f.ShardNumel, hi = lo + f.ShardNumel;
+            foreach (var m in f.Members)
+            {
+                long a = Math.Max(lo, m.Offset), b = Math.Min(hi, m.Offset + m.Numel);
+                if (a < b) sq[index[groupOf(m.Name)]] += g.narrow(0, a - lo, b - a).to(ScalarType.Float64).square().sum().item<double>();
+            }
+        }
+        if (names.Count == 0) return new Dictionary<string, double>();
+        var t = torch.tensor(sq, sq.Length);
+        if (group.world_size > 1) group.all_reduce(t, ReduceOp.Sum);
+        var v = t.data<double>();
+        return names.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => Math.Sqrt(v[x.i]));
+    }
+
     public double clip_grad_norm_(double max_norm)
     {
         double norm = grad_norm();

@@ -74,6 +74,11 @@ public interface IParallelModule : IDisposable
     /// <summary>The global L2 norm of the accumulated gradients (over all ranks); 0 without gradients.</summary>
     double grad_norm();
 
+    /// <summary>The global L2 norms of the accumulated gradients per group of trainable parameters
+    /// (<paramref name="groupOf"/> maps an official parameter name to its group), over all ranks: one all-reduce
+    /// under FSDP, where a rank's shard holds parts of several parameters.</summary>
+    Dictionary<string, double> grad_norms(Func<string, string> groupOf);
+
     /// <summary>Scales the gradients so that their global norm is at most <paramref name="max_norm"/>; returns the
     /// norm before clipping.</summary>
     double clip_grad_norm_(double max_norm);
@@ -89,6 +94,10 @@ public interface IParallelModule : IDisposable
 
     /// <summary>Loads weights under the official names (from any mode and world size).</summary>
     void load_state_dict(IReadOnlyDictionary<string, Tensor> state, string? source = null);
+
+    /// <summary>Loads the TRAINABLE weights only (official names; frozen ones stay as they are) into the masters (this
+    /// rank's shards under FSDP), then the compute copies follow: a fine-tuning checkpoint that stores what trains.</summary>
+    void load_parameters(IReadOnlyDictionary<string, Tensor> full, string? source = null);
 
     /// <summary>Tensors shaped like <see cref="named_parameters"/> (an EMA's shadows) under the official names (a
     /// collective under FSDP; the full dict on rank 0 only).</summary>

@@ -65,6 +65,18 @@ public sealed class ReplicatedModule : IParallelModule
         return Math.Sqrt(sq);
     }
 
+    public Dictionary<string, double> grad_norms(Func<string, string> groupOf)
+    {
+        using var scope = torch.NewScope();
+        var sq = new Dictionary<string, double>();
+        foreach (var (name, m) in Weights.named_masters())
+        {
+            var g = groupOf(name);
+            sq[g] = sq.GetValueOrDefault(g) + (m.grad is { } grad ? grad.to(ScalarType.Float64).square().sum().item<double>() : 0);
+        }
+        return sq.ToDictionary(kv => kv.Key, kv => Math.Sqrt(kv.Value));
+    }
+
     public double clip_grad_norm_(double max_norm)
     {
         using var scope = torch.NewScope();
@@ -78,6 +90,14 @@ public sealed class ReplicatedModule : IParallelModule
     public Dictionary<string, Tensor> state_dict(ScalarType? dtype = null) => Weights.state_dict(dtype);
 
     public void load_state_dict(IReadOnlyDictionary<string, Tensor> state, string? source = null) => Weights.load_state_dict(state, source);
+
+    public void load_parameters(IReadOnlyDictionary<string, Tensor> full, string? source = null)
+    {
+        var local = from_full(full, source);                                       // checks names and shapes first
+        using (torch.no_grad())
+            foreach (var (name, m) in Weights.named_masters()) m.copy_(local[name]);
+        Weights.SyncComputeCopies();
+    }
 
     public Dictionary<string, Tensor> to_full(IEnumerable<(string name, Tensor tensor)> local) => local.ToDictionary(t => t.name, t => t.tensor);
 

@@ -132,6 +132,21 @@ public sealed class MixedPrecisionParameters : IDisposable
         SyncComputeCopies();
     }
 
+    /// <summary>Ends training: every trainable parameter of the module takes its master's dtype and values (the module
+    /// then holds what one process training in the master dtype would; frozen ones stay in the compute dtype). The
+    /// masters are released; the object is not used for training afterwards.</summary>
+    public void restore_masters()
+    {
+        if (!SeparateMasters) return;
+        using var _ = torch.no_grad();
+        for (int i = 0; i < Trainable.Count; i++)
+        {
+            var p = Trainable[i].parameter;
+            p.grad = null;
+            p.set_data(Masters[i].detach());
+        }
+    }
+
     public void Dispose()
     {
         if (SeparateMasters) foreach (var m in Masters) m.Dispose();

@@ -31,6 +31,35 @@ public static class WanSampleModels
         }
     }
 
+    /// <summary>What <see cref="Load"/> checks before a model is built, and the pipeline's granularity: sizes are
+    /// multiples of <c>sizeMultiple</c> (VAE stride × patch), frame counts <c>1 + temporalFactor·k</c>. The DiT's
+    /// architecture comes from its checkpoint header (nothing is loaded); a file missing, a DiT of the other task or
+    /// malformed headers are errors naming the key (docs/reliability.md).</summary>
+    public static (int sizeMultiple, int temporalFactor) Geometry(SampleConfig cfg, bool withClip = true)
+    {
+        if (cfg.IsI2V && withClip && !cfg.IsTiny) RequireClip(cfg);              // in Load's order
+        WanConfig dit;
+        WanVaeConfig vae;
+        if (cfg.IsTiny)
+        {
+            vae = TinyWan.VaeConfig(cfg.Tiny);
+            dit = TinyWan.DitConfig(cfg.Tiny, cfg.IsI2V, vae.ZDim);
+        }
+        else
+        {
+            foreach (var (key, path, dirOk) in new[] { ("dit", cfg.Dit!, true), ("vae", cfg.Vae!, false), ("t5", cfg.T5!, false), ("tokenizer", cfg.Tokenizer!, true) })
+                RequirePath(key, path, dirOk);
+            vae = WanVaeConfig.Wan21;                                              // what FromCheckpoint builds
+            var shards = WanCheckpoint.ShardPaths(cfg.Dit!);
+            if (!shards.All(p => File.Exists(p) && p.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)))
+                return (vae.SpatialFactor * 2, vae.TemporalFactor);               // a folder or an index: Wan 2.1's patch (1, 2, 2)
+            dit = WanCheckpoint.DetectConfig(shards, "dit");
+            if (dit.IsI2V != cfg.IsI2V)
+                throw new ArgumentException($"config 'task' is {cfg.Task} but {cfg.Dit} holds a {dit.ModelType} DiT");
+        }
+        return (vae.SpatialFactor * Math.Max(dit.PatchSize.H, dit.PatchSize.W), vae.TemporalFactor);
+    }
+
     /// <summary>The CLIP image encoder of an I2V config: the tiny random one, or the vision tower of the checkpoint
     /// that <c>clip</c> names (released ViT-H/14), in the config's dtype and on its device.</summary>
     public static ClipImageEncoder LoadClip(SampleConfig cfg, Action<string>? log = null)

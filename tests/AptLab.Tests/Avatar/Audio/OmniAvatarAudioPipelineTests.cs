@@ -11,10 +11,13 @@ public sealed class OmniAvatarAudioPipelineTests(ITestOutputHelper output)
 {
     private static readonly OmniAvatarAudioOptions NoSilence = new(silence_duration_s: 0);
 
+    /// <summary>Video frames of n samples: ceil(n / 16000 * 25) = ceil(n / 640).</summary>
+    private static int Frames(long samples) => (int)((samples + 639) / 640);
+
     private static float[] ReferenceWaveform()
     {
         using var io = LoadIo();
-        return io["waveform"].data<float>();                     // [20800], 1.3 s at 16 kHz
+        return io["waveform"].data<float>();                     // [samples] at 16 kHz
     }
 
     [Theory]   // docs/omniavatar.md#long-video examples, L = 105, overlap 13
@@ -50,21 +53,28 @@ public sealed class OmniAvatarAudioPipelineTests(ITestOutputHelper output)
     {
         using var model = LoadReferenceModel();
         var encoder = new OmniAvatarAudioEncoder(model, NoSilence);
-        var (input, ori, len) = encoder.Prepare(ReferenceWaveform());
-        Assert.Equal((33, 33), (ori, len));
-        Assert.Equal(33 * 640, input.Length);
-        Assert.All(input[20800..], v => Assert.Equal(0f, v));    // padding after normalisation: exact zeros
+        var wave = ReferenceWaveform();
+        int a = Frames(wave.Length);
+        Assert.True(a > 2);
+        var (input, ori, len) = encoder.Prepare(wave);
+        Assert.Equal((a, a), (ori, len));
+        Assert.Equal(a * 640, input.Length);
+        Assert.All(input[wave.Length..], v => Assert.Equal(0f, v));   // padding after normalisation: exact zeros
 
         using var scope = torch.NewScope();
         using var ng = torch.no_grad();
-        var conv = model.extract_conv_features(torch.tensor(input, 1, input.Length));   // [1, 2A − 1, 32]
-        Assert.Equal([1L, 65, 32], conv.shape);
-        var interp = OmniAvatarAudioEncoder.linear_interpolation(conv, 33);             // [1, 33, 32]
-        Assert.True(BitEqual(interp, conv.slice(1, 0, 65, 2)));
-        // A general (non-integer) resampling blends neighbours: output 1 of 64 -> 33 sits at 63/32 = 1.96875.
-        var ref64 = conv.narrow(1, 0, 64);
-        var r = OmniAvatarAudioEncoder.linear_interpolation(ref64, 33);
-        var expected = ref64.select(1, 1) * (1 - 0.96875) + ref64.select(1, 2) * 0.96875;
+        var conv = model.extract_conv_features(torch.tensor(input, 1, input.Length));   // [1, 2A − 1, C]: stride 320, field 400
+        Assert.Equal([1L, 2 * a - 1, model.config.conv_dim[^1]], conv.shape);
+        var interp = OmniAvatarAudioEncoder.linear_interpolation(conv, a);              // [1, A, C]
+        Assert.True(BitEqual(interp, conv.slice(1, 0, 2 * a - 1, 2)));
+        // A general (non-integer) resampling blends neighbours: output 1 of M = 2A - 2 -> A sits at (M - 1) / (A - 1).
+        var even = conv.narrow(1, 0, 2 * a - 2);
+        var r = OmniAvatarAudioEncoder.linear_interpolation(even, a);
+        double pos = (2 * a - 3.0) / (a - 1);
+        int i0 = (int)Math.Floor(pos);
+        double frac = pos - i0;
+        Assert.True(frac > 0);
+        var expected = even.select(1, i0) * (1 - frac) + even.select(1, i0 + 1) * frac;
         Assert.True(RelErr(r.select(1, 1), expected) < 1e-6);
     }
 
@@ -75,28 +85,31 @@ public sealed class OmniAvatarAudioPipelineTests(ITestOutputHelper output)
         var wave = ReferenceWaveform();
         using var scope = torch.NewScope();
 
-        // Without chunking: 33 frames; the same as embedding the hand-prepared input.
+        // Without chunking: A frames; the same as embedding the hand-prepared input.
+        int a = Frames(wave.Length);
         var plain = new OmniAvatarAudioEncoder(model, NoSilence);
         using var f = plain.EncodeSamples(wave);
-        Assert.Equal((33, 33), (f.ori_audio_len, f.audio_len));
-        Assert.Equal([33L, 192], f.audio_embeddings.shape);
+        Assert.Equal((a, a), (f.ori_audio_len, f.audio_len));
+        Assert.Equal([(long)a, (long)plain.EmbeddingDim], f.audio_embeddings.shape);
         var normed = Wav2Vec2Preprocessor.zero_mean_unit_var_norm(wave);
-        var manual = new float[33 * 640];
+        var manual = new float[a * 640];
         normed.CopyTo(manual, 0);
-        Assert.True(BitEqual(f.audio_embeddings, plain.Embed(torch.tensor(manual, 1, manual.Length), 33)));
+        Assert.True(BitEqual(f.audio_embeddings, plain.Embed(torch.tensor(manual, 1, manual.Length), a)));
 
-        // Chunks of L = 21 with overlap 13: A0 = 33 -> A = 20 + 2·8 = 36; padded to 36·640 samples.
+        // Chunks of L = 21 with overlap 13: A = (L - 1) + k (L - 13), the smallest such A >= A0; padded to A·640 samples.
+        int k = Math.Max(0, (a - 20 + 7) / 8), chunked = 20 + 8 * k;
         using var c = plain.EncodeSamples(wave, new AudioChunking(21, 13));
-        Assert.Equal((33, 36), (c.ori_audio_len, c.audio_len));
-        Assert.Equal([36L, 192], c.audio_embeddings.shape);
+        Assert.Equal((a, chunked), (c.ori_audio_len, c.audio_len));
+        Assert.Equal([(long)chunked, (long)plain.EmbeddingDim], c.audio_embeddings.shape);
 
-        // 0.3 s of silence = 4800 zero samples in front, before normalisation (40 frames for 25600 samples).
+        // 0.3 s of silence = 4800 zero samples in front, before normalisation.
+        int aSilent = Frames(wave.Length + 4800);
         var silent = new OmniAvatarAudioEncoder(model, OmniAvatarAudioOptions.Default);
         using var s = silent.EncodeSamples(wave);
         using var m = plain.EncodeSamples(new float[4800].Concat(wave).ToArray());
-        Assert.Equal((40, 40), (s.ori_audio_len, s.audio_len));
+        Assert.Equal((aSilent, aSilent), (s.ori_audio_len, s.audio_len));
         Assert.True(BitEqual(s.audio_embeddings, m.audio_embeddings));
-        Assert.True(RelErr(s.audio_embeddings.narrow(0, 0, 33), f.audio_embeddings) > 1e-2);   // silence changes the features
+        Assert.True(RelErr(s.audio_embeddings.narrow(0, 0, a), f.audio_embeddings) > 1e-2);   // silence changes the features
     }
 
     [Fact]

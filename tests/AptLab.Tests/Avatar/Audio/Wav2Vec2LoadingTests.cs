@@ -34,14 +34,14 @@ public sealed class Wav2Vec2LoadingTests(ITestOutputHelper output)
         using var tmp = TestPaths.Temp();
         using var scope = torch.NewScope();
         // What facebook/wav2vec2-base-960h ships: Wav2Vec2ForCTC keys (prefix wav2vec2., masked_spec_embed, lm_head).
-        var ctc = new Dictionary<string, Tensor> { ["wav2vec2.masked_spec_embed"] = torch.rand(48) };
+        var ctc = new Dictionary<string, Tensor> { ["wav2vec2.masked_spec_embed"] = torch.rand(CaseConfig.hidden_size) };
         foreach (var (k, t) in reference) ctc["wav2vec2." + k] = t;
-        ctc["lm_head.weight"] = torch.randn(32, 48);
+        ctc["lm_head.weight"] = torch.randn(32, CaseConfig.hidden_size);
         ctc["lm_head.bias"] = torch.randn(32);
         var path = tmp.File("pytorch_model.bin");
         Checkpoint.Save(path, ctc);
 
-        using var model = Wav2Vec2Model.FromCheckpoint(path, Wav2Vec2Config.Tiny);
+        using var model = Wav2Vec2Model.FromCheckpoint(path, CaseConfig);
         Assert.False(model.training);
         double e = CheckAgainstReference(model, reference);
         output.WriteLine($"legacy spelling (.bin, CTC keys): last_hidden_state rel err {e:E3}");
@@ -62,8 +62,9 @@ public sealed class Wav2Vec2LoadingTests(ITestOutputHelper output)
             File.WriteAllText(tmp.File("config.json"), doc.RootElement.GetProperty("hf_config").GetRawText());
 
         using var model = Wav2Vec2Model.FromCheckpoint(tmp.Path);
-        Assert.Equal(48, model.config.hidden_size);
-        Assert.Equal(16, model.config.num_conv_pos_embeddings);
+        var hf = CaseJson().GetProperty("hf_config");
+        Assert.Equal(hf.GetProperty("hidden_size").GetInt32(), model.config.hidden_size);
+        Assert.Equal(hf.GetProperty("num_conv_pos_embeddings").GetInt32(), model.config.num_conv_pos_embeddings);
         Assert.NotNull(model.masked_spec_embed);
         double e = CheckAgainstReference(model, reference);
         output.WriteLine($"parametrizations spelling (.safetensors folder): last_hidden_state rel err {e:E3}");
@@ -81,22 +82,22 @@ public sealed class Wav2Vec2LoadingTests(ITestOutputHelper output)
         both[V2] = reference[V];
         var bothPath = tmp.File("both.safetensors");
         Checkpoint.Save(bothPath, both);
-        var e1 = Assert.Throws<InvalidDataException>(() => Wav2Vec2Model.FromCheckpoint(bothPath, Wav2Vec2Config.Tiny));
+        var e1 = Assert.Throws<InvalidDataException>(() => Wav2Vec2Model.FromCheckpoint(bothPath, CaseConfig));
         Assert.Contains(bothPath, e1.Message);
         Assert.Contains("twice", e1.Message);
 
         var missing = reference.Where(kv => kv.Key != "encoder.layers.1.final_layer_norm.bias").ToDictionary(kv => kv.Key, kv => kv.Value);
         var missingPath = tmp.File("missing.safetensors");
         Checkpoint.Save(missingPath, missing);
-        var e2 = Assert.Throws<InvalidDataException>(() => Wav2Vec2Model.FromCheckpoint(missingPath, Wav2Vec2Config.Tiny));
+        var e2 = Assert.Throws<InvalidDataException>(() => Wav2Vec2Model.FromCheckpoint(missingPath, CaseConfig));
         Assert.Contains(missingPath, e2.Message);
         Assert.Contains("encoder.layers.1.final_layer_norm.bias", e2.Message);
 
         // The real base-960h config against the tiny weights: shape mismatches, reported with the file.
-        var e3 = Assert.Throws<InvalidDataException>(() => Wav2Vec2Model.FromCheckpoint(WeightsPath, Wav2Vec2Config.Tiny with { hidden_size = 64 }));
+        var e3 = Assert.Throws<InvalidDataException>(() => Wav2Vec2Model.FromCheckpoint(WeightsPath, CaseConfig with { hidden_size = CaseConfig.hidden_size + CaseConfig.num_attention_heads }));
         Assert.Contains("size mismatch for feature_projection.projection.weight", e3.Message);
 
-        Assert.Throws<FileNotFoundException>(() => Wav2Vec2Model.FromCheckpoint(tmp.File("nope.bin"), Wav2Vec2Config.Tiny));
-        Assert.Throws<FileNotFoundException>(() => Wav2Vec2Model.FromCheckpoint(tmp.Path, Wav2Vec2Config.Tiny));  // empty folder
+        Assert.Throws<FileNotFoundException>(() => Wav2Vec2Model.FromCheckpoint(tmp.File("nope.bin"), CaseConfig));
+        Assert.Throws<FileNotFoundException>(() => Wav2Vec2Model.FromCheckpoint(tmp.Path, CaseConfig));  // empty folder
     }
 }

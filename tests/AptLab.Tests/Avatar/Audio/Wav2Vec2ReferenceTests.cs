@@ -23,9 +23,10 @@ public sealed class Wav2Vec2ReferenceTests(ITestOutputHelper output)
         var own = model.state_dict();
         Assert.Equal(weights.Keys.OrderBy(k => k, StringComparer.Ordinal), own.Keys.OrderBy(k => k, StringComparer.Ordinal));
         foreach (var (k, t) in weights) Assert.Equal(t.shape, own[k].shape);
-        Assert.Equal(50, own.Count);
-        Assert.Equal(65_712, model.num_parameters());
-        Assert.Equal(65_712, Wav2Vec2Config.Tiny.ParameterCount());
+        var w = CaseJson().GetProperty("weights");
+        Assert.Equal(w.GetProperty("num_tensors").GetInt32(), own.Count);
+        Assert.Equal(w.GetProperty("num_params").GetInt64(), model.num_parameters());
+        Assert.Equal(w.GetProperty("num_params").GetInt64(), CaseConfig.ParameterCount());
         // The published size of facebook/wav2vec2-base-960h (Wav2Vec2ForCTC: 94 396 320) minus lm_head (768·32 + 32).
         Assert.Equal(94_396_320 - 24_608, Wav2Vec2Config.Base960h.ParameterCount());
         // HF's module order (the order of the shipped checkpoint): conv before its GroupNorm, pos-conv bias, g, v.
@@ -39,7 +40,7 @@ public sealed class Wav2Vec2ReferenceTests(ITestOutputHelper output)
     public void Normalisation_reproduces_the_hf_preprocessor()
     {
         using var io = LoadIo();
-        var waveform = io["waveform"].data<float>();                  // [20800]
+        var waveform = io["waveform"].data<float>();                  // [samples]
         var normed = Wav2Vec2Preprocessor.zero_mean_unit_var_norm(waveform);
         using var t = torch.tensor(normed, 1, normed.Length);
         double e = RelErr(t, io["input_values"]);
@@ -55,50 +56,61 @@ public sealed class Wav2Vec2ReferenceTests(ITestOutputHelper output)
     public void Plain_forward_reproduces_every_hidden_state()
     {
         using var model = LoadReferenceModel();
-        using var io = LoadIo();
+        using var rc = ReferenceCase.Open("wav2vec2", output);
         using var scope = torch.NewScope();
         using var ng = torch.no_grad();
-        var errs = new Dictionary<string, double>();
+        var input = rc.Input("input_values");
+        rc.Check("conv_features", model.extract_conv_features(input));
+        var (projected, norm) = model.feature_projection.forward(rc.Io["conv_features"]);
+        rc.Check("projected_norm", norm);
+        rc.Check("projected", projected);
+        rc.Check("dbg.pos_conv_out", model.encoder.pos_conv_embed.forward(rc.Io["projected"]));
 
-        var conv = model.extract_conv_features(io["input_values"]);     // [1, 64, 32]
-        errs["conv_features"] = RelErr(conv, io["conv_features"]);
-        var (projected, norm) = model.feature_projection.forward(io["conv_features"]);
-        errs["projected_norm"] = RelErr(norm, io["projected_norm"]);
-        errs["projected"] = RelErr(projected, io["projected"]);
-        errs["dbg.pos_conv_out"] = RelErr(model.encoder.pos_conv_embed.forward(io["projected"]), io["dbg.pos_conv_out"]);
-
-        using var outp = model.forward(io["input_values"]);
-        Assert.Equal(3, outp.hidden_states.Count);
-        errs["extract_features"] = RelErr(outp.extract_features, io["projected_norm"]);
-        for (int i = 0; i < 3; i++) errs[$"hidden_state_{i}"] = RelErr(outp.hidden_states[i], io[$"hidden_state_{i}"]);
-        errs["last_hidden_state"] = RelErr(outp.last_hidden_state, io["last_hidden_state"]);
-        Report(errs);
+        using var outp = model.forward(input);
+        var states = rc.Indexed(@"hidden_state_(\d+)");
+        Assert.Equal(CaseConfig.num_hidden_layers + 1, states.Count);     // HF: the encoder input, then every layer's output
+        Assert.Equal(states.Count, outp.hidden_states.Count);
+        Assert.True(RelErr(outp.extract_features, rc.Io["projected_norm"]) < Tol, "extract_features");
+        foreach (var (name, i) in states) rc.Check(name, outp.hidden_states[i]);
+        rc.Check("last_hidden_state", outp.last_hidden_state);
+        rc.Unchecked("waveform", "normalised into input_values by Normalisation_reproduces_the_hf_preprocessor");
+        foreach (var k in rc.Io.Keys.Where(k => k.StartsWith("omni.")))
+            rc.Unchecked(k, "OmniAvatar's forward: OmniAvatar_forward_and_concatenation_reproduce_the_reference");
+        rc.AssertAllAccountedFor();
     }
 
     [Fact]
     public void OmniAvatar_forward_and_concatenation_reproduce_the_reference()
     {
         using var model = LoadReferenceModel();
-        using var io = LoadIo();
+        using var rc = ReferenceCase.Open("wav2vec2", output);
         using var scope = torch.NewScope();
         using var ng = torch.no_grad();
         var encoder = new OmniAvatarAudioEncoder(model, new OmniAvatarAudioOptions(silence_duration_s: 0));
-        var errs = new Dictionary<string, double>();
+        var input = rc.Input("input_values");
+        var pipeline = rc.Json.GetProperty("omniavatar_pipeline");
+        int frames = pipeline.GetProperty("audio_len").GetInt32();
+        // ceil(samples / 16000 * 25) video frames
+        Assert.Equal((int)Math.Ceiling(input.size(1) / 16000.0 * 25), frames);
+        Assert.Equal(frames, encoder.Options.VideoFrames(input.size(1)));
+        rc.Check("omni.conv_features_interp", OmniAvatarAudioEncoder.linear_interpolation(rc.Io["conv_features"], frames));
+        using var outp = encoder.Forward(input, frames);
+        var states = rc.Indexed(@"omni\.hidden_state_(\d+)");
+        Assert.Equal(outp.hidden_states.Count, states.Count);
+        foreach (var (name, i) in states) rc.Check(name, outp.hidden_states[i]);
+        rc.Check("omni.last_hidden_state", outp.last_hidden_state);
 
-        Assert.Equal(33, encoder.Options.VideoFrames(20800));             // ceil(20800 / 16000 · 25)
-        errs["omni.conv_features_interp"] = RelErr(OmniAvatarAudioEncoder.linear_interpolation(io["conv_features"], 33),
-                                                   io["omni.conv_features_interp"]);
-        using var outp = encoder.Forward(io["input_values"], 33);
-        for (int i = 0; i < 3; i++) errs[$"omni.hidden_state_{i}"] = RelErr(outp.hidden_states[i], io[$"omni.hidden_state_{i}"]);
-        errs["omni.last_hidden_state"] = RelErr(outp.last_hidden_state, io["omni.last_hidden_state"]);
-
-        var emb = encoder.Embed(io["input_values"], 33);                   // [33, 4 · 48]
-        Assert.Equal([33L, 192], emb.shape);
-        Assert.Equal(192, encoder.EmbeddingDim);
-        errs["omni.audio_embeddings"] = RelErr(emb, io["omni.audio_embeddings"]);
-        // Layout: block 0 = last state, blocks 1..3 = hidden states 0..2; the first and last blocks are equal.
-        Assert.True(BitEqual(emb.narrow(1, 0, 48), emb.narrow(1, 144, 48)));
-        errs["omni.audio_embeddings[:, 48:96] vs hs0"] = RelErr(emb.narrow(1, 48, 48), io["omni.hidden_state_0"][0]);
-        Report(errs);
+        var emb = encoder.Embed(input, frames);                            // [frames, (1 + hidden states) hidden]
+        long h = CaseConfig.hidden_size;
+        Assert.Equal([(long)frames, (1 + states.Count) * h], emb.shape);
+        Assert.Equal((1 + states.Count) * h, encoder.EmbeddingDim);
+        rc.Check("omni.audio_embeddings", emb);
+        // Layout: block 0 = last state, blocks 1.. = hidden states 0..; the first and last blocks are equal.
+        Assert.True(BitEqual(emb.narrow(1, 0, h), emb.narrow(1, states.Count * h, h)));
+        Assert.True(RelErr(emb.narrow(1, h, h), rc.Io["omni.hidden_state_0"][0]) < Tol);
+        foreach (var k in rc.Io.Keys.Where(k => !k.StartsWith("omni.")))
+            if (k != "input_values" && k != "conv_features") rc.Unchecked(k, "the plain forward: Plain_forward_reproduces_every_hidden_state");
+        rc.Unchecked("conv_features", "the input of the interpolation here; checked by Plain_forward_reproduces_every_hidden_state");
+        rc.AssertAllAccountedFor();
     }
 }

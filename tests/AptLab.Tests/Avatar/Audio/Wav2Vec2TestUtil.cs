@@ -9,8 +9,27 @@ internal static class Wav2Vec2TestUtil
 
     public static string WeightsPath => TestPaths.ReferenceFile("wav2vec2.weights.safetensors");
 
-    /// <summary>The reference tiny model, loaded from the case's HF-named weights, in eval mode.</summary>
-    public static Wav2Vec2Model LoadReferenceModel() => Wav2Vec2Model.FromCheckpoint(WeightsPath, Wav2Vec2Config.Tiny);
+    /// <summary>The case's JSON (hf_config, omniavatar_pipeline, weights).</summary>
+    public static System.Text.Json.JsonElement CaseJson()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(TestPaths.ReferenceFile("wav2vec2.json")));
+        return doc.RootElement.Clone();
+    }
+
+    /// <summary>The case's model config: its HF config.json. The case ran torchaudio's modules, which have no
+    /// SpecAugment embedding, while an HF config without <c>mask_time_prob</c> means HF's default (0.05, so a
+    /// <c>masked_spec_embed</c>); whether the model has one is therefore read from the case's weights.</summary>
+    public static Wav2Vec2Config CaseConfig
+    {
+        get
+        {
+            var c = Wav2Vec2Config.FromHfConfigJson(CaseJson().GetProperty("hf_config").GetRawText(), "wav2vec2.json");
+            return Checkpoint.ReadShapes(WeightsPath).ContainsKey("masked_spec_embed") ? c : c with { mask_time_prob = 0 };
+        }
+    }
+
+    /// <summary>The reference model, loaded from the case's HF-named weights with the case's config, in eval mode.</summary>
+    public static Wav2Vec2Model LoadReferenceModel() => Wav2Vec2Model.FromCheckpoint(WeightsPath, CaseConfig);
 
     public static StateDict LoadIo() => Checkpoint.Load(TestPaths.ReferenceFile("wav2vec2.io.safetensors"));
 

@@ -29,7 +29,8 @@ public class AvatarRunResumeTests(AvatarTrainingFixture fx)
         Run("run", fx.Temp.File("r4.yaml"), "--run-id", "straight");
         Run("run", fx.Temp.File("r2.yaml"), "--run-id", "split");
         var split = Path.Combine(fx.Temp.File("results"), "resume", "split");
-        Run("run", fx.Temp.File("r4.yaml"), "--resume", split);
+        Run("run", fx.Temp.File("r4.yaml"), "--resume", split, "--allow-config-change");   // extended: steps 2 -> 4
+        Assert.Contains("avatar.steps: 2 -> 4", File.ReadAllText(Path.Combine(split, "config-changes.txt")));
         var straight = Losses(Path.Combine(fx.Temp.File("results"), "resume", "straight", "metrics.csv"));
         var resumed = Losses(Path.Combine(split, "metrics.csv"));
         Assert.Equal(4, straight.Length);

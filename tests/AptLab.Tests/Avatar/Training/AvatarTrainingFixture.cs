@@ -68,13 +68,14 @@ public sealed class AvatarTrainingFixture : IDisposable
     public ExperimentConfig Config(int steps = 40, int microBatch = 2) => ConfigLoader.Parse<ExperimentConfig>(Yaml("t", steps, microBatch));
 
     /// <summary>A fresh DiT (same seed: same base, init and LoRA), trainer and batch source for one process.</summary>
-    public (OmniAvatarModel dit, Lora lora, OmniAvatarTrainer trainer, AvatarBatchSource source) Build(AvatarFinetuneConfig a, ulong seed = 0)
+    public (OmniAvatarModel dit, Lora lora, OmniAvatarTrainer trainer, AvatarBatchSource source) Build(AvatarFinetuneConfig a, ulong seed = 0,
+        AptLab.Training.Precision precision = AptLab.Training.Precision.Fp32)
     {
         var dataset = new AvatarCachedDataset(LatentCache.Open(CacheDir), LatentStats.Wan21);
         var source = new AvatarBatchSource(dataset, DistributedSampler.For(null, dataset.Count, seed: seed), a.MicroBatch, a.Accumulation);
         torch.manual_seed(seed);
         var (dit, lora) = AvatarFinetuneModels.BuildDit(a, seed, TextWriter.Null);
-        return (dit, lora, new OmniAvatarTrainer(dit, a.Settings(), seed), source);
+        return (dit, lora, new OmniAvatarTrainer(dit, a.Settings(), seed, precision: precision), source);
     }
 
     public void Dispose() => Temp.Dispose();

@@ -6,38 +6,51 @@ namespace AptLab.Tests.Wan.Text;
 
 public class T5EncoderTests(ITestOutputHelper log)
 {
-    private static readonly T5EncoderConfig RefConfig = new() { Vocab = 300, Dim = 64, DimAttn = 64, DimFfn = 128, NumHeads = 4,
-        NumLayers = 3, NumBuckets = 32, SharedPos = false };
+    /// <summary>The case's T5Encoder(...) arguments; the bucket saturation distance from its notes ("max_dist N").</summary>
+    private static T5EncoderConfig CaseConfig(ReferenceCase rc)
+    {
+        var c = rc.Config;
+        int maxDist = int.Parse(ReferenceCase.Parse(string.Join(" ", rc.Json.GetProperty("notes").EnumerateArray().Select(n => n.GetString())),
+            @"max_dist (\d+)")[0]);
+        return new T5EncoderConfig
+        {
+            Vocab = c.GetProperty("vocab").GetInt32(), Dim = c.GetProperty("dim").GetInt32(), DimAttn = c.GetProperty("dim_attn").GetInt32(),
+            DimFfn = c.GetProperty("dim_ffn").GetInt32(), NumHeads = c.GetProperty("num_heads").GetInt32(),
+            NumLayers = c.GetProperty("num_layers").GetInt32(), NumBuckets = c.GetProperty("num_buckets").GetInt32(),
+            SharedPos = c.GetProperty("shared_pos").GetBoolean(), MaxDistance = maxDist,
+        };
+    }
 
     [Fact]
     public void Reproduces_the_t5_encoder_reference_case()
     {
         using var _ = torch.NewScope();
-        using var weights = Checkpoint.Load(TestPaths.ReferenceFile("t5_encoder.weights.safetensors"));
-        using var io = Checkpoint.Load(TestPaths.ReferenceFile("t5_encoder.io.safetensors"));
-        using var enc = T5Encoder.FromCheckpoint(TestPaths.ReferenceFile("t5_encoder.weights.safetensors"), RefConfig);
-        Assert.Equal(142912, enc.num_parameters());
+        using var rc = ReferenceCase.Open("t5_encoder", log);
+        var cfg = CaseConfig(rc);
+        using var weights = Checkpoint.Load(rc.WeightsPath);
+        using var enc = T5Encoder.FromCheckpoint(rc.WeightsPath, cfg);
+        var w = rc.Json.GetProperty("weights");
+        Assert.Equal(w.GetProperty("num_params").GetInt64(), enc.num_parameters());
+        Assert.Equal(w.GetProperty("num_tensors").GetInt32(), weights.Count);
         Assert.Equal(weights.Keys, enc.state_dict().Keys);   // same keys in the same order as the official module
 
-        var ids = io["ids"].to(ScalarType.Int64);
-        var mask = io["mask"].to(ScalarType.Int64);
-        Assert.Equal(io["ids"].data<float>().Select(v => (long)v), ids.data<long>());
+        var ids = rc.Input("ids").to(ScalarType.Int64);
+        var mask = rc.Input("mask").to(ScalarType.Int64);
+        Assert.Equal(rc.Json.GetProperty("ids").EnumerateArray().Select(e => e.GetInt64()), ids.flatten().data<long>());
+        Assert.Equal(rc.Json.GetProperty("mask").EnumerateArray().Select(e => e.GetInt64()), mask.flatten().data<long>());
+        long len = ids.size(1);
 
-        var buckets = T5RelativeEmbedding.Buckets(12, 12, 32, 128);
-        Assert.Equal(io["dbg.rel_pos_buckets"].to(ScalarType.Int64).data<long>(), buckets.data<long>());
+        rc.CheckExact("dbg.rel_pos_buckets", T5RelativeEmbedding.Buckets(len, len, cfg.NumBuckets, cfg.MaxDistance));
 
         using var noGrad = torch.no_grad();
-        var bias0 = enc.blocks[0].pos_embedding!.forward(12, 12);
         var out_ = enc.forward(ids, mask);
         var trimmed = T5Encoder.TrimToLength(out_, mask);
-        double eBias = RefCompare.RelErr(bias0, io["dbg.pos_bias_block0"]);
-        double eOut = RefCompare.RelErr(out_, io["out"]);
-        double eTrim = RefCompare.RelErr(trimmed[0], io["out_trimmed"]);
-        log.WriteLine($"rel err: pos_bias_block0 {eBias:E2}, out {eOut:E2}, out_trimmed {eTrim:E2}");
-        Assert.True(eBias < 1e-6, $"pos_bias_block0 rel err {eBias}");
-        Assert.True(eOut < 1e-4, $"out rel err {eOut}");
-        Assert.True(eTrim < 1e-4, $"out_trimmed rel err {eTrim}");
-        Assert.Equal(new long[] { 6 }, T5Encoder.SeqLens(mask));
+        rc.Check("dbg.pos_bias_block0", enc.blocks[0].pos_embedding!.forward(len, len), 1e-6);
+        rc.Check("out", out_);
+        rc.Check("out_trimmed", trimmed[0]);
+        Assert.Equal(mask.sum([1]).data<long>(), T5Encoder.SeqLens(mask));
+        Assert.Equal(rc.Io["out_trimmed"].size(0), T5Encoder.SeqLens(mask)[0]);
+        rc.AssertAllAccountedFor();
     }
 
     [Fact]
@@ -113,8 +126,10 @@ public class T5EncoderTests(ITestOutputHelper log)
     public void Wrong_checkpoint_shape_is_reported_with_the_key()
     {
         using var _ = torch.NewScope();
-        using var weights = Checkpoint.Load(TestPaths.ReferenceFile("t5_encoder.weights.safetensors"));
-        using var enc = new T5Encoder(RefConfig with { NumBuckets = 16 });
+        using var rc = ReferenceCase.Open("t5_encoder");
+        var cfg = CaseConfig(rc);
+        using var weights = Checkpoint.Load(rc.WeightsPath);
+        using var enc = new T5Encoder(cfg with { NumBuckets = cfg.NumBuckets / 2 });
         var e = Assert.Throws<InvalidDataException>(() => enc.load_state_dict(weights));
         Assert.Contains("blocks.0.pos_embedding.embedding.weight", e.Message);
     }

@@ -1,0 +1,253 @@
+using AptLab.Apt;
+using AptLab.Training;
+using AptLab.Wan;
+
+namespace AptLab.Experiments;
+
+/// <summary>
+/// The per-GPU memory of an apt-wan run (`aptlab plan`; docs/precision-and-parallelism.md#memory-plan): the config's
+/// networks are built on the meta device (nothing allocated) and their parameters counted per unit (root, blocks); the
+/// bytes a rank holds in each phase (CD, image phase, video phase) follow from the run's precision, parallel mode and
+/// world size the way the trainers keep them:
+/// <list type="bullet">
+/// <item>masters (float32 under fp32 and bf16-mixed, bf16 under bf16), their gradients, the optimizer states (AdamW 2,
+/// RMSprop 1 per element) and the EMA of G: whole under ddp, 1/N under fsdp;</item>
+/// <item>compute copies: under ddp and bf16-mixed a whole bf16 copy; under fsdp the root units of the networks in use
+/// plus one block gathered with its bf16 gradient and its float32 flat gradient for the reduce-scatter;</item>
+/// <item>the frozen CD teacher in the compute dtype (1/N under fsdp); the umT5 text encoder encodes the negative prompt
+/// once on the host (not on the GPU);</item>
+/// <item>activations of the micro-batch at the phase's resolution: with checkpointing each block keeps its float32
+/// input (the residual stream is a float32 island, docs/wan-dit.md#precision) and one block at a time is recomputed
+/// with all its intermediates; without, every block keeps them all. The D step keeps the graphs of D on the real, the
+/// fake and (R1) the perturbed real batch; the G step those of G and of D on the fake batch. Attention is assumed to
+/// be a fused kernel (CUDA, libtorch >= 2.1): it keeps O(tokens) state, not the [heads, L, L] scores.</item>
+/// </list>
+/// The block intermediates per token are <see cref="BlockIntermediateBytesPerToken"/>, the checkpointed input
+/// <see cref="CheckpointBytesPerToken"/>; both are checked against the shim's allocator on a real block
+/// (MemoryPlanTests).
+/// </summary>
+public sealed class MemoryPlan
+{
+    /// <summary>A network's trainable size: the root unit (embeddings, head, read-out) and equal blocks.</summary>
+    public sealed record Network(string Name, long Root, long Block, int Blocks)
+    {
+        public long Total => Root + Block * Blocks;
+    }
+
+    /// <summary>One line of a phase: what, bytes per GPU (ckpt: with activation checkpointing; full: without).</summary>
+    public sealed record Line(string Item, long Bytes, long BytesWithoutCheckpointing);
+
+    public sealed record Phase(string Name, string Shape, List<Line> Lines)
+    {
+        public long Total => Lines.Sum(l => l.Bytes);
+        public long TotalWithoutCheckpointing => Lines.Sum(l => l.BytesWithoutCheckpointing);
+    }
+
+    public ExperimentConfig Config { get; }
+    public int Gpus { get; }
+    public Precision Precision { get; }
+    public ParallelMode Parallel { get; }
+    public Network Generator { get; }
+    public Network Discriminator { get; }
+    public long TextEncoderParameters { get; }
+    public List<Phase> Phases { get; } = new();
+    /// <summary>Settings the run itself would refuse at this world size (e.g. a CD batch that does not split).</summary>
+    public List<string> Problems { get; } = new();
+    /// <summary>Host memory per rank: the whole teacher in its release dtype (kept on the host under fsdp, on the GPU
+    /// under ddp: then 0 here) and the whole G and D templates the shards are cut from.</summary>
+    public long HostBytes { get; }
+
+    private readonly WanConfig net;
+
+    /// <summary>float32 bytes per token of a block's checkpointed input: the residual stream [B, L, dim].</summary>
+    public static long CheckpointBytesPerToken(WanConfig c) => 4L * c.Dim;
+
+    /// <summary>Bytes per token a block keeps for its backward when it runs with gradients (bf16 linears, float32
+    /// islands): 17 float32 [L, dim] tensors (norm and modulation outputs, q/k RMSNorm, RoPE in and out, the residual
+    /// sums), 17 bf16 [L, dim] tensors (the linears' cast inputs and outputs, attention in and out) and the FFN's two
+    /// bf16 [L, ffn_dim] tensors (its hidden layer before and after GELU).</summary>
+    public static long BlockIntermediateBytesPerToken(WanConfig c, int computeBytes = 2) =>
+        17L * 4 * c.Dim + 17L * computeBytes * c.Dim + 2L * computeBytes * c.FfnDim;
+
+    public MemoryPlan(ExperimentConfig cfg, int gpus) : this(cfg, gpus, null) { }
+
+    private MemoryPlan(ExperimentConfig cfg, int gpus, MemoryPlan? counted)
+    {
+        if (cfg.Experiment != "apt-wan" || cfg.Wan is null)
+            throw new ArgumentException($"aptlab plan: the config is experiment '{cfg.Experiment}'; the planner covers experiment: apt-wan (Wan 2.1 APT)");
+        if (gpus < 1) throw new ArgumentException("aptlab plan: --gpus must be >= 1");
+        (Config, Gpus, Precision, Parallel) = (cfg, gpus, cfg.TrainingPrecision, cfg.ParallelMode);
+        net = cfg.Wan.Architecture() ?? throw new ArgumentException("aptlab plan: wan.preset must name the architecture (t2v-1.3b, t2v-14b or tiny)");
+        var apt = cfg.Apt;
+        var dtype = cfg.Wan.ModelDtype();
+        if (counted is not null)
+            (Generator, Discriminator, DBlocksRun, TextEncoderParameters) = (counted.Generator, counted.Discriminator, counted.DBlocksRun, counted.TextEncoderParameters);
+        else
+        {
+            var layers = apt.HeadLayers.Count > 0 ? apt.HeadLayers.ToArray() : null;
+            using (var g = new WanFlowModel(new WanModel(net, dtype, Device.Meta)))
+                Generator = Count("G", g.Module);
+            using (var d = new Discriminator(new WanFlowModel(new WanModel(net, dtype, Device.Meta)), layers))
+            {
+                Discriminator = Count("D", d);
+                DBlocksRun = d.Layers.Max() + 1;
+            }
+            using var t5 = new AptLab.Wan.Text.T5Encoder(AptLab.Wan.Text.T5EncoderConfig.UmT5Xxl, ScalarType.BFloat16, Device.Meta);
+            TextEncoderParameters = t5.parameters().Sum(p => p.numel());
+        }
+        long release = Bytes(dtype);
+        HostBytes = Parallel == ParallelMode.Fsdp ? (Generator.Total + Discriminator.Total + Generator.Total) * release : 0;
+        if (string.IsNullOrWhiteSpace(apt.Student)) Phases.Add(Cd());
+        if (!string.IsNullOrWhiteSpace(cfg.Wan.ImageData) || cfg.Wan.RandomWeights) Phases.Add(Apt(video: false));
+        if (!string.IsNullOrWhiteSpace(cfg.Wan.VideoData) || cfg.Wan.RandomWeights) Phases.Add(Apt(video: true));
+    }
+
+    /// <summary>The same config at another world size (the networks are not counted again).</summary>
+    public MemoryPlan WithGpus(int gpus) => new(Config, gpus, this);
+
+    /// <summary>Blocks D runs (up to its last head layer).</summary>
+    public int DBlocksRun { get; }
+
+    private static Network Count(string name, AptLab.Torch.nn.Module m)
+    {
+        long total = 0, block0 = 0;
+        int blocks = 0;
+        foreach (var (n, p) in m.named_parameters())
+        {
+            total += p.numel();
+            int i = n.IndexOf("blocks.", StringComparison.Ordinal);
+            if (i >= 0 && (i == 0 || n[i - 1] == '.') && !n.StartsWith("readout", StringComparison.Ordinal))
+            {
+                var rest = n[(i + 7)..];
+                int k = int.Parse(rest[..rest.IndexOf('.')]);
+                blocks = Math.Max(blocks, k + 1);
+                if (k == 0) block0 += p.numel();
+            }
+        }
+        return new Network(name, total - block0 * blocks, block0, blocks);
+    }
+
+    private static long Bytes(ScalarType t) => t switch { ScalarType.Float64 => 8, ScalarType.Float32 => 4, _ => 2 };
+    private long MasterBytes => Precision == Precision.Bf16 ? 2 : 4;
+    private long ComputeBytes => Precision == Precision.Fp32 ? 4 : 2;
+    private long Share(long n) => Parallel == ParallelMode.Fsdp ? (n + Gpus - 1) / Gpus : n;
+
+    // masters, gradients, optimizer states of trained networks; compute copies / gathered units
+    private IEnumerable<Line> Trained(IReadOnlyList<Network> nets, int optimizerStates, string optimizer)
+    {
+        long masters = nets.Sum(n => Share(n.Total)) * MasterBytes;
+        var names = string.Join(" + ", nets.Select(n => n.Name));
+        string how = Parallel == ParallelMode.Fsdp ? $"1/{Gpus}" : "whole";
+        yield return Same($"{names} masters ({how}, {(MasterBytes == 4 ? "float32" : "bf16")})", masters);
+        yield return Same($"{names} gradients ({how})", masters);
+        yield return Same($"{optimizer} state ({optimizerStates} per element, {how})", masters * optimizerStates);
+        if (Parallel == ParallelMode.Fsdp)
+        {
+            long block = nets.Max(n => n.Block);
+            long gathered = nets.Sum(n => n.Root) * ComputeBytes + block * (2 * ComputeBytes + MasterBytes);
+            yield return Same("gathered: root units + one block (weights, bf16 and flat gradients)", gathered);
+        }
+        else if (Precision == Precision.Bf16Mixed)
+            yield return Same($"{names} bf16 compute copies and their gradients", nets.Sum(n => n.Total) * 2 * ComputeBytes);
+    }
+
+    private static Line Same(string item, long bytes) => new(item, bytes, bytes);
+
+    // activations of `graphs` networks' graphs alive at once (blocks each), at b samples of L tokens
+    private Line Activations(string item, long b, long tokens, int blocks)
+    {
+        long ckpt = b * tokens * CheckpointBytesPerToken(net);
+        long inner = b * tokens * BlockIntermediateBytesPerToken(net, (int)ComputeBytes);
+        return new Line(item, blocks * ckpt + inner, blocks * inner);
+    }
+
+    private long Tokens(bool video)
+    {
+        var s = Config.Wan!.LatentShape(video);                                    // [16, F, H, W]
+        return s[1] / net.PatchSize.T * (s[2] / net.PatchSize.H) * (s[3] / net.PatchSize.W);
+    }
+
+    private Phase Cd()
+    {
+        var d = Config.Distill;
+        long b = (d.Batch + Gpus - 1) / Gpus;
+        if (d.Batch % Gpus != 0) Problems.Add($"distill.batch {d.Batch} does not split over {Gpus} GPUs (it is the global CD batch)");
+        bool video = !string.IsNullOrWhiteSpace(Config.Wan!.VideoData) || Config.Wan.RandomWeights;
+        long tokens = Tokens(video);
+        var lines = Trained([Generator with { Name = "student" }], 2, "AdamW").ToList();
+        lines.Add(Same($"frozen teacher ({(Parallel == ParallelMode.Fsdp ? $"1/{Gpus} + its root gathered" : "whole")}, compute dtype)",
+            (Share(Generator.Total) + (Parallel == ParallelMode.Fsdp ? Generator.Root : 0)) * ComputeBytes));
+        lines.Add(Activations($"activations: student on {b} sample(s) x {tokens} tokens", b, tokens, Generator.Blocks));
+        return new Phase("distill (CD)", $"{(video ? "clips" : "images")} {string.Join("x", Config.Wan.LatentShape(video))}, {b} per GPU", lines);
+    }
+
+    private Phase Apt(bool video)
+    {
+        var s = video ? Config.Apt.Video : Config.Apt.Image;
+        long b = s.MicroBatch, tokens = Tokens(video);
+        var lines = Trained([Generator, Discriminator], 1, "RMSprop").ToList();
+        lines.Add(Same($"EMA of G ({(Parallel == ParallelMode.Fsdp ? $"1/{Gpus}" : "whole")})", Share(Generator.Total) * MasterBytes));
+        int dGraphs = 2 + (s.R1Lambda > 0 ? 1 : 0) + (s.R2Lambda > 0 ? 1 : 0);
+        var dStep = Activations("", b, tokens, dGraphs * DBlocksRun);
+        var gStep = Activations("", b, tokens, Generator.Blocks + DBlocksRun);
+        var worst = dStep.Bytes >= gStep.Bytes ? ("D step", dStep, $"{dGraphs} D graphs") : ("G step", gStep, "G + D graphs");
+        lines.Add(worst.Item2 with { Item = $"activations: {worst.Item1} ({worst.Item3}, {b} sample(s) x {tokens} tokens)" });
+        return new Phase(video ? "APT video phase" : "APT image phase",
+            $"{string.Join("x", Config.Wan!.LatentShape(video))} latents, micro-batch {b} per GPU", lines);
+    }
+
+    /// <summary>The largest phase total (with checkpointing).</summary>
+    public long Peak => Phases.Max(p => p.Total);
+
+    /// <summary>Whether every phase fits in <paramref name="gpuBytes"/>.</summary>
+    public bool Fits(long gpuBytes) => Peak <= gpuBytes && Problems.Count == 0;
+
+    /// <summary>The smallest world size at which the plan fits (same config otherwise), or null when none does (the
+    /// activations and the gathered working set do not shrink with N).</summary>
+    public int? SmallestFit(long gpuBytes, int limit = 4096)
+    {
+        for (int n = 1; n <= limit; n++)
+            if (WithGpus(n).Fits(gpuBytes)) return n;
+        return null;
+    }
+
+    public static string Gb(long bytes) => (bytes / 1e9).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) + " GB";
+
+    /// <summary>The printed plan (docs/precision-and-parallelism.md#memory-plan).</summary>
+    public string Render(double gpuMemoryGb)
+    {
+        long gpu = (long)(gpuMemoryGb * 1e9);
+        var w = new StringWriter();
+        w.WriteLine($"{Config.Name}: Wan {Config.Wan!.Preset} (dim {net.Dim}, {net.NumLayers} blocks), precision {Config.Precision}, parallel {Config.Parallel}, {Gpus} GPU(s) of {gpuMemoryGb:0.#} GB");
+        w.WriteLine($"  G {Generator.Total:N0} parameters (root {Generator.Root:N0} + {Generator.Blocks} blocks x {Generator.Block:N0}); " +
+                    $"D {Discriminator.Total:N0} (runs {DBlocksRun} blocks); umT5 text encoder {TextEncoderParameters:N0} (host, once)");
+        foreach (var p in Phases)
+        {
+            w.WriteLine($"  {p.Name}: {p.Shape}");
+            foreach (var l in p.Lines)
+                w.WriteLine($"    {l.Item,-78} {Gb(l.Bytes),10}" + (l.Bytes != l.BytesWithoutCheckpointing ? $"   (without checkpointing {Gb(l.BytesWithoutCheckpointing)})" : ""));
+            w.WriteLine($"    {"total per GPU",-78} {Gb(p.Total),10}   (without checkpointing {Gb(p.TotalWithoutCheckpointing)}){(p.Total <= gpu ? "" : "  DOES NOT FIT")}");
+        }
+        if (HostBytes > 0) w.WriteLine($"  host memory per rank: {Gb(HostBytes)} (whole teacher, G and D templates in {Config.Wan.Dtype}; the shards are cut from them)");
+        foreach (var p in Problems) w.WriteLine($"  problem: {p}");
+        var worst = Phases.MaxBy(p => p.Total)!;
+        if (Fits(gpu))
+            w.WriteLine($"fits: the largest phase ({worst.Name}) needs {Gb(worst.Total)} of {Gb(gpu)} per GPU");
+        else if (Peak <= gpu)
+            w.WriteLine($"the memory fits ({Gb(worst.Total)} of {Gb(gpu)}), but the run would stop: {string.Join("; ", Problems)}");
+        else
+        {
+            var states = worst.Lines.Where(l => !l.Item.StartsWith("activations") && !l.Item.StartsWith("gathered")).Sum(l => l.Bytes);
+            var fixedPart = worst.Total - states;
+            w.WriteLine($"DOES NOT FIT: {worst.Name} needs {Gb(worst.Total)} per GPU but a GPU has {Gb(gpu)}: " +
+                        $"{Gb(states)} of weights, gradients, optimizer state{(worst.Name.StartsWith("APT") ? " and EMA" : "")} " +
+                        $"{(Parallel == ParallelMode.Fsdp ? $"(1/{Gpus} each)" : "(whole replicas: parallel ddp does not shard them)")} " +
+                        $"plus {Gb(fixedPart)} of activations and gathered blocks (at {worst.Shape}; more GPUs shrink only a global batch's share)");
+            var n = Parallel == ParallelMode.Fsdp ? SmallestFit(gpu) : null;
+            w.WriteLine(n is { } k ? $"smallest number of GPUs that fits: {k} (--gpus {k})"
+                : Parallel == ParallelMode.Fsdp ? $"no number of GPUs up to 4096 fits: reduce the micro-batch, frames or resolution (sequence parallelism is not built)"
+                : "use parallel: fsdp to shard them");
+        }
+        return w.ToString();
+    }
+}

@@ -1,0 +1,68 @@
+using AptLab.Avatar.Training;
+using AptLab.Logging;
+using AptLab.Torch.IO;
+using AptLab.Training;
+
+namespace AptLab.Experiments;
+
+/// <summary>
+/// What a resumed run keeps of the logs its earlier attempt wrote (docs/reliability.md#5-resuming), decided from the run
+/// folder's checkpoints by the same rules the stages use to skip or continue: a stage whose product exists is skipped
+/// (its rows are kept), a stage with step checkpoints continues from the newest (its rows up to that step are kept),
+/// and everything else runs again (its rows are dropped: an unfinished stage, the comparison, the config text and the
+/// hparams written once per attempt). Every experiment kind goes through <see cref="Prepare"/>, so metrics.csv and the
+/// TensorBoard events of a resumed run equal an uninterrupted run's row for row.
+/// </summary>
+public static class RunResume
+{
+    /// <summary>One training stage's footprint in a run folder.</summary>
+    /// <param name="Name">its timing tag is <c>time/NAME_seconds</c> (<see cref="RunContext.Timed{T}"/>)</param>
+    /// <param name="TagPrefix">the prefix of the tags it logs per step</param>
+    /// <param name="Products">checkpoints/NAME.safetensors files of which any marks it finished (skipped on resume)</param>
+    /// <param name="StepPrefix">the prefix of its step checkpoints (<see cref="Checkpoints"/>), when it continues from them</param>
+    public sealed record Stage(string Name, string TagPrefix, string[] Products, string? StepPrefix = null);
+
+    /// <summary>The training stages of every kind: the study's (VAE, teacher, CD, the APT phases, also those of apt-wan
+    /// and apt-omniavatar) and OmniAvatar fine-tuning.</summary>
+    public static readonly IReadOnlyList<Stage> Stages =
+    [
+        new("vae", "vae/", [StudyCheckpoints.Vae, StudyCheckpoints.Foundation]),
+        new("teacher", "teacher/", [StudyCheckpoints.Foundation]),
+        new("distill", "cd/", [CdStage.Stage]),
+        new("apt_image", "apt_image/", ["apt_image_ema"], "apt_image"),
+        new("apt_video", "apt_video/", ["apt_video_ema"], "apt_video"),
+        new("avatar", "train/", [], OmniAvatarTrainer.CheckpointPrefix),
+    ];
+
+    /// <summary>The rules for <paramref name="run"/>'s logs: everything is dropped except the rows of finished stages
+    /// and of continued stages up to their checkpoint.</summary>
+    public static ResumePoint For(RunDirectory run)
+    {
+        var point = new ResumePoint().Restart("");
+        foreach (var s in Stages)
+        {
+            if (s.Products.Any(p => File.Exists(Path.Combine(run.Checkpoints, p + ".safetensors"))))
+            {
+                point.Keep(s.TagPrefix).Keep($"time/{s.Name}_");
+                continue;
+            }
+            if (s.StepPrefix is not null && Checkpoints.Latest(run.Checkpoints, s.StepPrefix) is { } latest)
+                point.After(s.TagPrefix, Checkpoints.StepOf(latest));
+        }
+        return point;
+    }
+
+    /// <summary>Readies <paramref name="run"/> for a resumed attempt (rank 0, before anything is written): removes the
+    /// temporary files a killed process left and returns the rules for its logs, saying both on
+    /// <paramref name="output"/>.</summary>
+    public static ResumePoint Prepare(RunDirectory run, TextWriter output)
+    {
+        var orphans = AtomicFile.RemoveOrphans(run.Root);
+        if (orphans.Count > 0)
+            output.WriteLine($"[resume] removed {orphans.Count} unfinished temporary file(s) of the interrupted attempt: " +
+                             string.Join(", ", orphans.Select(o => Path.GetRelativePath(run.Root, o))));
+        var point = For(run);
+        output.WriteLine($"[resume] logs kept: {point}");
+        return point;
+    }
+}
