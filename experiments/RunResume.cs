@@ -47,7 +47,8 @@ public static class RunResume
                 continue;
             }
             if (s.StepPrefix is not null && Checkpoints.Latest(run.Checkpoints, s.StepPrefix) is { } latest)
-                point.After(s.TagPrefix, Checkpoints.StepOf(latest));
+                point.After(s.TagPrefix, Checkpoints.StepOf(latest))
+                     .After($"time/{s.StepPrefix}_samples_per_s", Checkpoints.StepOf(latest));   // its per-step throughput (AptStage)
         }
         return point;
     }
