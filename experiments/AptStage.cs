@@ -13,23 +13,33 @@ namespace AptLab.Experiments;
 /// atomically through <see cref="AptTrainer.SaveCheckpoint"/> (under fsdp every rank's shard plus the consolidated
 /// file) and resumes from the newest one (<see cref="AptTrainer.ResumeLatest"/>, at any world size). Under `aptlab
 /// launch` the phase is data-parallel: each rank trains on its share of the global micro-batch (micro_batch x world
-/// size samples, drawn alike on every rank), rank 0 logs and writes the product.
+/// size samples, drawn alike on every rank), rank 0 logs and writes the product. A training replicate
+/// (<see cref="Replicate"/>) trains with its own seeds and has its own checkpoints, product and metric tags
+/// (apt_image_seed&lt;s&gt;, apt_image_ema_seed&lt;s&gt;, apt_image/seed&lt;s&gt;/...).
 /// </summary>
 public static class AptStage
 {
     /// <summary>A global micro-batch of <paramref name="size"/> real samples drawn with <paramref name="rng"/>.</summary>
     public delegate RealBatch DataSource(int size, Generator rng);
 
-    /// <summary>The product of a phase: checkpoints/apt_image_ema.safetensors or apt_video_ema.safetensors.</summary>
-    public static string Product(bool video) => video ? "apt_video_ema" : "apt_image_ema";
+    /// <summary>The product of a phase: checkpoints/apt_image_ema.safetensors or apt_video_ema.safetensors (replicate
+    /// k: apt_image_ema_seed&lt;s&gt;, ...; null = the run's seed).</summary>
+    public static string Product(bool video, Replicate? replicate = null)
+    {
+        var name = video ? "apt_video_ema" : "apt_image_ema";
+        return replicate?.Checkpoint(name) ?? name;
+    }
 
     /// <summary>The demo's phase on the synthetic latents with the study's teacher and text path.</summary>
-    public static WanFlowModel Phase(StudyContext ctx, WanFlowModel init, string initWeights, bool video) =>
-        Phase(ctx, ctx.Teacher, init, initWeights, video, (n, rng) =>
+    public static WanFlowModel Phase(StudyContext ctx, WanFlowModel init, string initWeights, bool video, Replicate? replicate = null)
+    {
+        var tag = (replicate ?? Replicate.Of(ctx.Config.Seed, 0)).Tag("apt_" + (video ? "video" : "image"));
+        return Phase(ctx, ctx.Teacher, init, initWeights, video, (n, rng) =>
         {
             var (x, captions) = Batches.Sample(ctx, video, n, rng);
             return new RealBatch(x, ctx.Condition(captions));
-        }, (step, ema) => SamplePreview.Log(ctx, "apt_" + (video ? "video" : "image"), step, ema, video));
+        }, (step, ema) => SamplePreview.Log(ctx, tag, step, ema, video), replicate);
+    }
 
     /// <summary>An APT run is launched with the ranks its effective batch assumes (<c>apt.world_size</c>, 0 = any);
     /// checked before the run folder exists (<see cref="ExperimentKinds.Launch"/>) and again by each phase.</summary>
@@ -48,19 +58,24 @@ public static class AptStage
     /// <param name="initWeights">the file the generator starts from (the CD student, the image phase's EMA), read in full
     /// precision into the masters (each rank reads its shards under fsdp)</param>
     /// <param name="preview">logs a sample sheet of the EMA generator every apt.sample_every updates, on rank 0 (null: none)</param>
+    /// <param name="replicate">the training replicate (seeds, checkpoint and product names, metric tags); null = the run's seed</param>
     public static TModel Phase<TModel>(RunContext ctx, FlowModel teacher, TModel init, string initWeights, bool video, DataSource data,
-        Action<long, FlowModel>? preview = null) where TModel : FlowModel
+        Action<long, FlowModel>? preview = null, Replicate? replicate = null) where TModel : FlowModel
     {
-        string product = Product(video);
-        if (!StudyCheckpoints.Has(ctx, product)) ctx.Timed(video ? "apt_video" : "apt_image", () => RunPhase(ctx, teacher, init, initWeights, video, data, preview));
+        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
+        string product = Product(video, replicate);
+        if (!StudyCheckpoints.Has(ctx, product))
+            ctx.Timed(replicate.Label(video ? "apt_video" : "apt_image"), () => RunPhase(ctx, teacher, init, initWeights, video, data, preview, replicate));
         return StudyCheckpoints.LoadModel(ctx, init, product);
     }
 
     /// <summary>Trains one phase (apt.image or apt.video of the config) and writes its EMA generator (the product, in
     /// the master dtype) to checkpoints/.</summary>
+    /// <param name="replicate">the training replicate (seeds, checkpoint and product names, metric tags); null = the run's seed</param>
     public static void RunPhase(RunContext ctx, FlowModel teacher, FlowModel init, string initWeights, bool video, DataSource data,
-        Action<long, FlowModel>? preview = null)
+        Action<long, FlowModel>? preview = null, Replicate? replicate = null)
     {
+        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
         var apt = ctx.Config.Apt;
         var settings = video ? apt.Video : apt.Image;
         string phase = video ? "video" : "image";
@@ -70,28 +85,30 @@ public static class AptStage
         generator.Module.train();
         var layers = apt.HeadLayers.Count > 0 ? apt.HeadLayers.ToArray() : null;
         using var discriminator = new Discriminator(teacher.Copy(), layers);
-        using (var g = new Generator(ctx.Config.Seed + (video ? Seeds.DiscriminatorHeadsVideo : Seeds.DiscriminatorHeadsImage))) discriminator.ResetReadout(g);
+        using (var g = new Generator(replicate.Seed + (video ? Seeds.DiscriminatorHeadsVideo : Seeds.DiscriminatorHeadsImage))) discriminator.ResetReadout(g);
         discriminator.requires_grad_(true);
         RealBatch Data(long update, int micro, Generator rng) => data(settings.MicroBatch * world, rng);   // the global micro-batch
-        using var trainer = new AptTrainer(generator, discriminator, settings, ctx.Config.Seed + (video ? Seeds.AptVideo : Seeds.AptImage), Data,
+        using var trainer = new AptTrainer(generator, discriminator, settings, replicate.Seed + (video ? Seeds.AptVideo : Seeds.AptImage), Data,
             ctx.TrainingGroup, ctx.Precision, ctx.Parallel, ctx.Device);
-        var prefix = "apt_" + phase;
+        var prefix = replicate.Tag("apt_" + phase);                                     // metric tags
+        var checkpoint = replicate.Checkpoint("apt_" + phase);                          // periodic checkpoints
+        var label = replicate.Label("apt_" + phase);                                    // progress lines
         trainer.NonFinite = ctx.NonFinite(prefix);
-        if (trainer.ResumeLatest(ctx.Run.Checkpoints, prefix) is { } resumed)
-            ctx.Out.WriteLine($"[{prefix}] resumed from {resumed} at update {trainer.Step}");
+        if (trainer.ResumeLatest(ctx.Run.Checkpoints, checkpoint) is { } resumed)
+            ctx.Out.WriteLine($"[{label}] resumed from {resumed} at update {trainer.Step}");
         else
         {
             using var start = Checkpoint.Load(initWeights);
             trainer.LoadGenerator(start, initWeights);
         }
-        ctx.Out.WriteLine($"[{prefix}] precision {ctx.Config.Precision}, parallel {ctx.Config.Parallel} over {trainer.WorldSize} rank(s)");
-        var progress = new ProgressReporter(prefix, settings.Updates, ctx.Out, every: 10);
+        ctx.Out.WriteLine($"[{label}] precision {ctx.Config.Precision}, parallel {ctx.Config.Parallel} over {trainer.WorldSize} rank(s)");
+        var progress = new ProgressReporter(label, settings.Updates, ctx.Out, every: 10);
         while (trainer.Step < settings.Updates)
         {
             using var stats = trainer.Update();
             var scalars = stats.Scalars(prefix);
             scalars[$"{prefix}/lr"] = settings.LrGenerator;
-            scalars[$"{prefix}/samples_per_s"] = progress.SamplesPerSecond;
+            scalars[$"time/{checkpoint}_samples_per_s"] = progress.SamplesPerSecond;   // timing: time/* (docs/demo-study.md#determinism)
             ctx.Log.Scalars(trainer.Step, scalars);
             if (trainer.Step % 10 == 0)
             {
@@ -106,12 +123,12 @@ public static class AptStage
             if (trainer.Step % settings.CheckpointEvery == 0 || trainer.Step == settings.Updates)
             {
                 ctx.Log.Flush();                                                             // the logs cover what the checkpoint covers
-                trainer.SaveCheckpoint(ctx.Run.Checkpoints, prefix);
+                trainer.SaveCheckpoint(ctx.Run.Checkpoints, checkpoint);
             }
         }
         using var scope = torch.NewScope();
         var ema = trainer.EmaStateDict();                                                // a collective under fsdp; full on rank 0
-        var product = Product(video);
+        var product = Product(video, replicate);
         ctx.OnMain(() =>
         {
             ctx.Log.Flush();

@@ -12,7 +12,8 @@ namespace AptLab.Experiments;
 /// The consistency-distillation stage of every APT study (docs/consistency-distillation.md): the <c>distill</c>
 /// section's settings (steps, batch, lr, weight_decay, n, shift, guidance) on any <see cref="FlowModel"/> and any
 /// batch source; AdamW on the student, the teacher frozen; one batch per step, the loss logged as cd/loss. The
-/// product is checkpoints/cd.safetensors; a resumed run that has it loads it instead.
+/// product is checkpoints/cd.safetensors; a resumed run that has it loads it instead. A training replicate
+/// (<see cref="Replicate"/>) trains with its own seed and writes its own product and tags (cd_seed&lt;s&gt;, cd/seed&lt;s&gt;/loss).
 /// <para>With a <see cref="TeacherTargetCache"/> (<c>distill.target_cache</c>) the noise of a training sample is one of
 /// <c>noise_seeds</c> seeded draws (seeded by (seed, set, sample, noise seed)), so every teacher step is a function of a
 /// (sample, noise seed, step) triple and is stored in / read from the cache: a second run with the cache computes the
@@ -37,16 +38,19 @@ public static class CdStage
     /// runs (timed; it calls <see cref="Train"/>, which writes that file); either way the student is read back from the
     /// file into a copy of <paramref name="template"/> (its architecture, dtype and device), so every rank and a resumed
     /// run continue from the same weights.</summary>
-    public static TModel Student<TModel>(RunContext ctx, TModel template, Action train) where TModel : FlowModel
+    /// <param name="replicate">the training replicate (its product: cd, cd_seed&lt;s&gt;); null = the run's seed</param>
+    public static TModel Student<TModel>(RunContext ctx, TModel template, Action train, Replicate? replicate = null) where TModel : FlowModel
     {
-        if (StudyCheckpoints.Has(ctx, Stage)) ctx.Out.WriteLine($"[distill] CD student from {StudyCheckpoints.PathOf(ctx, Stage)}");
-        else ctx.Timed("distill", train);
-        return StudyCheckpoints.LoadModel(ctx, template, Stage);
+        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
+        var name = replicate.Checkpoint(Stage);
+        if (StudyCheckpoints.Has(ctx, name)) ctx.Out.WriteLine($"[{replicate.Label("distill")}] CD student from {StudyCheckpoints.PathOf(ctx, name)}");
+        else ctx.Timed(replicate.Label("distill"), train);
+        return StudyCheckpoints.LoadModel(ctx, template, name);
     }
 
     /// <summary>distill.steps AdamW updates of <paramref name="student"/> on the CD loss against
     /// <paramref name="teacher"/> (frozen here), under the run's precision and parallel mode; writes the product
-    /// checkpoints/cd.safetensors (the masters, in the master dtype) and returns the last loss.
+    /// checkpoints/cd.safetensors (the masters, in the master dtype; replicate k: cd_seed&lt;s&gt;) and returns the last loss.
     /// <para>Data-parallel over the batch: distill.batch is the GLOBAL batch; every rank draws it (data, n, eps) from
     /// the same generator and computes the loss of its rows (<see cref="BatchShard"/>), the gradients are averaged
     /// (ddp: all-reduce; fsdp: reduce-scatter), so N ranks reproduce one process. The teacher computes in the
@@ -56,10 +60,13 @@ public static class CdStage
     /// <param name="reportEvery">progress line every this many steps</param>
     /// <param name="preview">logs a sample sheet of the student every distill.sample_every steps; every rank calls it
     /// (the student's forward may gather shards), rank 0 writes (null: none)</param>
+    /// <param name="replicate">the training replicate (seed, product name, metric tags); null = the run's seed</param>
     public static double Train(RunContext ctx, FlowModel student, FlowModel teacher, BatchSource batches, Func<Conditioning, Conditioning> negative,
-        TeacherTargetCache? cache = null, int reportEvery = 10, Action<long, FlowModel>? preview = null)
+        TeacherTargetCache? cache = null, int reportEvery = 10, Action<long, FlowModel>? preview = null, Replicate? replicate = null)
     {
         var cfg = ctx.Config.Distill;
+        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
+        string tag = replicate.Tag(Stage);
         if (cfg.Batch % ctx.WorldSize != 0)
             throw new ArgumentException($"distill.batch {cfg.Batch} does not split over {ctx.WorldSize} ranks (it is the global batch; each rank computes batch / ranks samples)");
         teacher.Module.requires_grad_(false);
@@ -71,9 +78,9 @@ public static class CdStage
         using var _owned = owned;
         var sm = new ParallelFlowModel(student, wrapped);
         using var opt = new AdamW(wrapped.parameters(), lr: cfg.Lr, weight_decay: cfg.WeightDecay);
-        var progress = new ProgressReporter("distill", cfg.Steps, ctx.Out, every: reportEvery);
-        using var rng = new Generator(ctx.Config.Seed + Seeds.Distill);
-        var guard = ctx.NonFinite("distill");
+        var progress = new ProgressReporter(replicate.Label("distill"), cfg.Steps, ctx.Out, every: reportEvery);
+        using var rng = new Generator(replicate.Seed + Seeds.Distill);
+        var guard = ctx.NonFinite(replicate.Tag("distill"));
         double last = double.NaN;
         for (int step = 1; step <= cfg.Steps; step++)
         {
@@ -90,24 +97,25 @@ public static class CdStage
             if (allowed)
             {
                 wrapped.step(opt);
-                ctx.Log.Scalar(step, "cd/loss", last = l);
+                ctx.Log.Scalar(step, tag + "/loss", last = l);
             }
-            else ctx.Log.Scalar(step, "cd/skipped_steps", guard.Skipped);
+            else ctx.Log.Scalar(step, tag + "/skipped_steps", guard.Skipped);
             wrapped.zero_grad();
             progress.Report(step, new Dictionary<string, double> { ["loss"] = l }, (int)b.X0.size(0));
             if (preview is not null && SamplePreview.Due(cfg.SampleEvery, step)) preview(step, sm);
         }
         if (cache is not null)
         {
-            ctx.Out.WriteLine($"[distill] teacher targets: {cache.Hits} from the cache, {cache.Misses} computed");
-            ctx.Log.Scalars(cfg.Steps, new Dictionary<string, double> { ["cd/cache_hits"] = cache.Hits, ["cd/cache_misses"] = cache.Misses });
+            ctx.Out.WriteLine($"[{replicate.Label("distill")}] teacher targets: {cache.Hits} from the cache, {cache.Misses} computed");
+            ctx.Log.Scalars(cfg.Steps, new Dictionary<string, double> { [tag + "/cache_hits"] = cache.Hits, [tag + "/cache_misses"] = cache.Misses });
         }
         using (var scope = torch.NewScope())
         {
             var weights = wrapped.state_dict();                                             // a collective under fsdp; rank 0 holds it
-            ctx.OnMain(() => Safetensors.Save(StudyCheckpoints.PathOf(ctx, Stage), weights, new Dictionary<string, string>
+            var name = replicate.Checkpoint(Stage);
+            ctx.OnMain(() => Safetensors.Save(StudyCheckpoints.PathOf(ctx, name), weights, new Dictionary<string, string>
             {
-                ["stage"] = Stage, ["precision"] = ctx.Config.Precision, ["parallel"] = ctx.Config.Parallel,
+                ["stage"] = name, ["precision"] = ctx.Config.Precision, ["parallel"] = ctx.Config.Parallel,
             }));
         }
         student.Module.eval();
@@ -147,20 +155,24 @@ public static class CdStage
 
     // ---- the demo study's CD (its data, negative prompt and target cache) ----
 
-    /// <summary>The study's CD student (checkpoints/cd.safetensors; <see cref="Student"/>): a copy of ctx.Teacher
-    /// distilled against <paramref name="teacher"/> on the study's latents (images and clips alternate), the negative
-    /// prompt as CFG negative.</summary>
-    public static WanFlowModel Distill(StudyContext ctx, FlowModel teacher, TeacherTargetCache? cache) => Student(ctx, ctx.Teacher, () =>
+    /// <summary>The study's CD student (checkpoints/cd.safetensors, replicate k: cd_seed&lt;s&gt;; <see cref="Student"/>):
+    /// a copy of ctx.Teacher distilled against <paramref name="teacher"/> on the study's latents (images and clips
+    /// alternate), the negative prompt as CFG negative.</summary>
+    public static WanFlowModel Distill(StudyContext ctx, FlowModel teacher, TeacherTargetCache? cache, Replicate? replicate = null)
     {
-        using var student = ctx.Teacher.Copy();
-        Train(ctx, student, teacher, (step, size, rng) =>
+        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
+        return Student(ctx, ctx.Teacher, () =>
         {
-            bool video = ctx.VideoLatents is not null && step % 2 == 0;
-            var (x0, captions, indices) = Batches.SampleIndexed(ctx, video, size, rng);
-            return new Batch(x0, ctx.Condition(captions), video ? "video" : "image", indices);
-        }, c => ctx.Negative((int)c.Context.size(0)), cache, reportEvery: 50,
-            preview: (step, model) => SamplePreview.Log(ctx, "cd", step, model, video: false));
-    });
+            using var student = ctx.Teacher.Copy();
+            Train(ctx, student, teacher, (step, size, rng) =>
+            {
+                bool video = ctx.VideoLatents is not null && step % 2 == 0;
+                var (x0, captions, indices) = Batches.SampleIndexed(ctx, video, size, rng);
+                return new Batch(x0, ctx.Condition(captions), video ? "video" : "image", indices);
+            }, c => ctx.Negative((int)c.Context.size(0)), cache, reportEvery: 50,
+                preview: (step, model) => SamplePreview.Log(ctx, replicate.Tag(Stage), step, model, video: false), replicate: replicate);
+        }, replicate);
+    }
 
     /// <summary>The configured target cache (null without one), fingerprinted by teacher weights, data and settings.</summary>
     public static TeacherTargetCache? OpenCache(StudyContext ctx)

@@ -13,7 +13,15 @@ namespace AptLab.Experiments;
 /// </summary>
 public static class CompareStage
 {
-    public sealed record Method(string Name, int Steps, int Nfe, Func<Tensor, Conditioning, Tensor> Generate);
+    /// <summary>A sampled method. <paramref name="Replicate"/>: the training replicate it comes from (null: not trained
+    /// per replicate, e.g. the teacher); only methods of no or the first replicate go on the sheets.</summary>
+    public sealed record Method(string Name, int Steps, int Nfe, Func<Tensor, Conditioning, Tensor> Generate, Replicate? Replicate = null)
+    {
+        public bool OnSheets => Replicate is null || Replicate.Index == 0;
+    }
+
+    /// <summary>The students of one training replicate.</summary>
+    public sealed record ReplicateStudents(Replicate Replicate, WanFlowModel Cd, WanFlowModel AptImage, WanFlowModel? AptVideo);
 
     /// <summary>The teacher with Euler steps and CFG (0 = the sampling section's guidance/shift).</summary>
     public static Method Teacher(StudyContext ctx, FlowModel teacher, int steps, double guidance = 0, double shift = 0, string? name = null)
@@ -38,17 +46,20 @@ public static class CompareStage
         });
     }
 
-    /// <summary>The demo's methods: the teacher at compare.teacher_steps, CD 1 step, APT image phase 1 step, and the
-    /// video-phase APT student in 1 and 2 steps.</summary>
-    public static List<Method> DemoMethods(StudyContext ctx, WanFlowModel cd, WanFlowModel aptImage, WanFlowModel? aptVideo)
+    /// <summary>The demo's methods: the teacher at compare.teacher_steps, and per training replicate CD 1 step, APT image
+    /// phase 1 step and the video-phase APT student in 1 and 2 steps.</summary>
+    public static List<Method> DemoMethods(StudyContext ctx, IReadOnlyList<ReplicateStudents> replicates)
     {
         var methods = ctx.Config.Compare.TeacherSteps.Select(steps => Teacher(ctx, ctx.Teacher, steps)).ToList();
-        methods.Add(Student(ctx, cd, "CD 1 step"));
-        methods.Add(Student(ctx, aptImage, "APT image phase 1 step"));
-        if (aptVideo is not null)
+        foreach (var r in replicates)
         {
-            methods.Add(Student(ctx, aptVideo, "APT 1 step"));
-            methods.Add(Student(ctx, aptVideo, "APT 2 steps", 2));
+            methods.Add(Student(ctx, r.Cd, "CD 1 step") with { Replicate = r.Replicate });
+            methods.Add(Student(ctx, r.AptImage, "APT image phase 1 step") with { Replicate = r.Replicate });
+            if (r.AptVideo is not null)
+            {
+                methods.Add(Student(ctx, r.AptVideo, "APT 1 step") with { Replicate = r.Replicate });
+                methods.Add(Student(ctx, r.AptVideo, "APT 2 steps", 2) with { Replicate = r.Replicate });
+            }
         }
         return methods;
     }
@@ -56,12 +67,78 @@ public static class CompareStage
     /// <summary>Whether clips are compared besides images.</summary>
     public static bool WithVideo(StudyContext ctx) => ctx.Config.Data.TrainVideos > 0 && ctx.Config.Compare.Video;
 
-    public static void Run(StudyContext ctx, IReadOnlyList<Method> methods)
+    /// <summary>Scores every method (of every replicate) against the held-out real samples, per kind: the sheets and
+    /// per-kind tables of the first replicate in samples/&lt;kind&gt;/, and the run's comparison.csv, comparison_seeds.csv,
+    /// differences.csv, references.csv and README with means, spreads and intervals over the replicates
+    /// (<see cref="ComparisonWriter"/>).</summary>
+    public static IReadOnlyList<ComparisonWriter.Kind> Run(StudyContext ctx, IReadOnlyList<Method> methods)
     {
-        var reports = new List<(string kind, Evaluation.ComparisonOutputs outputs)>();
-        reports.Add(("image", Report(ctx, Evaluate(ctx, methods, video: false), video: false)));
-        if (WithVideo(ctx)) reports.Add(("video", Report(ctx, Evaluate(ctx, methods, video: true), video: true)));
-        ComparisonWriter.Write(ctx, reports);
+        var kinds = new List<ComparisonWriter.Kind>();
+        foreach (bool video in WithVideo(ctx) ? new[] { false, true } : new[] { false })
+            kinds.Add(Score(ctx, methods, video));
+        ComparisonWriter.Write(ctx, kinds);
+        return kinds;
+    }
+
+    /// <summary>One kind (images or clips): every method sampled from the same noise and prompts, scored per sample;
+    /// the references (a second held-out draw, and that draw through the VAE); the sheets of the first replicate.</summary>
+    private static ComparisonWriter.Kind Score(StudyContext ctx, IReadOnlyList<Method> methods, bool video)
+    {
+        string kind = video ? "video" : "image";
+        var sheetResults = Evaluate(ctx, methods.Where(m => m.OnSheets).ToList(), video);
+        var samples = sheetResults.Select(r => Scored(ctx, r.Method, r.Pixels)).ToList();
+        var wall = sheetResults.ToDictionary(r => r.Method, r => r.WallSeconds);
+        var outputs = Report(ctx, sheetResults, video);                                  // disposes the pixels
+        var others = methods.Where(m => !m.OnSheets).ToList();
+        var progress = new Training.ProgressReporter($"compare {kind} seeds", others.Count, ctx.Out, every: 1);
+        foreach (var m in others)
+        {
+            var r = Evaluate(ctx, [m], video, quiet: true)[0];
+            samples.Add(Scored(ctx, m, r.Pixels));
+            wall[m] = r.WallSeconds;
+            r.Pixels.Dispose();
+            progress.Report(samples.Count - sheetResults.Count, $"{m.Name} (seed {m.Replicate!.Seed})");
+        }
+        var (real, _) = ctx.Heldout(video, ctx.Config.Data.HeldoutSamples);
+        var (second, _) = ctx.Heldout(video, ctx.Config.Data.HeldoutSamples, draw: 1);
+        Tensor reconstruction;
+        using (torch.no_grad()) reconstruction = Reconstruct(ctx, second);
+        var realScores = Evaluation.ComparisonReport.PerSample(real, "held-out real samples");
+        var secondScores = Evaluation.ComparisonReport.PerSample(second, "second held-out draw");
+        var reconScores = Evaluation.ComparisonReport.PerSample(reconstruction, "VAE reconstruction of the second held-out draw");
+        foreach (var t in new[] { real, second, reconstruction }) t.Dispose();
+        var rc = ctx.Config.Replicates;
+        var comparison = new Evaluation.SeedComparison(samples, realScores.Features, reconScores.Sharpness,
+            new Evaluation.SeedComparisonOptions(rc.Confidence, rc.Bootstrap, ctx.Config.Seed + (video ? Seeds.CompareClips : Seeds.CompareImages)));
+        var references = new List<Evaluation.ReferenceRow>
+        {
+            new("real data, a second held-out draw", Evaluation.FrechetDistance.Compute(secondScores.Features, realScores.Features), secondScores.Sharpness.Average()),
+            new("the second draw through the VAE", Evaluation.FrechetDistance.Compute(reconScores.Features, realScores.Features), reconScores.Sharpness.Average()),
+        };
+        var wallByMethod = methods.GroupBy(m => m.Name).ToDictionary(g => g.Key, g => g.Average(m => wall[m]));
+        return new ComparisonWriter.Kind(kind, comparison, references, outputs, wallByMethod);
+    }
+
+    private static Evaluation.SeedSamples Scored(StudyContext ctx, Method m, Tensor pixels)
+    {
+        var (features, sharpness) = Evaluation.ComparisonReport.PerSample(pixels, m.Name);
+        return new Evaluation.SeedSamples(m.Name, m.Steps, m.Nfe, m.Replicate?.Seed ?? ctx.Config.Seed, features, sharpness);
+    }
+
+    /// <summary>decode(encode(x)) of real pixels [n, 3, T, H, W]: what the VAE keeps of real data, the best a latent
+    /// generator's decoded samples can look like.</summary>
+    private static Tensor Reconstruct(StudyContext ctx, Tensor pixels)
+    {
+        var parts = new List<Tensor>();
+        for (long i = 0; i < pixels.size(0); i += 32)
+        {
+            using var scope = torch.NewScope();
+            var x = pixels.narrow(0, i, Math.Min(32, pixels.size(0) - i));
+            parts.Add(scope.Keep(ctx.Vae.decode(ctx.Vae.encode(x))));
+        }
+        var all = torch.cat(parts);
+        foreach (var p in parts) p.Dispose();
+        return all;
     }
 
     /// <summary>The sample kind: the sheets (PNG, per-method frames, mp4 grid) and samples.csv (steps, NFE, wall
@@ -122,7 +199,7 @@ public static class CompareStage
     }
 
     /// <summary>Generates <c>compare.samples</c> samples per method (same noise, same prompts), decoded to pixels.</summary>
-    private static List<ComparisonResult> Evaluate(StudyContext ctx, IReadOnlyList<Method> methods, bool video)
+    private static List<ComparisonResult> Evaluate(StudyContext ctx, IReadOnlyList<Method> methods, bool video, bool quiet = false)
     {
         var cfg = ctx.Config;
         int n = cfg.Compare.Samples;
@@ -130,7 +207,7 @@ public static class CompareStage
         using var g = new Generator(cfg.Seed + (video ? Seeds.CompareClips : Seeds.CompareImages));
         using var z = torch.randn(LatentShape(ctx, n, video), generator: g, device: ctx.Device);
         var results = new List<ComparisonResult>();
-        var progress = new Training.ProgressReporter($"compare {(video ? "video" : "image")}", methods.Count, ctx.Out, every: 1);
+        var progress = new Training.ProgressReporter($"compare {(video ? "video" : "image")}", methods.Count, quiet ? TextWriter.Null : ctx.Out, every: 1);
         foreach (var m in methods)
         {
             var sw = System.Diagnostics.Stopwatch.StartNew();

@@ -54,6 +54,8 @@ public sealed class ExperimentConfig : IValidatable
     public DistillStageConfig Distill { get; set; } = new();
     public AptStagesConfig Apt { get; set; } = new();
     public CompareStageConfig Compare { get; set; } = new();
+    /// <summary>Independent training replicates of the study's CD and APT stages, and the intervals of the comparison.</summary>
+    public ReplicatesConfig Replicates { get; set; } = new();
     /// <summary>APT on Wan 2.1 checkpoints with latent-cache data (apt kind); absent for the demo's tiny models.</summary>
     public WanAptConfig? Wan { get; set; }
     /// <summary>experiment: omniavatar-finetune (AvatarFinetuneConfig.cs); absent otherwise.</summary>
@@ -246,6 +248,30 @@ public sealed class DistillStageConfig : IValidatable
         ConfigException.RequirePositive(Shift, file, key + ".shift");
         if (!double.IsFinite(WeightDecay) || WeightDecay < 0) throw ConfigException.For(file, key + ".weight_decay", $"must be a finite number >= 0, got {ConfigException.Show(WeightDecay)}");
         if (!double.IsFinite(Guidance)) throw ConfigException.For(file, key + ".guidance", $"must be a finite number, got {ConfigException.Show(Guidance)}");
+    }
+}
+
+/// <summary>
+/// Independent training replicates of a study (docs/demo-study.md, docs/evaluation.md#seeds-and-intervals): CD and the
+/// APT phases run <see cref="Count"/> times on the same foundation, replicate k with seed + 1000 k, all scored on the
+/// same held-out samples; the comparison reports mean, spread and intervals over them.
+/// </summary>
+public sealed class ReplicatesConfig : IValidatable
+{
+    /// <summary>Training replicates (1 = the run's seed alone).</summary>
+    public int Count { get; set; } = 1;
+    /// <summary>Each replicate distils its own CD student (false: every replicate's APT starts from replicate 0's).</summary>
+    public bool Distill { get; set; } = true;
+    /// <summary>Bootstrap resamples of the evaluation samples (the intervals' evaluation part).</summary>
+    public int Bootstrap { get; set; } = 100;
+    /// <summary>Confidence level of the intervals.</summary>
+    public double Confidence { get; set; } = 0.95;
+
+    public void Validate(string key, string? file)
+    {
+        if (Count < 1) throw ConfigException.For(file, key + ".count", "must be >= 1");
+        if (Bootstrap < 2) throw ConfigException.For(file, key + ".bootstrap", "must be >= 2 resamples");
+        if (!(Confidence > 0 && Confidence < 1)) throw ConfigException.For(file, key + ".confidence", "must be in (0, 1)");
     }
 }
 

@@ -211,7 +211,7 @@ public static class ExperimentKinds
     /// <paramref name="resumed"/> run first drops the leftovers of the interrupted attempt (<see cref="RunResume"/>).</summary>
     public static void Run(ExperimentConfig cfg, RunDirectory run, TextWriter output, ProcessGroup? group = null, bool resumed = false)
     {
-        var resume = resumed && DistributedRun.IsMainProcess(group) ? RunResume.Prepare(run, output) : null;
+        var resume = resumed && DistributedRun.IsMainProcess(group) ? RunResume.Prepare(run, output, Replicate.All(cfg)) : null;
         if (cfg.Experiment == "omniavatar-finetune")
         {
             AvatarFinetuneExperiment.Run(cfg, run, output, group, resumed, resume);

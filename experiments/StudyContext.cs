@@ -67,12 +67,13 @@ public sealed class StudyContext : RunContext
 
     public Conditioning Negative(int batch) => Condition(Enumerable.Repeat(Config.Sampling.NegativePrompt, batch).ToArray());
 
-    /// <summary>Real pixels [n, 3, T, H, W] of held-out samples (indices past the training set).</summary>
-    public (Tensor pixels, string[] captions) Heldout(bool video, int count)
+    /// <summary>Real pixels [n, 3, T, H, W] of held-out samples (indices past the training set). <paramref name="draw"/> 0
+    /// is the set every method is scored against; draw 1 is an independent second one (the noise floor of the scores).</summary>
+    public (Tensor pixels, string[] captions) Heldout(bool video, int count, int draw = 0)
     {
         var src = video ? Videos : Images;
         long start = video ? Config.Data.TrainVideos : Config.Data.TrainImages;
-        var (px, caps) = src.Batch(start + 1_000_000, count);
+        var (px, caps) = src.Batch(start + 1_000_000 * (1L + draw), count);
         return (px.to(Device), caps);
     }
 

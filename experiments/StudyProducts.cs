@@ -39,18 +39,23 @@ public static class StudyProducts
         SyncFoundation(ctx);
     }
 
-    /// <summary>The consistency-distilled student (checkpoints/cd.safetensors), the same on every rank.</summary>
-    public static WanFlowModel CdStudent(StudyContext ctx) =>
-        CdStage.Distill(ctx, ctx.Teacher, StudyCheckpoints.Has(ctx, CdStage.Stage) ? null : CdStage.OpenCache(ctx));
+    /// <summary>The consistency-distilled student (checkpoints/cd.safetensors; replicate k: cd_seed&lt;s&gt;), the same
+    /// on every rank.</summary>
+    public static WanFlowModel CdStudent(StudyContext ctx, Replicate? replicate = null)
+    {
+        replicate ??= Replicate.Of(ctx.Config.Seed, 0);
+        return CdStage.Distill(ctx, ctx.Teacher, StudyCheckpoints.Has(ctx, replicate.Checkpoint(CdStage.Stage)) ? null : CdStage.OpenCache(ctx), replicate);
+    }
 
     /// <summary>The EMA generators of the image phase and (with clips and video updates) the video phase
-    /// (checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors).</summary>
-    public static (WanFlowModel Image, WanFlowModel? Video) AptStudents(StudyContext ctx, WanFlowModel cd, string cdWeights)
+    /// (checkpoints/apt_image_ema.safetensors, apt_video_ema.safetensors; replicate k: apt_image_ema_seed&lt;s&gt;, ...),
+    /// the generator starting from <paramref name="cdWeights"/>.</summary>
+    public static (WanFlowModel Image, WanFlowModel? Video) AptStudents(StudyContext ctx, WanFlowModel cd, string cdWeights, Replicate? replicate = null)
     {
-        var image = AptStage.Phase(ctx, cd, cdWeights, video: false);
+        var image = AptStage.Phase(ctx, cd, cdWeights, video: false, replicate);
         WanFlowModel? video = null;
         if (ctx.VideoLatents is not null && ctx.Config.Apt.Video.Updates > 0)
-            video = AptStage.Phase(ctx, image, StudyCheckpoints.PathOf(ctx, AptStage.Product(video: false)), video: true);
+            video = AptStage.Phase(ctx, image, StudyCheckpoints.PathOf(ctx, AptStage.Product(video: false, replicate)), video: true, replicate);
         return (image, video);
     }
 

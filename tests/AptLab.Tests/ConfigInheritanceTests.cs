@@ -60,7 +60,7 @@ public class ConfigInheritanceTests : IDisposable
     }
 
     [Fact]
-    public void The_demo_without_r1_differs_from_the_demo_only_in_name_and_r1()
+    public void The_demo_without_r1_differs_from_the_demo_only_in_name_r1_and_its_longer_image_phase()
     {
         var repo = TestPaths.Repo;
         var demo = ConfigLoader.Load<AptLab.Experiments.ExperimentConfig>(Path.Combine(repo, "configs/demo.yaml"));
@@ -69,7 +69,10 @@ public class ConfigInheritanceTests : IDisposable
         Assert.Equal(0, noR1.Apt.Video.R1Lambda);
         Assert.Equal("demo-no-r1", noR1.Name);
         noR1.Name = demo.Name;
-        noR1.Apt.Image = noR1.Apt.Image with { R1Lambda = demo.Apt.Image.R1Lambda };
+        Assert.True(noR1.Apt.Image.Updates > demo.Apt.Image.Updates, "the ablation's own budget: a longer image phase");
+        Assert.Equal(1, noR1.Replicates.Count);
+        noR1.Apt.Image = noR1.Apt.Image with { R1Lambda = demo.Apt.Image.R1Lambda, Updates = demo.Apt.Image.Updates, Lr = demo.Apt.Image.LrGenerator };
+        noR1.Replicates.Count = demo.Replicates.Count;
         noR1.Apt.Video = noR1.Apt.Video with { R1Lambda = demo.Apt.Video.R1Lambda };
         Assert.Equal(ConfigLoader.ToYaml(demo), ConfigLoader.ToYaml(noR1));
     }

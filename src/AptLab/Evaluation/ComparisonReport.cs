@@ -65,6 +65,15 @@ public static class ComparisonReport
         return scores;
     }
 
+    /// <summary>Per-sample scores of <paramref name="samples"/> [N, 3, T, H, W] (or images [N, 3, H, W]) for a
+    /// <see cref="SeedComparison"/>: the features [N, D] the FD is computed on, and the Laplacian-variance sharpness [N].</summary>
+    public static (double[,] Features, double[] Sharpness) PerSample(Tensor samples, string what)
+    {
+        using var scope = torch.NewScope();
+        var clips = AsClips(samples, what);
+        return (FrechetDistance.ToArray(Features(clips), what), Sharpness.LaplacianVariance(clips));
+    }
+
     /// <summary>Scores the methods and writes every artefact into <paramref name="outputDir"/>.</summary>
     public static ComparisonOutputs Write(string outputDir, IReadOnlyList<ComparisonMethod> methods, IReadOnlyList<string> prompts,
                                           Tensor real, ComparisonOptions? options = null)

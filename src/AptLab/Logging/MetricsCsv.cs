@@ -18,6 +18,14 @@ public sealed class MetricsCsv : IDisposable
 {
     public const string Header = "step,tag,value,wall_time";
 
+    /// <summary>Tags under this prefix are timings (stage wall and CPU seconds, throughput); they, and the wall_time
+    /// column, are the only parts of a run's metrics that differ between two runs of the same config, seed and thread
+    /// count (docs/demo-study.md#determinism).</summary>
+    public const string TimingPrefix = "time/";
+
+    /// <summary>Whether <paramref name="tag"/> is a timing (<see cref="TimingPrefix"/>).</summary>
+    public static bool IsTiming(string tag) => tag.StartsWith(TimingPrefix, StringComparison.Ordinal);
+
     private static readonly UTF8Encoding Utf8 = new(false);
     private readonly FileStream stream;
     private readonly Func<double> clock;

@@ -24,6 +24,22 @@ public sealed class DemoSmokeRun : IDisposable
         ExperimentKinds.Run(Config, Run, log);
         Log = log.ToString();
         noR1 = new Lazy<RunDirectory>(RunNoR1);
+        rerun = new Lazy<RunDirectory>(Rerun);
+    }
+
+    private readonly Lazy<RunDirectory> rerun;
+
+    /// <summary>A second run of the same config (same seed, same thread count) in its own folder, run on first use.</summary>
+    public RunDirectory Again => rerun.Value;
+
+    private RunDirectory Rerun()
+    {
+        var cfg = LoadSmoke();
+        cfg.Results = Path.Combine(Temp.Path, "again");
+        var run = RunDirectory.Create(cfg.Results, cfg.Name, "smoke");
+        File.WriteAllText(run.ConfigFile, ConfigLoader.ToYaml(cfg));
+        ExperimentKinds.Run(cfg, run, TextWriter.Null);
+        return run;
     }
 
     /// <summary>configs/demo-smoke.yaml with the tokenizer path made absolute.</summary>

@@ -84,9 +84,11 @@ public class ExperimentKindsTests(DemoSmokeRun demo)
             Assert.Contains(rows, r => r.StartsWith($"{kind},teacher 2 steps CFG 4,2,4,"));
             Assert.Contains(rows, r => r.StartsWith($"{kind},APT 2 steps,2,2,"));
         }
-        var demoRows = File.ReadAllLines(demo.Run.File("comparison.csv"));
+        // (the demo's first training seed: comparison_seeds.csv has one row per method and seed)
+        var demoRows = File.ReadAllLines(demo.Run.File("comparison_seeds.csv"));
+        var kindRows = File.ReadAllLines(c.File("comparison_seeds.csv"));
         foreach (var method in new[] { "CD 1 step", "APT 1 step", "APT 2 steps", "teacher 4 steps CFG 4" })
-            Assert.Equal(Scores(demoRows, "video", method), Scores(rows, "video", method));
+            Assert.Equal(Scores(demoRows, "video", method, demo.Config.Seed), Scores(kindRows, "video", method, compare.Seed));
         Assert.True(File.Exists(Path.Combine(c.Samples, "video", "comparison.mp4")));
 
         // Resuming a finished apt run trains nothing, and keeps its inputs although a newer distill run now stands
@@ -155,9 +157,9 @@ public class ExperimentKindsTests(DemoSmokeRun demo)
         Assert.True(File.Exists(Path.Combine(run.Samples, "video", "comparison.mp4")));
     }
 
-    // frechet_distance and sharpness of a method's row
-    private static string[] Scores(string[] rows, string kind, string method) =>
-        Assert.Single(rows, r => r.StartsWith($"{kind},{method},")).Split(',')[^2..];
+    // frechet_distance and sharpness of a method's row of comparison_seeds.csv
+    private static string[] Scores(string[] rows, string kind, string method, ulong seed) =>
+        Assert.Single(rows, r => r.StartsWith($"{kind},{method},{seed},")).Split(',')[^2..];
 
     [Fact]
     public void Missing_or_foreign_inputs_name_the_key()
