@@ -31,7 +31,7 @@ internal static class AvatarTestUtil
         };
     }
 
-    /// <summary>A tiny model for the semantic tests: dim 32, 1 head (head_dim 32), 4 layers (audio into blocks 2),
+    /// <summary>A tiny model for the semantic tests: dim 32, 1 head (head_dim 32), 6 layers (audio into blocks 2 and 3),
     /// audio rows of 24 features.</summary>
     public static OmniAvatarConfig Tiny => new()
     {

@@ -50,18 +50,65 @@ public class OmniAvatarDiTSemanticsTests(ITestOutputHelper log)
     }
 
     [Fact]
-    public void Audio_reaches_only_blocks_two_to_half_the_depth_per_latent_frame()
+    public void Audio_term_j_enters_exactly_at_block_first_plus_j()
     {
         using var _ = torch.NewScope();
         using var ng = torch.no_grad();
-        var c = AvatarTestUtil.Tiny;                                                // 6 layers: audio before blocks 2, 3
+        var c = AvatarTestUtil.Tiny with { Wan = AvatarTestUtil.Tiny.Wan with { NumLayers = 8 } };
+        var (first, last) = c.AudioBlocks;                                          // 8 layers: blocks 2..4, three terms
+        Assert.Equal((2, c.Wan.NumLayers / 2), (first, last));                      // the spec's rule, not a derived one
+        Assert.Equal(last - first + 1, c.NumAudioProjections);
         using var model = new OmniAvatarModel(c);
         AvatarTestUtil.Randomize(model, 3, c.Wan.Dim);
         var (x, t, ctx, y, audio) = Inputs(c, 1, 5);
-        var a = model.forward_with_audio_terms(x, t, ctx, y, model.AudioConditioning(audio), returnHiddenAfter: [1, 2]);
-        var b = model.forward_with_audio_terms(x, t, ctx, y, null, returnHiddenAfter: [1, 2]);
-        Assert.Equal(0.0, RelErr(a.Hidden[0], b.Hidden[0]));                       // nothing before block 2
-        Assert.True(RelErr(a.Hidden[1], b.Hidden[1]) > 1e-3);
+        int[] all = Enumerable.Range(0, c.Wan.NumLayers).ToArray();
+        var none = model.forward_with_audio_terms(x, t, ctx, y, null, returnHiddenAfter: all);
+        var terms = model.AudioConditioning(audio);                                 // [1, K, T, dim]
+        for (int j = 0; j < c.NumAudioProjections; j++)
+        {
+            // only term j non-zero: the residual stream equals the silent run up to block first + j - 1, then departs
+            var only = torch.zeros_like(terms);
+            only.narrow(1, j, 1).copy_(terms.narrow(1, j, 1));
+            var h = model.forward_with_audio_terms(x, t, ctx, y, only, returnHiddenAfter: all);
+            for (int b = 0; b < first + j; b++) Assert.Equal(0.0, RelErr(h.Hidden[b], none.Hidden[b]));
+            Assert.True(RelErr(h.Hidden[first + j], none.Hidden[first + j]) > 1e-3, $"term {j} did not reach block {first + j}");
+        }
+    }
+
+    [Fact]
+    public void The_injection_adds_its_term_to_every_token_of_its_latent_frame_and_nothing_outside_its_blocks()
+    {
+        using var _ = torch.NewScope();
+        using var g = new Generator(9);
+        (int first, int last) = (2, 4);
+        var (frames, hh, ww, dim) = (3, 2, 5, 6);
+        var terms = torch.randn([2, last - first + 1, frames, dim], generator: g);  // [B, K, T, dim]
+        var x = torch.randn([2, frames * hh * ww, dim], generator: g);              // [B, S, dim]
+        var hook = new AudioInjection(terms, (first, last));
+        for (int block = 0; block < 7; block++)
+        {
+            var added = (hook.BeforeBlock(block, x, (frames, hh, ww)) - x).view(2, frames, hh * ww, dim);
+            if (block < first || block > last)
+            {
+                Assert.Equal(0f, added.abs().max().item<float>());                  // outside 2 .. L/2: untouched
+                continue;
+            }
+            for (int f = 0; f < frames; f++)                                        // frame f's tokens get term[block - first, f]
+                Assert.True(RelErr(added.select(1, f), terms.select(1, block - first).narrow(1, f, 1).expand(2, hh * ww, dim)) < 1e-6,
+                    $"block {block}, frame {f}");
+        }
+        Assert.Throws<ArgumentException>(() => new AudioInjection(terms, (first, last + 1)));
+    }
+
+    [Fact]
+    public void Audio_rows_pack_four_per_latent_frame()
+    {
+        using var _ = torch.NewScope();
+        using var ng = torch.no_grad();
+        var c = AvatarTestUtil.Tiny;
+        using var model = new OmniAvatarModel(c);
+        AvatarTestUtil.Randomize(model, 3, c.Wan.Dim);
+        var (_, _, _, _, audio) = Inputs(c, 1, 5);
         // AudioPack packing: latent frame f ← rows 4f−3 .. 4f, frame 0 ← row 0 four times; changing rows 5..8
         // changes latent frame 2 only.
         var za = model.audio_proj.forward(audio);                                   // [1, 3, hidden]
