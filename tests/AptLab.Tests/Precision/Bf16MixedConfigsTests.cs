@@ -124,4 +124,39 @@ public class Bf16MixedConfigsTests(ITestOutputHelper output)
         double moved = c4.Keys.Where(k => k.StartsWith("model.")).Max(k => (c4[k] - c2[k]).abs().max().item<double>());
         Assert.True(moved > 0, "the trained masters did not move between steps 2 and 4");
     }
+    [Fact]
+    public void The_demo_teacher_stage_trains_in_bf16_mixed_with_float32_masters()
+    {
+        // demo-smoke's VAE + text encoder + teacher (experiment: teacher), once in fp32 and once in bf16-mixed, same seed
+        using var tmp = TestPaths.Temp();
+        var foundations = new Dictionary<string, Dictionary<string, Tensor>>();
+        foreach (var precision in new[] { "fp32", "bf16-mixed" })
+        {
+            var cfg = Load("demo-smoke.yaml", tmp.File("results-" + precision));
+            (cfg.Experiment, cfg.Precision) = ("teacher", precision);
+            var run = ExperimentKinds.Launch(cfg, null, precision, TextWriter.Null);
+            Assert.All(MetricsCsv.Read(run.MetricsCsv).Series("teacher/loss").Values, v => Assert.True(double.IsFinite(v) && v > 0));
+            using var f = Checkpoint.Load(Path.Combine(run.Checkpoints, "foundation.safetensors"));
+            foundations[precision] = f.Where(kv => kv.Key.StartsWith("teacher.") || kv.Key.StartsWith("text.")).ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        }
+        var (full, mixed) = (foundations["fp32"], foundations["bf16-mixed"]);
+        Assert.Equal(full.Keys.Order(), mixed.Keys.Order());
+        long n = 0, notBf16 = 0;
+        double diff2 = 0, norm2 = 0;
+        foreach (var (k, m) in mixed)
+        {
+            using var scope = torch.NewScope();
+            Assert.Equal(ScalarType.Float32, m.dtype);                                // the masters, saved as float32
+            n += m.numel();
+            notBf16 += m.ne(m.to(ScalarType.BFloat16).to(ScalarType.Float32)).sum().item<long>();
+            diff2 += (m.to(ScalarType.Float64) - full[k].to(ScalarType.Float64)).square().sum().item<double>();
+            norm2 += full[k].to(ScalarType.Float64).square().sum().item<double>();
+        }
+        double rel = Math.Sqrt(diff2 / norm2);
+        output.WriteLine($"bf16-mixed teacher: {notBf16}/{n} weights are not bf16 values (float32 masters); rel L2 vs fp32 {rel:E2}");
+        Assert.True(notBf16 > 0.9 * n, "the weights are bf16 values: the optimizer stepped bf16 storage, not float32 masters");
+        Assert.True(rel > 1e-6, "bf16-mixed equals fp32: the forward/backward did not run in bf16");
+        Assert.True(rel < 2e-2, $"bf16-mixed departs from fp32 by {rel:E2}");
+        foreach (var t in full.Values.Concat(mixed.Values)) t.Dispose();
+    }
 }
