@@ -57,7 +57,7 @@ test: build
 	$(DOTNET) test tests/AptLab.Tests -c $(CONFIG) --no-build -nologo -v quiet --logger "console;verbosity=minimal"
 
 # Mutation testing (Stryker.NET, pinned in .config/dotnet-tools.json; not part of `make test`; docs/testing.md):
-# MUTATE=apt (src/AptLab/Apt with the Apt tests) or diffusion; reports under results/mutation/<MUTATE>. Its project
+# MUTATE=apt (src/AptLab/Apt with the Apt tests), diffusion or training; reports under results/mutation/<MUTATE>. Its project
 # analysis gives up when `dotnet --info` is slow (a loaded machine), hence the longer wait.
 MUTATE ?= apt
 mutate: build
