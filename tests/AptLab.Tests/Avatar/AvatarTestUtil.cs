@@ -31,17 +31,17 @@ internal static class AvatarTestUtil
         };
     }
 
-    /// <summary>A tiny model for the semantic tests: dim 32, 1 head (head_dim 32), 6 layers (audio into blocks 2 and 3),
-    /// audio rows of 24 features.</summary>
+    /// <summary>A tiny model for the semantic tests: dim 32, 1 head (head_dim 32), 7 layers (audio into blocks 2 and 3:
+    /// the odd count exercises the floor of L/2), audio rows of 24 features, audio width 12.</summary>
     public static OmniAvatarConfig Tiny => new()
     {
         Wan = new WanConfig
         {
             ModelType = "t2v", InDim = 33, Dim = 32, FfnDim = 64, FreqDim = 16, TextDim = 12, OutDim = 16,
-            NumHeads = 1, NumLayers = 6, TextLen = 8, Eps = 1e-6,
+            NumHeads = 1, NumLayers = 7, TextLen = 8, Eps = 1e-6,
         },
         AudioInDim = 24,
-        AudioHiddenSize = 8,
+        AudioHiddenSize = 12,
     };
 
     public static OmniAvatarModel LoadCaseModel(ReferenceCase rc)

@@ -44,7 +44,7 @@ public class AvatarAptTrainingTests
         using var teacher = Model(1);
         using var gen = teacher.Copy();
         using var d = new Discriminator(teacher.Copy());
-        Assert.Equal(new[] { 2, 3, 5 }, d.Layers);                  // 6 blocks: 16/26/36 of 36 -> 2.67, 4.33, 6
+        Assert.Equal(new[] { 2, 4, 6 }, d.Layers);                  // 7 blocks: 16/26/36 of 7 -> 3.11, 5.06, 7, rounded, 0-indexed
         var dBefore = d.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         using var opt = new RMSprop(gen.Module.parameters(), lr: 1e-3, alpha: 0.9);
         using var g = new Generator(12);
