@@ -5,17 +5,19 @@ using AptLab.Wan;
 namespace AptLab.Experiments;
 
 /// <summary>
-/// The per-GPU memory of an apt-wan run (`aptlab plan`; docs/precision-and-parallelism.md#memory-plan): the config's
-/// networks are built on the meta device (nothing allocated) and their parameters counted per unit (root, blocks); the
-/// bytes a rank holds in each phase (CD, image phase, video phase) follow from the run's precision, parallel mode and
-/// world size the way the trainers keep them:
+/// The per-GPU memory of a training run (`aptlab plan`; docs/precision-and-parallelism.md#memory-plan) of the kinds in
+/// <see cref="Kinds"/>: the config's networks are built on the meta device (nothing allocated) exactly as the run builds
+/// them and their parameters counted per unit (root, blocks); the bytes a rank holds in each phase (CD, image phase,
+/// video phase; the OmniAvatar fine-tune's one phase, MemoryPlan.Avatar.cs) follow from the run's precision, parallel
+/// mode and world size the way the trainers keep them:
 /// <list type="bullet">
 /// <item>masters (float32 under fp32 and bf16-mixed, bf16 under bf16), their gradients, the optimizer states (AdamW 2,
 /// RMSprop 1 per element) and the EMA of G: whole under ddp, 1/N under fsdp;</item>
 /// <item>compute copies: under ddp and bf16-mixed a whole bf16 copy; under fsdp the root units of the networks in use
 /// plus one block gathered with its bf16 gradient and its float32 flat gradient for the reduce-scatter;</item>
 /// <item>the frozen CD teacher in the compute dtype (1/N under fsdp); the umT5 text encoder encodes the negative prompt
-/// once on the host (not on the GPU);</item>
+/// once on the host (not on the GPU); under ddp the APT phases also keep the whole models the run holds outside the
+/// trainer on the GPU (the teacher, the CD student, in the video phase the image phase's EMA generator);</item>
 /// <item>activations of the micro-batch at the phase's resolution: with checkpointing each block keeps its float32
 /// input (the residual stream is a float32 island, docs/wan-dit.md#precision) and one block at a time is recomputed
 /// with all its intermediates; without, every block keeps them all. The D step keeps the graphs of D on the real, the
@@ -26,9 +28,12 @@ namespace AptLab.Experiments;
 /// <see cref="CheckpointBytesPerToken"/>; both are checked against the shim's allocator on a real block
 /// (MemoryPlanTests).
 /// </summary>
-public sealed class MemoryPlan
+public sealed partial class MemoryPlan
 {
-    /// <summary>A network's trainable size: the root unit (embeddings, head, read-out) and equal blocks.</summary>
+    /// <summary>The experiment kinds the planner covers.</summary>
+    public static readonly string[] Kinds = ["apt-wan", "apt-omniavatar", "omniavatar-finetune"];
+
+    /// <summary>A network's size: the root unit (embeddings, head, read-out) and equal blocks.</summary>
     public sealed record Network(string Name, long Root, long Block, int Blocks)
     {
         public long Total => Root + Block * Blocks;
@@ -43,13 +48,26 @@ public sealed class MemoryPlan
         public long TotalWithoutCheckpointing => Lines.Sum(l => l.BytesWithoutCheckpointing);
     }
 
+    // What the meta-device build counted; a plan at another world size reuses it.
+    private sealed record Counts(Network Generator, Network? Discriminator, int DBlocksRun, long TextEncoder, Network? Trainable);
+
     public ExperimentConfig Config { get; }
     public int Gpus { get; }
     public Precision Precision { get; }
     public ParallelMode Parallel { get; }
-    public Network Generator { get; }
-    public Network Discriminator { get; }
-    public long TextEncoderParameters { get; }
+    /// <summary>The APT generator (G), or the fine-tuned DiT as a whole.</summary>
+    public Network Generator => counts.Generator;
+    /// <summary>The APT discriminator (null for a fine-tune).</summary>
+    public Network? Discriminator => counts.Discriminator;
+    /// <summary>The fine-tune's trained tensors (LoRA, audio modules, patch embedding; null for APT): a part of
+    /// <see cref="Generator"/>, per unit.</summary>
+    public Network? Trainable => counts.Trainable;
+    public long TextEncoderParameters => counts.TextEncoder;
+    /// <summary>Blocks D runs (up to its last head layer).</summary>
+    public int DBlocksRun => counts.DBlocksRun;
+    /// <summary>Whether the run checkpoints activations per block (the config's setting; always under fsdp). The fit is
+    /// judged on the totals of the run's setting.</summary>
+    public bool Checkpointing { get; }
     public List<Phase> Phases { get; } = new();
     /// <summary>Settings the run itself would refuse at this world size (e.g. a CD batch that does not split).</summary>
     public List<string> Problems { get; } = new();
@@ -57,7 +75,11 @@ public sealed class MemoryPlan
     /// under ddp: then 0 here) and the whole G and D templates the shards are cut from.</summary>
     public long HostBytes { get; }
 
-    private readonly WanConfig net;
+    private readonly Counts counts;
+    private readonly WanConfig net;                 // the DiT whose blocks the activation figures are of
+    private readonly ScalarType dtype;              // the networks' release dtype
+    private readonly Func<bool, long[]> latentShape;   // [16, F, h, w] of the image (false) and video (true) samples
+    private readonly string title, sizes, hostNote;
 
     /// <summary>float32 bytes per token of a block's checkpointed input: the residual stream [B, L, dim].</summary>
     public static long CheckpointBytesPerToken(WanConfig c) => 4L * c.Dim;
@@ -71,58 +93,89 @@ public sealed class MemoryPlan
 
     public MemoryPlan(ExperimentConfig cfg, int gpus) : this(cfg, gpus, null) { }
 
-    private MemoryPlan(ExperimentConfig cfg, int gpus, MemoryPlan? counted)
+    private MemoryPlan(ExperimentConfig cfg, int gpus, Counts? counted)
     {
-        if (cfg.Experiment != "apt-wan" || cfg.Wan is null)
-            throw new ArgumentException($"aptlab plan: the config is experiment '{cfg.Experiment}'; the planner covers experiment: apt-wan (Wan 2.1 APT)");
+        if (!Kinds.Contains(cfg.Experiment))
+            throw new ArgumentException($"aptlab plan: the config is experiment '{cfg.Experiment}'; the planner covers experiment: {string.Join(", ", Kinds)}");
         if (gpus < 1) throw new ArgumentException("aptlab plan: --gpus must be >= 1");
         (Config, Gpus, Precision, Parallel) = (cfg, gpus, cfg.TrainingPrecision, cfg.ParallelMode);
-        net = cfg.Wan.Architecture() ?? throw new ArgumentException("aptlab plan: wan.preset must name the architecture (t2v-1.3b, t2v-14b or tiny)");
-        var apt = cfg.Apt;
-        var dtype = cfg.Wan.ModelDtype();
-        if (counted is not null)
-            (Generator, Discriminator, DBlocksRun, TextEncoderParameters) = (counted.Generator, counted.Discriminator, counted.DBlocksRun, counted.TextEncoderParameters);
-        else
+        bool fsdp = Parallel == ParallelMode.Fsdp;
+        switch (cfg.Experiment)
         {
-            var layers = apt.HeadLayers.Count > 0 ? apt.HeadLayers.ToArray() : null;
-            using (var g = new WanFlowModel(new WanModel(net, dtype, Device.Meta)))
-                Generator = Count("G", g.Module);
-            using (var d = new Discriminator(new WanFlowModel(new WanModel(net, dtype, Device.Meta)), layers))
+            case "apt-wan":
             {
-                Discriminator = Count("D", d);
-                DBlocksRun = d.Layers.Max() + 1;
+                var wan = cfg.Wan ?? throw new ArgumentException("aptlab plan: experiment apt-wan needs its wan section");
+                net = wan.Architecture() ?? throw new ArgumentException("aptlab plan: wan.preset must name the architecture (t2v-1.3b, t2v-14b or tiny)");
+                dtype = wan.ModelDtype();
+                counts = counted ?? CountWan(net, dtype, cfg.Apt.HeadLayers);
+                latentShape = wan.LatentShape;
+                Checkpointing = wan.GradientCheckpointing || fsdp;
+                title = $"Wan {wan.Preset} (dim {net.Dim}, {net.NumLayers} blocks)";
+                hostNote = $"whole teacher, G and D templates in {wan.Dtype}; the shards are cut from them";
+                bool video = !string.IsNullOrWhiteSpace(wan.VideoData) || wan.RandomWeights;
+                if (string.IsNullOrWhiteSpace(cfg.Apt.Student)) Phases.Add(Cd(video, ""));
+                if (!string.IsNullOrWhiteSpace(wan.ImageData) || wan.RandomWeights) Phases.Add(Apt(video: false));
+                if (video) Phases.Add(Apt(video: true));
+                break;
             }
-            using var t5 = new AptLab.Wan.Text.T5Encoder(AptLab.Wan.Text.T5EncoderConfig.UmT5Xxl, ScalarType.BFloat16, Device.Meta);
-            TextEncoderParameters = t5.parameters().Sum(p => p.numel());
+            case "apt-omniavatar":
+                (net, dtype, counts, latentShape, Checkpointing, title, hostNote) = AvatarAptSetup(cfg, counted);
+                AvatarAptPhases();
+                break;
+            default:
+                (net, dtype, counts, latentShape, Checkpointing, title, hostNote) = AvatarFinetuneSetup(cfg, counted);
+                Phases.Add(Finetune());
+                break;
         }
+        sizes = Trainable is { } t
+            ? $"DiT {Generator.Total:N0} parameters (root {Generator.Root:N0} + {Generator.Blocks} blocks x {Generator.Block:N0}): " +
+              $"trained {t.Total:N0} (root {t.Root:N0} + {t.Blocks} blocks x {t.Block:N0}), frozen {Generator.Total - t.Total:N0}; " +
+              $"encoders (Wan VAE, {TextEncoder}, wav2vec2) on the host before training, for clips missing from the latent cache"
+            : $"G {Generator.Total:N0} parameters (root {Generator.Root:N0} + {Generator.Blocks} blocks x {Generator.Block:N0}); " +
+              $"D {Discriminator!.Total:N0} (runs {DBlocksRun} blocks); {TextEncoder} (host, once)";
         long release = Bytes(dtype);
-        HostBytes = Parallel == ParallelMode.Fsdp ? (Generator.Total + Discriminator.Total + Generator.Total) * release : 0;
-        if (string.IsNullOrWhiteSpace(apt.Student)) Phases.Add(Cd());
-        if (!string.IsNullOrWhiteSpace(cfg.Wan.ImageData) || cfg.Wan.RandomWeights) Phases.Add(Apt(video: false));
-        if (!string.IsNullOrWhiteSpace(cfg.Wan.VideoData) || cfg.Wan.RandomWeights) Phases.Add(Apt(video: true));
+        HostBytes = !fsdp ? 0
+            : Trainable is null ? (Generator.Total + Discriminator!.Total + Generator.Total) * release
+            : Generator.Total * release;
     }
 
+    private string TextEncoder => TextEncoderParameters > 0 ? $"umT5 text encoder {TextEncoderParameters:N0}" : "a tiny random umT5 or a precomputed negative";
+
     /// <summary>The same config at another world size (the networks are not counted again).</summary>
-    public MemoryPlan WithGpus(int gpus) => new(Config, gpus, this);
+    public MemoryPlan WithGpus(int gpus) => new(Config, gpus, counts);
 
-    /// <summary>Blocks D runs (up to its last head layer).</summary>
-    public int DBlocksRun { get; }
+    private static Counts CountWan(WanConfig net, ScalarType dtype, IReadOnlyList<int> headLayers)
+    {
+        var layers = headLayers.Count > 0 ? headLayers.ToArray() : null;
+        Network g, d;
+        int run;
+        using (var m = new WanFlowModel(new WanModel(net, dtype, Device.Meta)))
+            g = Count("G", m.Module);
+        using (var m = new Discriminator(new WanFlowModel(new WanModel(net, dtype, Device.Meta)), layers))
+            (d, run) = (Count("D", m), m.Layers.Max() + 1);
+        using var t5 = new AptLab.Wan.Text.T5Encoder(AptLab.Wan.Text.T5EncoderConfig.UmT5Xxl, ScalarType.BFloat16, Device.Meta);
+        return new Counts(g, d, run, t5.parameters().Sum(p => p.numel()), null);
+    }
 
-    private static Network Count(string name, AptLab.Torch.nn.Module m)
+    /// <summary>The parameters of <paramref name="m"/> whose names pass <paramref name="where"/>, per unit: the items
+    /// of a <c>blocks</c> list (FSDP's block units; a discriminator's read-out is root) and the rest (the root unit).</summary>
+    private static Network Count(string name, AptLab.Torch.nn.Module m, Func<string, bool>? where = null)
     {
         long total = 0, block0 = 0;
         int blocks = 0;
         foreach (var (n, p) in m.named_parameters())
         {
-            total += p.numel();
             int i = n.IndexOf("blocks.", StringComparison.Ordinal);
+            int k = -1;
             if (i >= 0 && (i == 0 || n[i - 1] == '.') && !n.StartsWith("readout", StringComparison.Ordinal))
             {
                 var rest = n[(i + 7)..];
-                int k = int.Parse(rest[..rest.IndexOf('.')]);
+                k = int.Parse(rest[..rest.IndexOf('.')]);
                 blocks = Math.Max(blocks, k + 1);
-                if (k == 0) block0 += p.numel();
             }
+            if (where is not null && !where(n)) continue;
+            total += p.numel();
+            if (k == 0) block0 += p.numel();
         }
         return new Network(name, total - block0 * blocks, block0, blocks);
     }
@@ -131,16 +184,16 @@ public sealed class MemoryPlan
     private long MasterBytes => Precision == Precision.Bf16 ? 2 : 4;
     private long ComputeBytes => Precision == Precision.Fp32 ? 4 : 2;
     private long Share(long n) => Parallel == ParallelMode.Fsdp ? (n + Gpus - 1) / Gpus : n;
+    private string How => Parallel == ParallelMode.Fsdp ? $"1/{Gpus}" : "whole";
 
     // masters, gradients, optimizer states of trained networks; compute copies / gathered units
     private IEnumerable<Line> Trained(IReadOnlyList<Network> nets, int optimizerStates, string optimizer)
     {
         long masters = nets.Sum(n => Share(n.Total)) * MasterBytes;
         var names = string.Join(" + ", nets.Select(n => n.Name));
-        string how = Parallel == ParallelMode.Fsdp ? $"1/{Gpus}" : "whole";
-        yield return Same($"{names} masters ({how}, {(MasterBytes == 4 ? "float32" : "bf16")})", masters);
-        yield return Same($"{names} gradients ({how})", masters);
-        yield return Same($"{optimizer} state ({optimizerStates} per element, {how})", masters * optimizerStates);
+        yield return Same($"{names} masters ({How}, {(MasterBytes == 4 ? "float32" : "bf16")})", masters);
+        yield return Same($"{names} gradients ({How})", masters);
+        yield return Same($"{optimizer} state ({optimizerStates} per element, {How})", masters * optimizerStates);
         if (Parallel == ParallelMode.Fsdp)
         {
             long block = nets.Max(n => n.Block);
@@ -153,7 +206,7 @@ public sealed class MemoryPlan
 
     private static Line Same(string item, long bytes) => new(item, bytes, bytes);
 
-    // activations of `graphs` networks' graphs alive at once (blocks each), at b samples of L tokens
+    // activations of graphs alive at once (`blocks` blocks in all), at b samples of L tokens
     private Line Activations(string item, long b, long tokens, int blocks)
     {
         long ckpt = b * tokens * CheckpointBytesPerToken(net);
@@ -163,41 +216,52 @@ public sealed class MemoryPlan
 
     private long Tokens(bool video)
     {
-        var s = Config.Wan!.LatentShape(video);                                    // [16, F, H, W]
+        var s = latentShape(video);                                                // [16, F, H, W]
         return s[1] / net.PatchSize.T * (s[2] / net.PatchSize.H) * (s[3] / net.PatchSize.W);
     }
 
-    private Phase Cd()
+    private string Latents(bool video) => string.Join("x", latentShape(video));
+
+    private Phase Cd(bool video, string note)
     {
         var d = Config.Distill;
         long b = (d.Batch + Gpus - 1) / Gpus;
         if (d.Batch % Gpus != 0) Problems.Add($"distill.batch {d.Batch} does not split over {Gpus} GPUs (it is the global CD batch)");
-        bool video = !string.IsNullOrWhiteSpace(Config.Wan!.VideoData) || Config.Wan.RandomWeights;
         long tokens = Tokens(video);
         var lines = Trained([Generator with { Name = "student" }], 2, "AdamW").ToList();
         lines.Add(Same($"frozen teacher ({(Parallel == ParallelMode.Fsdp ? $"1/{Gpus} + its root gathered" : "whole")}, compute dtype)",
             (Share(Generator.Total) + (Parallel == ParallelMode.Fsdp ? Generator.Root : 0)) * ComputeBytes));
         lines.Add(Activations($"activations: student on {b} sample(s) x {tokens} tokens", b, tokens, Generator.Blocks));
-        return new Phase("distill (CD)", $"{(video ? "clips" : "images")} {string.Join("x", Config.Wan.LatentShape(video))}, {b} per GPU", lines);
+        return new Phase("distill (CD)", $"{(video ? "clips" : "images")} {Latents(video)}{note}, {b} per GPU", lines);
     }
 
     private Phase Apt(bool video)
     {
         var s = video ? Config.Apt.Video : Config.Apt.Image;
         long b = s.MicroBatch, tokens = Tokens(video);
-        var lines = Trained([Generator, Discriminator], 1, "RMSprop").ToList();
-        lines.Add(Same($"EMA of G ({(Parallel == ParallelMode.Fsdp ? $"1/{Gpus}" : "whole")})", Share(Generator.Total) * MasterBytes));
+        var lines = Trained([Generator, Discriminator!], 1, "RMSprop").ToList();
+        lines.Add(Same($"EMA of G ({How})", Share(Generator.Total) * MasterBytes));
+        if (Parallel == ParallelMode.Ddp)                                          // under fsdp they are on the host
+            lines.Add(Same($"outside the trainer: teacher + CD student{(video ? " + image EMA" : "")} (whole, {DtypeName(dtype)})",
+                (video ? 3 : 2) * Generator.Total * Bytes(dtype)));
         int dGraphs = 2 + (s.R1Lambda > 0 ? 1 : 0) + (s.R2Lambda > 0 ? 1 : 0);
         var dStep = Activations("", b, tokens, dGraphs * DBlocksRun);
         var gStep = Activations("", b, tokens, Generator.Blocks + DBlocksRun);
         var worst = dStep.Bytes >= gStep.Bytes ? ("D step", dStep, $"{dGraphs} D graphs") : ("G step", gStep, "G + D graphs");
         lines.Add(worst.Item2 with { Item = $"activations: {worst.Item1} ({worst.Item3}, {b} sample(s) x {tokens} tokens)" });
-        return new Phase(video ? "APT video phase" : "APT image phase",
-            $"{string.Join("x", Config.Wan!.LatentShape(video))} latents, micro-batch {b} per GPU", lines);
+        return new Phase(video ? "APT video phase" : "APT image phase", $"{Latents(video)} latents, micro-batch {b} per GPU", lines);
     }
 
-    /// <summary>The largest phase total (with checkpointing).</summary>
-    public long Peak => Phases.Max(p => p.Total);
+    private static string DtypeName(ScalarType t) => t switch
+    {
+        ScalarType.BFloat16 => "bf16", ScalarType.Float16 => "fp16", ScalarType.Float64 => "float64", _ => "float32",
+    };
+
+    /// <summary>What a phase needs per GPU with the run's checkpointing setting.</summary>
+    public long Needed(Phase p) => Checkpointing ? p.Total : p.TotalWithoutCheckpointing;
+
+    /// <summary>The largest phase total (with the run's checkpointing setting).</summary>
+    public long Peak => Phases.Max(Needed);
 
     /// <summary>Whether every phase fits in <paramref name="gpuBytes"/>.</summary>
     public bool Fits(long gpuBytes) => Peak <= gpuBytes && Problems.Count == 0;
@@ -218,35 +282,36 @@ public sealed class MemoryPlan
     {
         long gpu = (long)(gpuMemoryGb * 1e9);
         var w = new StringWriter();
-        w.WriteLine($"{Config.Name}: Wan {Config.Wan!.Preset} (dim {net.Dim}, {net.NumLayers} blocks), precision {Config.Precision}, parallel {Config.Parallel}, {Gpus} GPU(s) of {gpuMemoryGb:0.#} GB");
-        w.WriteLine($"  G {Generator.Total:N0} parameters (root {Generator.Root:N0} + {Generator.Blocks} blocks x {Generator.Block:N0}); " +
-                    $"D {Discriminator.Total:N0} (runs {DBlocksRun} blocks); umT5 text encoder {TextEncoderParameters:N0} (host, once)");
+        w.WriteLine($"{Config.Name}: {title}, precision {Config.Precision}, parallel {Config.Parallel}, {Gpus} GPU(s) of {gpuMemoryGb:0.#} GB" +
+                    (Checkpointing ? "" : ", activation checkpointing off"));
+        w.WriteLine($"  {sizes}");
         foreach (var p in Phases)
         {
             w.WriteLine($"  {p.Name}: {p.Shape}");
             foreach (var l in p.Lines)
                 w.WriteLine($"    {l.Item,-78} {Gb(l.Bytes),10}" + (l.Bytes != l.BytesWithoutCheckpointing ? $"   (without checkpointing {Gb(l.BytesWithoutCheckpointing)})" : ""));
-            w.WriteLine($"    {"total per GPU",-78} {Gb(p.Total),10}   (without checkpointing {Gb(p.TotalWithoutCheckpointing)}){(p.Total <= gpu ? "" : "  DOES NOT FIT")}");
+            w.WriteLine($"    {"total per GPU",-78} {Gb(p.Total),10}   (without checkpointing {Gb(p.TotalWithoutCheckpointing)}){(Needed(p) <= gpu ? "" : "  DOES NOT FIT")}");
         }
-        if (HostBytes > 0) w.WriteLine($"  host memory per rank: {Gb(HostBytes)} (whole teacher, G and D templates in {Config.Wan.Dtype}; the shards are cut from them)");
+        if (HostBytes > 0) w.WriteLine($"  host memory per rank: {Gb(HostBytes)} ({hostNote})");
         foreach (var p in Problems) w.WriteLine($"  problem: {p}");
-        var worst = Phases.MaxBy(p => p.Total)!;
+        var worst = Phases.MaxBy(Needed)!;
+        string with = Checkpointing ? "" : " (without checkpointing, as configured)";
         if (Fits(gpu))
-            w.WriteLine($"fits: the largest phase ({worst.Name}) needs {Gb(worst.Total)} of {Gb(gpu)} per GPU");
+            w.WriteLine($"fits: the largest phase ({worst.Name}) needs {Gb(Needed(worst))}{with} of {Gb(gpu)} per GPU");
         else if (Peak <= gpu)
-            w.WriteLine($"the memory fits ({Gb(worst.Total)} of {Gb(gpu)}), but the run would stop: {string.Join("; ", Problems)}");
+            w.WriteLine($"the memory fits ({Gb(Needed(worst))} of {Gb(gpu)}), but the run would stop: {string.Join("; ", Problems)}");
         else
         {
             var states = worst.Lines.Where(l => !l.Item.StartsWith("activations") && !l.Item.StartsWith("gathered")).Sum(l => l.Bytes);
-            var fixedPart = worst.Total - states;
-            w.WriteLine($"DOES NOT FIT: {worst.Name} needs {Gb(worst.Total)} per GPU but a GPU has {Gb(gpu)}: " +
+            var fixedPart = Needed(worst) - states;
+            w.WriteLine($"DOES NOT FIT: {worst.Name} needs {Gb(Needed(worst))}{with} per GPU but a GPU has {Gb(gpu)}: " +
                         $"{Gb(states)} of weights, gradients, optimizer state{(worst.Name.StartsWith("APT") ? " and EMA" : "")} " +
                         $"{(Parallel == ParallelMode.Fsdp ? $"(1/{Gpus} each)" : "(whole replicas: parallel ddp does not shard them)")} " +
                         $"plus {Gb(fixedPart)} of activations and gathered blocks (at {worst.Shape}; more GPUs shrink only a global batch's share)");
-            var n = Parallel == ParallelMode.Fsdp ? SmallestFit(gpu) : null;
+            var n = SmallestFit(gpu);
             w.WriteLine(n is { } k ? $"smallest number of GPUs that fits: {k} (--gpus {k})"
                 : Parallel == ParallelMode.Fsdp ? $"no number of GPUs up to 4096 fits: reduce the micro-batch, frames or resolution (sequence parallelism is not built)"
-                : "use parallel: fsdp to shard them");
+                : "no number of GPUs fits with whole replicas: use parallel: fsdp to shard them");
         }
         return w.ToString();
     }

@@ -34,6 +34,14 @@ public sealed class AvatarAptSamples(LatentCache cache, AvatarAptDataConfig cfg,
             throw new DirectoryNotFoundException($"config key 'omniavatar.data.cache': no latent cache (index.jsonl) in {Path.GetFullPath(folder)}");
         var cache = LatentCache.Open(folder);
         if (cache.Count == 0) throw new InvalidDataException($"config key 'omniavatar.data.cache': the latent cache {cache.Root} is empty");
+        if (cfg.Height > 0 || cfg.Width > 0)
+        {
+            using var first = cache.Load(0);
+            var shape = first.TryGetValue("latents", out var l) ? l.shape : [];
+            if (shape.Length != 4 || (cfg.Height > 0 && shape[2] * 8 != cfg.Height) || (cfg.Width > 0 && shape[3] * 8 != cfg.Width))
+                throw new InvalidDataException($"config keys 'omniavatar.data.height/width' ({cfg.Height}x{cfg.Width}): the cache's first sample " +
+                                               $"{cache.Root}/{cache.Entries[0].File} has latents [{string.Join(", ", shape)}], frames of {(shape.Length == 4 ? $"{shape[2] * 8}x{shape[3] * 8}" : "?")} pixels");
+        }
         return new AvatarAptSamples(cache, cfg, device, dtype);
     }
 

@@ -1,6 +1,10 @@
 using AptLab.Config;
 using AptLab.Avatar.Training;
 using AptLab.Avatar.Data;
+using AptLab.Avatar;
+using AptLab.Avatar.Audio;
+using AptLab.Avatar.Inference;
+using AptLab.Wan.Text;
 
 namespace AptLab.Experiments.Avatar;
 
@@ -13,6 +17,9 @@ namespace AptLab.Experiments.Avatar;
 public sealed class AvatarFinetuneConfig : IValidatable
 {
     public bool RandomWeights { get; set; } = true;
+    /// <summary>The architecture: omniavatar-1.3b or omniavatar-14b (random_weights: empty or tiny). The run reads it
+    /// from dit_path and checks it against this; `aptlab plan` builds it without the weights. Empty: as dit_path says.</summary>
+    public string Preset { get; set; } = "";
     /// <summary>SentencePiece model of umT5 (random_weights: any SentencePiece model, e.g. configs/demo/spiece.model).</summary>
     public string TokenizerPath { get; set; } = "configs/demo/spiece.model";
     /// <summary>Wan 2.1 T2V DiT safetensors (comma-separated shards for 14B).</summary>
@@ -58,10 +65,24 @@ public sealed class AvatarFinetuneConfig : IValidatable
 
     public ScalarType ModelDtype() => Dtype == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
 
+    /// <summary>The DiT: the tiny one of random_weights (tiny umT5 and wav2vec2 widths, text_len), the preset's, or null
+    /// (no preset: only dit_path knows).</summary>
+    public OmniAvatarConfig? Architecture() => RandomWeights
+        ? AvatarModels.TinyDit(T5EncoderConfig.Tiny.Dim, TextLen, OmniAvatarAudioEncoder.EmbeddingWidth(Wav2Vec2Config.Tiny))
+        : Preset switch
+        {
+            "omniavatar-1.3b" => OmniAvatarConfig.OmniAvatar_1_3B with { Wan = OmniAvatarConfig.OmniAvatar_1_3B.Wan with { TextLen = TextLen } },
+            "omniavatar-14b" => OmniAvatarConfig.OmniAvatar_14B with { Wan = OmniAvatarConfig.OmniAvatar_14B.Wan with { TextLen = TextLen } },
+            _ => null,
+        };
+
     public void Validate(string key, string? file)
     {
         ConfigException Bad(string k, string why) => ConfigException.For(file, $"{key}.{k}", why);
         if (Dtype is not ("fp32" or "bf16")) throw Bad("dtype", $"'{Dtype}' must be fp32 or bf16");
+        if (RandomWeights ? Preset is not ("" or "tiny") : Preset is not ("" or "omniavatar-1.3b" or "omniavatar-14b"))
+            throw Bad("preset", RandomWeights ? $"'{Preset}': random_weights builds the tiny DiT (preset empty or tiny)"
+                : $"'{Preset}' must be omniavatar-1.3b or omniavatar-14b (or empty: as dit_path says)");
         if (!RandomWeights)
             foreach (var (k, v) in new[] { ("dit_path", DitPath), ("vae_path", VaePath), ("text_encoder_path", TextEncoderPath), ("wav2vec_path", Wav2vecPath) })
                 if (string.IsNullOrWhiteSpace(v)) throw Bad(k, "is required unless random_weights is true");

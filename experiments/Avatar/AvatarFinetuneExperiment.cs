@@ -64,7 +64,11 @@ public static class AvatarFinetuneExperiment
                 logger.Scalars(stats.Step, scalars);
                 progress.Report(stats.Step, new Dictionary<string, double> { ["loss"] = stats.Loss, ["grad"] = stats.GradNorm, ["lr"] = stats.Lr },
                     a.MicroBatch * a.Accumulation * trainer.WorldSize);
-                if (trainer.Step % a.CheckpointEvery == 0 || trainer.Step == a.Steps) trainer.SaveCheckpoint(run.Checkpoints);
+                if (trainer.Step % a.CheckpointEvery == 0 || trainer.Step == a.Steps)
+                {
+                    logger.Flush();                                                  // the logs cover what the checkpoint covers
+                    trainer.SaveCheckpoint(run.Checkpoints);
+                }
             }
         }
 

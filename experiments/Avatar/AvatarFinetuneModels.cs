@@ -26,7 +26,7 @@ public static class AvatarFinetuneModels
         OmniAvatarModel dit;
         if (a.RandomWeights)
         {
-            dit = new OmniAvatarModel(AvatarModels.TinyDit(T5EncoderConfig.Tiny.Dim, a.TextLen, OmniAvatarAudioEncoder.EmbeddingWidth(Wav2Vec2Config.Tiny)), generator: g);
+            dit = new OmniAvatarModel(a.Architecture()!, generator: g);
             OmniAvatarWeights.InitForTraining(dit, g);
             // the "base": patch_embedding's first 16 input channels (its first parameter) and every frozen parameter
             using (torch.no_grad())
@@ -40,6 +40,9 @@ public static class AvatarFinetuneModels
         {
             var shards = WanCheckpoint.ShardPaths(a.DitPath!);
             var wan = WanCheckpoint.DetectConfig(shards, "avatar.dit_path", a.TextLen);
+            if (a.Architecture() is { } preset && (preset.Wan.Dim, preset.Wan.NumLayers, preset.Wan.FfnDim, preset.Wan.NumHeads) != (wan.Dim, wan.NumLayers, wan.FfnDim, wan.NumHeads))
+                throw new InvalidDataException($"avatar.dit_path {a.DitPath}: a DiT of dim {wan.Dim}, {wan.NumLayers} blocks, but avatar.preset is {a.Preset} " +
+                                               $"(dim {preset.Wan.Dim}, {preset.Wan.NumLayers} blocks)");
             dit = new OmniAvatarModel(new OmniAvatarConfig { Wan = wan with { InDim = 2 * wan.OutDim + 1 } }, a.ModelDtype(), generator: g);
             OmniAvatarWeights.InitForTraining(dit, g);
             log.WriteLine($"[model] Wan base: {OmniAvatarWeights.LoadWanBase(dit, shards)}");

@@ -72,10 +72,10 @@ public class MemoryPlanTests(ITestOutputHelper output)
         Assert.Equal(14_288_491_584L, plan.Generator.Total);
         Assert.Equal(40, plan.Generator.Blocks);
         Assert.Equal(plan.Generator.Total, plan.Generator.Root + 40 * plan.Generator.Block);
-        Assert.True(plan.Discriminator.Total > plan.Generator.Total);                     // the backbone plus the read-out heads
+        Assert.True(plan.Discriminator!.Total > plan.Generator.Total);                     // the backbone plus the read-out heads
         long ceil(long p) => (p + n - 1) / n;
         var video = plan.Phases.Single(p => p.Name == "APT video phase");
-        long masters = 4 * (ceil(plan.Generator.Total) + ceil(plan.Discriminator.Total));
+        long masters = 4 * (ceil(plan.Generator.Total) + ceil(plan.Discriminator!.Total));
         Assert.Equal(masters, video.Lines[0].Bytes);                                      // float32 masters, 1/N
         Assert.Equal(masters, video.Lines[1].Bytes);                                      // float32 gradients
         Assert.Equal(masters, video.Lines[2].Bytes);                                      // RMSprop: one state

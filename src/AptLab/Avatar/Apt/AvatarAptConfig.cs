@@ -103,6 +103,10 @@ public sealed class AvatarAptDataConfig : IValidatable
     public string Cache { get; set; } = "";
     /// <summary>random_weights runs without a cache: samples written to &lt;run&gt;/cache (seeded by the run's seed).</summary>
     public int RandomSamples { get; set; } = 0;
+    /// <summary>Frame size of the cached clips in pixels (the latents are [16, F, height/8, width/8]); 0 = not given.
+    /// `aptlab plan` needs it; the run checks the cache's first sample against it.</summary>
+    public int Height { get; set; }
+    public int Width { get; set; }
     /// <summary>Latent frames of the video phase (13 = 49 video frames, APT's clip length).</summary>
     public int VideoLatentFrames { get; set; } = 13;
     /// <summary>Leading latent frames marked known (mask 0) in y for the video phase (OmniAvatar's first chunk: 1).</summary>
@@ -120,6 +124,8 @@ public sealed class AvatarAptDataConfig : IValidatable
         if (VideoLatentFrames < 1) throw ConfigException.For(file, key + ".video_latent_frames", "must be >= 1");
         if (KnownFrames < 0 || KnownFrames >= VideoLatentFrames) throw ConfigException.For(file, key + ".known_frames", $"must be in [0, video_latent_frames {VideoLatentFrames})");
         if (RandomSamples < 0) throw ConfigException.For(file, key + ".random_samples", "must be >= 0");
+        foreach (var (k, v) in new[] { ("height", Height), ("width", Width) })
+            if (v < 0 || v % 16 != 0) throw ConfigException.For(file, $"{key}.{k}", $"{v} must be a multiple of 16 (0: not given)");
     }
 
     /// <summary>The negative needs negative_context, or the tokenizer (random_weights) / the umT5 weights.</summary>
