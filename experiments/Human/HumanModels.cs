@@ -46,8 +46,9 @@ public sealed class HumanEncoders : IDisposable
 /// ones seeded by the run's seed (a study's VAE built from study.vae, to be trained), or those a run saved in
 /// checkpoints/encoders.safetensors;</item>
 /// <item>the DiT: from an OmniHuman file (weights), else Wan 2.1 weights (dit_path) loaded into the widened model, else
-/// (random_weights) Wan's own initialisation; the added parts at their no-op init; LoRA injected into Wan's linears when
-/// training with train.mode lora.</item>
+/// (random_weights) Wan's own initialisation (with train.mode lora every base weight drawn nontrivially instead: Wan's
+/// zero head would pass no gradient to a frozen base); the added parts at their no-op init; LoRA injected into Wan's
+/// linears when training with train.mode lora.</item>
 /// </list>
 /// </summary>
 public static class HumanModels
@@ -138,6 +139,13 @@ public static class HumanModels
         else if (m.RandomWeights)
         {
             dit = new OmniHumanModel(arch, ScalarType.Float32, generator: g);
+            if (lora)
+            {
+                // a random stand-in for Wan weights: Wan's own init zeroes the head, through which a frozen base passes no
+                // gradient; the added parts keep their no-op init, the pose channels stay zero
+                init.nontrivial_(dit, g, where: name => !OmniHumanWeights.IsAdded(name));
+                dit.ZeroPoseChannels();
+            }
             if (m.ModelDtype != ScalarType.Float32) dit.to(m.ModelDtype);                  // dtype: bf16 -> the same weights rounded
             log.WriteLine($"[model] DiT from scratch (dim {arch.Wan.Dim}, {arch.Wan.NumLayers} blocks, {arch.Wan.NumHeads} heads, C_pose {arch.PoseChannels}, {m.Dtype})");
         }

@@ -71,7 +71,10 @@ public class HumanBf16MixedTests(ITestOutputHelper output)
         output.WriteLine($"largest master change from step 2 to 6 per group: {string.Join(", ", moved.Select(kv => $"{kv.Key} {kv.Value:G3}"))}; " +
                          $"{notBf16} of {n} changed master elements are not bf16 values");
         Assert.Equal(["audio", "lora", "patch_embedding", "pose"], moved.Keys.Order());
-        Assert.All(moved, kv => Assert.True(kv.Value > 0, $"{kv.Key} did not move"));
+        // Adam moves a weight with a gradient by ~lr (1e-3) per step; weight decay alone by lr·wd·|w| (~1e-5): pose
+        // (stage 3 only, behind zero pose channels) may have had no gradient yet
+        Assert.All(moved, kv => Assert.True(kv.Value > (kv.Key == "pose" ? 0 : 1e-4), $"{kv.Key} moved by {kv.Value:G3} only"));
+        Assert.All(MetricsCsv.Read(run.MetricsCsv).Series("train/grad_norm").Values, v => Assert.True(double.IsFinite(v) && v > 0, $"grad norm {v}"));
         Assert.True(n > 1000 && notBf16 > 0.9 * n, $"only {notBf16} of {n} changed masters are off the bf16 grid");
 
         // the products: bf16, LoRA folded in, the model's keys
