@@ -9,10 +9,11 @@ namespace AptLab.Tests.Human;
 /// configs/omnihuman-train-tiny-bf16.yaml in float32 with <c>parallel: fsdp</c> through the CLI: `aptlab launch --nproc 2`
 /// (Gloo, micro_batch 1 per rank) against one process (a group of one, micro_batch 2), the same effective batch of 2 over
 /// three stages of 2 steps. Every step's loss and gradient norm, and the step-6 checkpoint (float32 masters, both AdamW
-/// moments, the generator) agree to float32 rounding, and the two checkpoints list the same optimizer entries: with one
-/// sample per rank a condition (pose, audio) is often present on one rank only, so a module gets a gradient on one rank
-/// and none on the other, and the consolidated optimizer state must count it. A rank training on the whole batch, a
-/// wrong shard of the draws or a missing reduce-scatter would differ at O(lr).
+/// moments, the generator) agree to float32 rounding, and every checkpoint lists the same optimizer entries: with one
+/// sample per rank a condition is often present on one rank only, so its module gets a gradient on one rank and none on
+/// the other, and the consolidated optimizer state must count it (at seed 3 rank 1 alone had audio in stage 2: when
+/// only rank 0's members were counted, the step-4 checkpoint of 2 ranks had 209 entries against 284). A rank training
+/// on the whole batch, a wrong shard of the draws or a missing reduce-scatter would differ at O(lr).
 /// <para>The single process runs fsdp too: an AdamW over FSDP's flat shards steps (and decays) a member that got no
 /// gradient in a step, where a whole-parameter optimizer skips it, so fsdp and ddp differ whenever a zero-initialised
 /// or unused part gets no gradient (docs/precision-and-parallelism.md#the-omnihuman-fine-tune).</para>
@@ -27,6 +28,7 @@ public class HumanFsdpLaunchTests(ITestOutputHelper output)
         File.WriteAllText(file, $"""
             base: {Path.Combine(TestPaths.Repo, "configs", "omnihuman-train-tiny-bf16.yaml")}
             name: {name}
+            seed: 3
             precision: fp32
             parallel: fsdp
             threads: 1
@@ -67,6 +69,12 @@ public class HumanFsdpLaunchTests(ITestOutputHelper output)
         }
         Assert.True(m1.Series("train/on_pose").Values.Skip(4).Sum() > 0, "no pose in stage 3: the test would not exercise a rank without it");
 
+        foreach (int step in new[] { 2, 4 })                                                 // the stage ends' checkpoints list the same entries
+        {
+            using var a = Checkpoint.Load(Path.Combine(Run("two"), "checkpoints", $"omnihuman-step-{step:D6}.safetensors"));
+            using var b = Checkpoint.Load(Path.Combine(Run("one"), "checkpoints", $"omnihuman-step-{step:D6}.safetensors"));
+            Assert.Equal(b.Keys.Order(), a.Keys.Order());
+        }
         using var c2 = Checkpoint.Load(Path.Combine(Run("two"), "checkpoints", "omnihuman-step-000006.safetensors"));
         using var c1 = Checkpoint.Load(Path.Combine(Run("one"), "checkpoints", "omnihuman-step-000006.safetensors"));
         Assert.Equal(c1.Keys.Order(), c2.Keys.Order());
