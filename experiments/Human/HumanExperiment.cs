@@ -55,7 +55,7 @@ public static class HumanExperiment
         using var _dit = dit;
         using var trainer = new OmniHumanTrainer(dit, settings, dataset, cfg.Seed + Seeds.HumanTrainer, ctx.TrainingGroup, ctx.Precision, ctx.Parallel);
         trainer.NonFinite = ctx.NonFinite("omnihuman");
-        ctx.Out.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Trainable.Sum(t => t.parameter.numel()):N0} of {dit.num_parameters():N0} parameters; " +
+        ctx.Out.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Run.TrainableElements:N0} of {trainer.Run.ModelElements:N0} parameters; " +
                           $"effective batch {settings.MicroBatch} x {settings.Accumulation} x {trainer.WorldSize} rank(s); stages {string.Join(" + ", settings.Stages.Select(s => s.Steps))} steps; " +
                           $"precision {ctx.Precision.ToConfigString()}, parallel {ctx.Parallel.ToConfigString()}");
         int? from = resumed ? trainer.ResumeLatest(ctx.Run.Checkpoints) : null;

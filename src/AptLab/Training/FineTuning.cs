@@ -73,6 +73,10 @@ public sealed class FineTuning : IDisposable
     public ProcessGroup? Group { get; }
     public int Rank { get; }
     public int WorldSize { get; }
+    /// <summary>Elements of the trainable tensors and of the whole model, counted before wrapping (under fsdp the
+    /// module's parameters hold no storage afterwards).</summary>
+    public long TrainableElements { get; }
+    public long ModelElements { get; }
     /// <summary>Completed optimizer steps.</summary>
     public int Step { get; private set; }
     /// <summary>The divergence check of each step (docs/reliability.md#7-diverged-runs): by default a non-finite loss or
@@ -92,6 +96,7 @@ public sealed class FineTuning : IDisposable
     {
         (CheckpointPrefix, Trainable, this.settings, this.groupOf, Group) = (checkpointPrefix, trainable, settings, groupOf, group);
         (Rank, WorldSize) = (group?.rank ?? 0, group?.world_size ?? 1);
+        (TrainableElements, ModelElements) = (trainable.Sum(t => t.parameter.numel()), model.num_parameters());
         Wrapped = ParallelModules.Wrap(model, precision, parallel, group, device: device);
         NonFinite = new NonFiniteGuard(checkpointPrefix, group: group);
         Optimizer = new AdamW(Wrapped.parameters(), settings.Lr, (settings.Beta1, settings.Beta2), settings.Eps, settings.WeightDecay);

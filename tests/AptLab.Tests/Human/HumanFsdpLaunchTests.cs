@@ -55,6 +55,7 @@ public class HumanFsdpLaunchTests(ITestOutputHelper output)
         Assert.Contains("effective batch 1 x 1 x 2 rank(s)", two.Stdout);
         Assert.Contains("precision fp32, parallel fsdp", two.Stdout);
         Assert.Contains("effective batch 2 x 1 x 1 rank(s)", one.Stdout);
+        Assert.Matches(@"\[train\] 75 trainable tensors, [1-9][\d,]* of [1-9][\d,]* parameters", two.Stdout);   // counted before sharding
 
         string Run(string id) => Path.Combine(tmp.File("results"), id, "r");
         var (m2, m1) = (MetricsCsv.Read(Path.Combine(Run("two"), "metrics.csv")), MetricsCsv.Read(Path.Combine(Run("one"), "metrics.csv")));
@@ -89,8 +90,33 @@ public class HumanFsdpLaunchTests(ITestOutputHelper output)
             else worstMoment = Math.Max(worstMoment, (x - y).norm().item<double>() / Math.Max(y.norm().item<double>(), 1e-30));
         }
         double rel = Math.Sqrt(num / den);
+        // the product, gathered from the shards by rank 0 (LoRA folded in, float32 here)
+        double product = 0, productNorm = 0;
+        using (var p2 = Checkpoint.Load(Path.Combine(Run("two"), "checkpoints", "omnihuman.safetensors")))
+        using (var p1 = Checkpoint.Load(Path.Combine(Run("one"), "checkpoints", "omnihuman.safetensors")))
+        {
+            Assert.Equal(p1.Keys.Order(), p2.Keys.Order());
+            Assert.DoesNotContain(p1.Keys, AptLab.Torch.nn.Lora.IsLoraKey);
+            int trained = 0;
+            foreach (var k in c2.Keys.Where(k => k.StartsWith("model.") && !AptLab.Torch.nn.Lora.IsLoraKey(k)))   // the added parts, the patch embedding
+            {
+                using var scope = torch.NewScope();
+                Assert.Equal(0.0, (p2[k["model.".Length..]] - c2[k]).abs().max().item<double>());          // the masters themselves
+                trained++;
+            }
+            Assert.True(trained > 20, $"{trained} trained non-LoRA tensors");
+            foreach (var (k, y) in p1)
+            {
+                using var scope = torch.NewScope();
+                Assert.Equal(ScalarType.Float32, y.dtype);
+                product += (p2[k].to(ScalarType.Float64) - y.to(ScalarType.Float64)).square().sum().item<double>();
+                productNorm += y.to(ScalarType.Float64).square().sum().item<double>();
+            }
+        }
+        double productRel = Math.Sqrt(product / productNorm);
         output.WriteLine($"2 fsdp ranks vs 1 process: scalars {worstScalar:E2} (largest relative), masters {rel:E2} (relative L2), " +
-                         $"AdamW moments {worstMoment:E2} (largest relative L2)");
+                         $"AdamW moments {worstMoment:E2} (largest relative L2), product {productRel:E2} (relative L2)");
+        Assert.True(productRel < 1e-6, $"products differ by {productRel:E2}");
         Assert.True(worstScalar < 1e-4, $"scalars differ by {worstScalar:E2}");
         Assert.True(rel < 1e-6, $"masters differ by {rel:E2}");
         Assert.True(worstMoment < 1e-3, $"AdamW moments differ by {worstMoment:E2}");
