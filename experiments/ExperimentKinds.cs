@@ -219,7 +219,7 @@ public static class ExperimentKinds
         }
         if (cfg.Experiment is "omnihuman" or "apt-omnihuman")
         {
-            using var rc = new RunContext(cfg, run, output, group: group);
+            using var rc = new RunContext(cfg, run, output, resume, group);
             if (group is not null) rc.Out.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
             if (cfg.Experiment == "omnihuman") HumanExperiment.Run(rc, resumed);
             else HumanAptExperiment.Run(rc);

@@ -46,6 +46,13 @@ public static class ExperimentPaths
             (a.DitPath, a.VaePath, a.TextEncoderPath, a.Wav2vecPath) = (Rn(a.DitPath), Rn(a.VaePath), Rn(a.TextEncoderPath), Rn(a.Wav2vecPath));
             (a.Data.Manifest, a.Data.Dir, a.Data.Cache) = (R(a.Data.Manifest), R(a.Data.Dir), R(a.Data.Cache));
         }
+        if (cfg.Human is { } h)
+        {
+            var m = h.Model;
+            (m.DitPath, m.Weights, m.VaePath, m.TextEncoderPath, m.TokenizerPath, m.Wav2vecPath) =
+                (string.Join(",", m.DitPath.Split(',').Select(p => R(p.Trim()))), R(m.Weights), R(m.VaePath), R(m.TextEncoderPath), R(m.TokenizerPath), R(m.Wav2vecPath));
+            (h.Data.Manifest, h.Data.Cache, h.From) = (R(h.Data.Manifest), R(h.Data.Cache), R(h.From));
+        }
         if (cfg.Omniavatar is { } o)
         {
             (o.Model.DitPath, o.Model.ExpPath, o.Model.StudentInit) = (R(o.Model.DitPath), R(o.Model.ExpPath), R(o.Model.StudentInit));

@@ -1,4 +1,5 @@
 using AptLab.Avatar.Training;
+using AptLab.Human.Training;
 using AptLab.Logging;
 using AptLab.Torch.IO;
 using AptLab.Training;
@@ -24,16 +25,18 @@ public static class RunResume
     /// is the same with its checkpoint names, tags and timing label</param>
     public sealed record Stage(string Name, string TagPrefix, string[] Products, string? StepPrefix = null, bool Replicated = false);
 
-    /// <summary>The training stages of every kind: the study's (VAE, teacher, CD, the APT phases, also those of apt-wan
-    /// and apt-omniavatar) and OmniAvatar fine-tuning.</summary>
+    /// <summary>The training stages of every kind: the study's (VAE, teacher, CD, the APT phases, also those of apt-wan,
+    /// apt-omniavatar and apt-omnihuman), OmniAvatar fine-tuning and OmniHuman's stages (one step counter; an omnihuman
+    /// study's VAE is done once its encoders file exists).</summary>
     public static readonly IReadOnlyList<Stage> Stages =
     [
-        new("vae", "vae/", [StudyCheckpoints.Vae, StudyCheckpoints.Foundation]),
+        new("vae", "vae/", [StudyCheckpoints.Vae, StudyCheckpoints.Foundation, Path.GetFileNameWithoutExtension(Human.HumanModels.EncodersFile)]),
         new("teacher", "teacher/", [StudyCheckpoints.Foundation]),
         new("distill", "cd/", [CdStage.Stage], Replicated: true),
         new("apt_image", "apt_image/", [AptStage.Product(video: false)], "apt_image", Replicated: true),
         new("apt_video", "apt_video/", [AptStage.Product(video: true)], "apt_video", Replicated: true),
         new("avatar", "train/", [], OmniAvatarTrainer.CheckpointPrefix),
+        new("train", "train/", [Path.GetFileNameWithoutExtension(Human.HumanModels.DitFile)], OmniHumanTrainer.CheckpointPrefix),
     ];
 
     /// <summary>The rules for <paramref name="run"/>'s logs: everything is dropped except the rows of finished stages

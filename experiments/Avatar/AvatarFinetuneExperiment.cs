@@ -46,7 +46,7 @@ public static class AvatarFinetuneExperiment
         using var own = cfg.ParallelMode == ParallelMode.Fsdp && group is null ? ParallelModules.GroupOfOne() : null;   // fsdp in one process
         using var trainer = new OmniAvatarTrainer(dit, a.Settings(), cfg.Seed, group ?? own, cfg.TrainingPrecision, cfg.ParallelMode);
         trainer.NonFinite = new NonFiniteGuard("avatar", cfg.Nonfinite, cfg.MaxNonfiniteSkips, group, log);
-        log.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Trainable.Sum(t => t.parameter.numel())} of {dit.num_parameters()} parameters; " +
+        log.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Run.TrainableElements} of {trainer.Run.ModelElements} parameters; " +
                       $"effective batch {a.MicroBatch} x {a.Accumulation} x {trainer.WorldSize} ranks");
         if (group is not null) log.WriteLine($"data-parallel: {group.world_size} ranks ({group.backend}); rank 0 writes {run.Root}");
         int? resumed = resume ? trainer.ResumeLatest(run.Checkpoints) : null;

@@ -135,11 +135,7 @@ public static class HumanAptExperiment
             var net = new OmniHumanModel(arch, h.Model.ModelDtype, ctx.Device, g);
             AptLab.Torch.nn.init.nontrivial_(net, g);
             var folder = ctx.Run.File("cache");
-            ctx.OnMain(() =>
-            {
-                if (!File.Exists(Path.Combine(folder, "index.jsonl")))
-                    RandomHumanSamples.Write(folder, 12, spec2, spec2.Height / arch.VaeSpatial, audioDim, textDim, ctx.Config.Seed + Seeds.RandomAvatarSamples);
-            });
+            ctx.OnMain(() => HumanModels.RandomCache(ctx, h, spec2, textDim, audioDim));
             var stats = new Wan.Vae.LatentStats(new float[16], Enumerable.Repeat(1f, 16).ToArray());
             var data = new HumanCachedDataset(LatentCache.Open(folder), stats, spec2, arch, h.Data.PoseSigma);
             ctx.Out.WriteLine($"[apt-omnihuman] teacher: tiny random OmniHuman (dim {arch.Wan.Dim}, {arch.Wan.NumLayers} blocks, seed {ctx.Config.Seed}); {data.Count} random samples");

@@ -49,16 +49,26 @@ public static class HumanExperiment
         var dataset = new HumanCachedDataset(LatentCache.Open(cacheDir), enc.Stats, spec, arch, h.Data.PoseSigma);
         ctx.Out.WriteLine($"[data] {dataset.Count} clips ({dataset.AudioQualified.Count(q => q)} audio-qualified, {dataset.HasPose.Count(p => p)} with pose) in {cacheDir}");
 
-        // (3) model and trainer
+        // (3) model and trainer: the run's precision and parallel mode (fsdp in one process: a group of one)
         var settings = h.Train.Settings(h.Model.GradientCheckpointing);
         var (dit, _) = HumanModels.Dit(h, arch, cfg.Seed, settings.Train == "lora", ctx.Out);
         using var _dit = dit;
-        using var trainer = new OmniHumanTrainer(dit, settings, dataset, cfg.Seed + Seeds.HumanTrainer, ctx.Group);
-        ctx.Out.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Trainable.Sum(t => t.parameter.numel()):N0} of {dit.num_parameters():N0} parameters; " +
-                          $"effective batch {settings.MicroBatch} x {settings.Accumulation} x {trainer.WorldSize} rank(s); stages {string.Join(" + ", settings.Stages.Select(s => s.Steps))} steps");
+        using var trainer = new OmniHumanTrainer(dit, settings, dataset, cfg.Seed + Seeds.HumanTrainer, ctx.TrainingGroup, ctx.Precision, ctx.Parallel);
+        trainer.NonFinite = ctx.NonFinite("omnihuman");
+        ctx.Out.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Run.TrainableElements:N0} of {trainer.Run.ModelElements:N0} parameters; " +
+                          $"effective batch {settings.MicroBatch} x {settings.Accumulation} x {trainer.WorldSize} rank(s); stages {string.Join(" + ", settings.Stages.Select(s => s.Steps))} steps; " +
+                          $"precision {ctx.Precision.ToConfigString()}, parallel {ctx.Parallel.ToConfigString()}");
         int? from = resumed ? trainer.ResumeLatest(ctx.Run.Checkpoints) : null;
         if (from is not null) ctx.Out.WriteLine($"[train] resumed from step {from}");
         if (File.Exists(ctx.Run.ConfigFile)) ctx.Log.Text(0, "config", "```yaml\n" + File.ReadAllText(ctx.Run.ConfigFile) + "\n```");
+
+        // the model as a file: LoRA folded in, the masters rounded to the model's dtype (a collective under fsdp)
+        void SaveModel(string path, Dictionary<string, string> metadata)
+        {
+            using var scope = torch.NewScope();
+            var weights = trainer.Weights();
+            ctx.OnMain(() => OmniHumanWeights.Save(path, dit, metadata, weights, h.Model.ModelDtype));
+        }
 
         // (4) the stages
         ctx.Timed("train", () =>
@@ -73,27 +83,26 @@ public static class HumanExperiment
                 bool stageEnd = trainer.Step == settings.TotalSteps || settings.StageAt(trainer.Step) != stats.Stage;
                 if (trainer.Step % h.Train.CheckpointEvery == 0 || stageEnd) trainer.SaveCheckpoint(ctx.Run.Checkpoints);
                 if (stageEnd)
-                    ctx.OnMain(() => OmniHumanWeights.Save(Path.Combine(ctx.Run.Checkpoints, $"omnihuman_stage{stats.Stage}.safetensors"), dit,
-                        new Dictionary<string, string> { ["stage"] = stats.Stage.ToString(), ["step"] = trainer.Step.ToString() }));
+                    SaveModel(Path.Combine(ctx.Run.Checkpoints, $"omnihuman_stage{stats.Stage}.safetensors"),
+                        new Dictionary<string, string> { ["stage"] = stats.Stage.ToString(), ["step"] = trainer.Step.ToString() });
             }
         });
-        double dev = trainer.MaxDeviationFromRankZero();
-        if (ctx.Group is not null)
+        if (ctx.Group is not null && trainer.MaxDeviationFromRankZero() is { } dev)
         {
             ctx.Out.WriteLine($"[check] trainable parameters of all {ctx.WorldSize} ranks: max |difference| from rank 0 = {dev:G3}");
             if (dev != 0) throw new InvalidOperationException($"data-parallel ranks diverged: trainable parameters differ from rank 0 by up to {dev:G3}");
         }
         var product = Path.Combine(ctx.Run.Checkpoints, HumanModels.DitFile);
-        ctx.OnMain(() => OmniHumanWeights.Save(product, dit, new Dictionary<string, string> { ["experiment"] = cfg.Name, ["steps"] = trainer.Step.ToString() }));
+        SaveModel(product, new Dictionary<string, string> { ["experiment"] = cfg.Name, ["steps"] = trainer.Step.ToString() });
         ctx.Out.WriteLine($"[train] OmniHuman weights: {product}");
 
-        // (5) the study's evaluation
+        // (5) the study's evaluation, on the product (under fsdp no rank holds the trained model whole)
         if (h.Study is not null)
-        {
-            dit.eval();
-            dit.GradientCheckpointing = false;
-            ctx.OnMain(() => ctx.Timed("eval", () => HumanStudy.Evaluate(ctx, h, cfg.Seed, enc, spec, new HumanStudy.TeacherSampler(dit, h.Inference), "omnihuman")));
-        }
+            ctx.OnMain(() =>
+            {
+                using var model = OmniHumanWeights.Load(product, dtype: h.Model.ModelDtype);
+                ctx.Timed("eval", () => HumanStudy.Evaluate(ctx, h, cfg.Seed, enc, spec, new HumanStudy.TeacherSampler(model, h.Inference), "omnihuman"));
+            });
     }
 
     /// <summary>The manifest (given, or the study's generated clips) and the latent cache completed for it; returns the
@@ -102,6 +111,7 @@ public static class HumanExperiment
     {
         var d = h.Data;
         string manifestPath;
+        if (h.Study is null && d.Manifest.Length == 0) return HumanModels.RandomCache(ctx, h, spec, enc.TextDim, enc.AudioInDim);
         if (h.Study is not null) manifestPath = HumanStudy.WriteClips(ctx, h, spec);
         else manifestPath = Path.GetFullPath(d.Manifest);
         var manifest = HumanManifest.Load(manifestPath);

@@ -1,6 +1,8 @@
 using AptLab.Avatar.Audio;
 using AptLab.Human;
+using AptLab.Config;
 using AptLab.Human.Audio;
+using AptLab.Human.Data;
 using AptLab.Torch.IO;
 using AptLab.Torch.nn;
 using AptLab.Wan;
@@ -44,8 +46,9 @@ public sealed class HumanEncoders : IDisposable
 /// ones seeded by the run's seed (a study's VAE built from study.vae, to be trained), or those a run saved in
 /// checkpoints/encoders.safetensors;</item>
 /// <item>the DiT: from an OmniHuman file (weights), else Wan 2.1 weights (dit_path) loaded into the widened model, else
-/// (random_weights) Wan's own initialisation; the added parts at their no-op init; LoRA injected into Wan's linears when
-/// training with train.mode lora.</item>
+/// (random_weights) Wan's own initialisation (with train.mode lora every base weight drawn nontrivially instead: Wan's
+/// zero head would pass no gradient to a frozen base); the added parts at their no-op init; LoRA injected into Wan's
+/// linears when training with train.mode lora.</item>
 /// </list>
 /// </summary>
 public static class HumanModels
@@ -117,7 +120,7 @@ public static class HumanModels
         e.Wav2Vec.load_state_dict(Part("wav2vec."), source: path);
     }
 
-    /// <summary>The DiT for <paramref name="arch"/>, in the config's dtype (fp32 for random weights), with LoRA when
+    /// <summary>The DiT for <paramref name="arch"/>, in the config's dtype (random weights: drawn in float32, then rounded), with LoRA when
     /// <paramref name="lora"/>.</summary>
     public static (OmniHumanModel dit, Lora? lora) Dit(HumanConfig h, OmniHumanConfig arch, ulong seed, bool lora, TextWriter log)
     {
@@ -136,7 +139,15 @@ public static class HumanModels
         else if (m.RandomWeights)
         {
             dit = new OmniHumanModel(arch, ScalarType.Float32, generator: g);
-            log.WriteLine($"[model] DiT from scratch (dim {arch.Wan.Dim}, {arch.Wan.NumLayers} blocks, {arch.Wan.NumHeads} heads, C_pose {arch.PoseChannels})");
+            if (lora)
+            {
+                // a random stand-in for Wan weights: Wan's own init zeroes the head, through which a frozen base passes no
+                // gradient; the added parts keep their no-op init, the pose channels stay zero
+                init.nontrivial_(dit, g, where: name => !OmniHumanWeights.IsAdded(name));
+                dit.ZeroPoseChannels();
+            }
+            if (m.ModelDtype != ScalarType.Float32) dit.to(m.ModelDtype);                  // dtype: bf16 -> the same weights rounded
+            log.WriteLine($"[model] DiT from scratch (dim {arch.Wan.Dim}, {arch.Wan.NumLayers} blocks, {arch.Wan.NumHeads} heads, C_pose {arch.PoseChannels}, {m.Dtype})");
         }
         else
         {
@@ -152,6 +163,19 @@ public static class HumanModels
             log.WriteLine($"[model] LoRA on Wan's linears: {adapters.Adapters.Count} layers, {adapters.ParameterCount} parameters");
         }
         return (dit, adapters);
+    }
+
+    /// <summary>Seeded random cache samples in &lt;run&gt;/cache (<see cref="RandomHumanSamples"/>, 12 of them; kept when
+    /// present) for a random-weights config without a manifest or a study: the tiny configs' data, which check the
+    /// machinery, not what is learned. Returns the folder (call it on rank 0).</summary>
+    public static string RandomCache(RunContext ctx, HumanConfig h, HumanClipSpec spec, int textDim, int audioDim)
+    {
+        if (!h.Model.RandomWeights)
+            throw new ConfigException("config key 'human.data.manifest': required unless the config has a study or model.random_weights (random samples)");
+        var folder = ctx.Run.File("cache");
+        if (!File.Exists(Path.Combine(folder, "index.jsonl")))
+            RandomHumanSamples.Write(folder, 12, spec, spec.Height / h.Model.VaeSpatialFactor, audioDim, textDim, ctx.Config.Seed + Seeds.RandomAvatarSamples);
+        return folder;
     }
 
     /// <summary>An OmniHuman file, or a run folder (its checkpoints/omnihuman.safetensors); <c>latest</c> resolved.</summary>

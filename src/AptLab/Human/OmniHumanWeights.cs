@@ -41,26 +41,36 @@ public static class OmniHumanWeights
     }
 
     /// <summary>The state dict with every enabled, unmerged LoRA adapter folded into its base weight (W + scaling B A,
-    /// float32) and no lora_ keys: the plain OmniHuman function the model computes.</summary>
-    public static Dictionary<string, Tensor> MergedStateDict(OmniHumanModel model)
+    /// float32) and no lora_ keys: the plain OmniHuman function the model computes. The values come from
+    /// <paramref name="state"/> when given (a trainer's gathered weights: float32 masters beside the frozen base, whose
+    /// module may hold no storage under fsdp), else from the module; <paramref name="dtype"/>: every tensor cast to it.</summary>
+    public static Dictionary<string, Tensor> MergedStateDict(OmniHumanModel model, IReadOnlyDictionary<string, Tensor>? state = null, ScalarType? dtype = null)
     {
-        var state = model.state_dict().Where(kv => !Lora.IsLoraKey(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var source = state ?? model.state_dict();
+        var merged = source.Where(kv => !Lora.IsLoraKey(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
         using var _ = torch.no_grad();
         foreach (var (name, m) in model.named_modules())
         {
             if (m is not Linear { adapter: LoraLinear a } || a.Merged || !a.Enabled) continue;
-            var w = state[name + ".weight"];
+            var w = merged[name + ".weight"];
             var dt = w.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-            state[name + ".weight"] = (w.to(dt) + a.DeltaWeight()).to(w.dtype);
+            var delta = state is null ? a.DeltaWeight()
+                : source[name + ".lora_B.default.weight"].to(dt).matmul(source[name + ".lora_A.default.weight"].to(dt)) * a.Scaling;
+            merged[name + ".weight"] = (w.to(dt) + delta).to(w.dtype);
         }
-        return state;
+        if (dtype is { } t)
+            foreach (var k in merged.Keys.ToList())
+                if (merged[k].dtype.IsFloatingPoint() && merged[k].dtype != t) merged[k] = merged[k].to(t);
+        return merged;
     }
 
-    /// <summary>Writes the OmniHuman file (atomically) in the model's dtype, LoRA folded in.</summary>
-    public static void Save(string path, OmniHumanModel model, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Writes the OmniHuman file (atomically), LoRA folded in: the module's weights in the model's dtype, or
+    /// <paramref name="state"/> (e.g. a trainer's gathered weights) in <paramref name="dtype"/> (default: as they are).</summary>
+    public static void Save(string path, OmniHumanModel model, IReadOnlyDictionary<string, string>? metadata = null,
+        IReadOnlyDictionary<string, Tensor>? state = null, ScalarType? dtype = null)
     {
         var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { [ConfigKey] = ConfigJson(model.config) };
-        Safetensors.Save(path, MergedStateDict(model), meta);
+        Safetensors.Save(path, MergedStateDict(model, state, dtype), meta);
     }
 
     /// <summary>The model of an OmniHuman file (parameters in the file's dtype unless <paramref name="dtype"/> is given), eval mode.</summary>

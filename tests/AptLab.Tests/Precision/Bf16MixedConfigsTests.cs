@@ -9,7 +9,8 @@ namespace AptLab.Tests.Precision;
 
 /// <summary>
 /// The tiny configs in bf16-mixed, end to end on CPU through the experiment runner: configs/apt-wan2.1-tiny.yaml (CD,
-/// image phase, video phase on a bf16 Wan "release"), configs/apt-omniavatar-tiny-bf16.yaml (the same for OmniAvatar)
+/// image phase, video phase on a bf16 Wan "release"), configs/apt-omniavatar-tiny-bf16.yaml and
+/// configs/apt-omnihuman-tiny-bf16.yaml (the same for OmniAvatar and OmniHuman)
 /// and configs/omniavatar-train-tiny-bf16.yaml (the fine-tune). What each checks:
 /// <list type="bullet">
 /// <item>the checkpoints hold float32 masters and float32 optimizer states (a trainer stepping the bf16 compute copies
@@ -95,6 +96,9 @@ public class Bf16MixedConfigsTests(ITestOutputHelper output)
 
     [Fact]
     public void Apt_omniavatar_tiny_runs_in_bf16_mixed_and_the_ema_moves() => AptRun("apt-omniavatar-tiny-bf16.yaml");
+
+    [Fact]
+    public void Apt_omnihuman_tiny_runs_in_bf16_mixed_and_the_ema_moves() => AptRun("apt-omnihuman-tiny-bf16.yaml");
 
     [Fact]
     public void Omniavatar_finetune_tiny_runs_in_bf16_mixed_with_float32_masters_and_a_bf16_export()

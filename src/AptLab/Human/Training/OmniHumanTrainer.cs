@@ -4,7 +4,6 @@ using AptLab.Avatar.Training;
 using AptLab.Diffusion;
 using AptLab.Human.Data;
 using AptLab.Torch.Distributed;
-using AptLab.Torch.IO;
 using AptLab.Torch.nn;
 using AptLab.Torch.optim;
 using AptLab.Training;
@@ -32,11 +31,14 @@ public sealed record HumanStepStats(int Step, int Stage, double Loss, double Gra
 /// Trains OmniHuman through its stages (docs/omnihuman.md#training): AdamW over the trainable set
 /// (<see cref="HumanTrainableParameters"/>), linear warmup, gradient accumulation, clipping, optional per-block gradient
 /// checkpointing; the stage of the current step sets the condition ratios. The optimizer carries over from one stage to
-/// the next (one run, one step counter).
+/// the next (one run, one step counter). The step skeleton, the precision policy, the parallel mode and the checkpoints
+/// are the shared <see cref="FineTuning"/> (docs/precision-and-parallelism.md): under bf16-mixed the trainable tensors
+/// have float32 masters, float32 accumulated gradients and float32 AdamW state while the model computes in bf16; under
+/// fsdp each rank holds 1/N of them (checkpointing is then switched on).
 /// <para>Per micro-batch, one generator (its state in the checkpoint) draws for the GLOBAL micro-batch (micro_batch x
 /// world_size samples): the conditions and clips (<see cref="OmniConditionSampler"/>), the noise levels σ = shift(u) and
 /// the noise; each rank keeps its interleaved rows (<see cref="Interleaved"/>), so N ranks reproduce one process with N
-/// times the micro-batch. Precision and data parallelism sit behind <see cref="TrainedNetwork"/>.</para>
+/// times the micro-batch.</para>
 /// </summary>
 public sealed class OmniHumanTrainer : IDisposable
 {
@@ -46,41 +48,43 @@ public sealed class OmniHumanTrainer : IDisposable
     public HumanTrainerSettings Settings { get; }
     public HumanCachedDataset Data { get; }
     public OmniConditionSampler Sampler { get; }
-    public AdamW Optimizer { get; }
-    public LRScheduler Scheduler { get; }
-    public IReadOnlyList<(string name, Parameter parameter)> Trainable { get; }
+    /// <summary>The shared fine-tune: wrapped model, optimizer, scheduler, generator, step, checkpoints.</summary>
+    public FineTuning Run { get; }
+    public IParallelModule Wrapped => Run.Wrapped;
+    public AdamW Optimizer => Run.Optimizer;
+    public LRScheduler Scheduler => Run.Scheduler;
+    /// <summary>Trainable parameters by state-dict name (the module's own: the compute copies).</summary>
+    public IReadOnlyList<(string name, Parameter parameter)> Trainable => Run.Trainable;
     /// <summary>Completed optimizer steps (over all stages).</summary>
-    public int Step { get; private set; }
-    public int Rank { get; }
-    public int WorldSize { get; }
+    public int Step => Run.Step;
+    public int Rank => Run.Rank;
+    public int WorldSize => Run.WorldSize;
     /// <summary>The stage (1-based) of the next step.</summary>
     public int Stage => Settings.StageAt(Step);
+    /// <summary>The divergence check of each step (docs/reliability.md#7-diverged-runs).</summary>
+    public NonFiniteGuard NonFinite { get => Run.NonFinite; set => Run.NonFinite = value; }
 
-    private readonly Generator rng;
-    private readonly ProcessGroup? group;
-    private readonly TrainedNetwork net;
-
-    public OmniHumanTrainer(OmniHumanModel model, HumanTrainerSettings settings, HumanCachedDataset data, ulong seed, ProcessGroup? group = null)
+    /// <param name="group">the data-parallel ranks (ddp: null for one process; fsdp: required, a group of one for one
+    /// process)</param>
+    public OmniHumanTrainer(OmniHumanModel model, HumanTrainerSettings settings, HumanCachedDataset data, ulong seed, ProcessGroup? group = null,
+        Precision precision = Precision.Fp32, ParallelMode parallel = ParallelMode.Ddp)
     {
         Settings = settings.Validate();
-        (Model, Data, this.group) = (model, data, group);
+        (Model, Data) = (model, data);
         Sampler = data.Sampler();
         for (int i = 0; i < settings.Stages.Count; i++)
             if (settings.Stages[i].Steps > 0) Sampler.Check(settings.Stages[i].Ratios, $"stages[{i}].ratios");
-        (Rank, WorldSize) = (group?.rank ?? 0, group?.world_size ?? 1);
-        Trainable = HumanTrainableParameters.Apply(model, settings.Train);
-        net = new TrainedNetwork(model, Trainable, group);
-        model.GradientCheckpointing = settings.GradientCheckpointing;
+        var trainable = HumanTrainableParameters.Apply(model, settings.Train);
+        model.GradientCheckpointing = settings.GradientCheckpointing || parallel == ParallelMode.Fsdp;   // FSDP regathers a block for its backward
         model.train();
-        Optimizer = new AdamW(net.parameters(), settings.Lr, (settings.Beta1, settings.Beta2), settings.Eps, settings.WeightDecay);
-        Scheduler = new LRScheduler(Optimizer, settings.WarmupSteps > 0 ? new LRSchedule.LinearWarmup(settings.WarmupSteps) : new LRSchedule.Constant());
-        rng = new Generator(seed);
+        Run = new FineTuning(CheckpointPrefix, model, trainable, settings, seed, group, precision, parallel, HumanTrainableParameters.Group);
     }
 
     /// <summary>This rank's micro-batch and its noise levels [b] and noise, drawn for the global micro-batch.</summary>
     public (HumanBatch batch, Tensor sigma, Tensor noise) Draw()
     {
         using var scope = torch.NewScope();
+        var rng = Run.Rng;
         int b = Settings.MicroBatch, global = b * WorldSize;
         var ratios = Settings.Stages[Stage - 1].Ratios;
         var draws = Interleaved.Rows(Sampler.Draw(global, ratios, rng), Rank, WorldSize);
@@ -93,141 +97,53 @@ public sealed class OmniHumanTrainer : IDisposable
         return (batch, scope.Keep(Interleaved.Rows(sigma, Rank, WorldSize)), scope.Keep(Interleaved.Rows(noise, Rank, WorldSize)));
     }
 
-    /// <summary>One optimizer step over <see cref="HumanTrainerSettings.Accumulation"/> micro-batches.</summary>
+    private static readonly string[] Conditions = ["text", "reference", "audio", "pose", "motion"];
+
+    /// <summary>One optimizer step over <see cref="FineTuneSettings.Accumulation"/> micro-batches.</summary>
     public HumanStepStats TrainStep()
     {
-        int acc = Settings.Accumulation, stage = Stage;
-        double loss = 0, sigmaSum = 0;
-        var on = new Dictionary<string, double> { ["text"] = 0, ["reference"] = 0, ["audio"] = 0, ["pose"] = 0, ["motion"] = 0 };
+        int stage = Stage;
+        double sigmaSum = 0;
+        var on = new double[Conditions.Length];
         int samples = 0;
-        net.zero_grad(Optimizer);
-        for (int m = 0; m < acc; m++)
+        var r = Run.TrainStep(_ =>
         {
-            using var scope = torch.NewScope();
             var (batch, sigma, noise) = Draw();
-            var output = net.forward(() => HumanFlowMatchingLoss.Compute(Model, batch, sigma, noise));
-            net.backward(output.Loss / acc);
-            loss += output.Loss.item<double>();
+            var output = Wrapped.forward(() => HumanFlowMatchingLoss.Compute(Model, batch, sigma, noise));
             sigmaSum += sigma.sum().item<double>();
             foreach (var d in batch.Draws)
             {
-                on["text"] += d.TextOn ? 1 : 0; on["reference"] += d.ReferenceOn ? 1 : 0; on["audio"] += d.AudioOn ? 1 : 0;
-                on["pose"] += d.PoseOn ? 1 : 0; on["motion"] += d.MotionOn ? 1 : 0;
+                on[0] += d.TextOn ? 1 : 0; on[1] += d.ReferenceOn ? 1 : 0; on[2] += d.AudioOn ? 1 : 0;
+                on[3] += d.PoseOn ? 1 : 0; on[4] += d.MotionOn ? 1 : 0;
             }
             samples += batch.Draws.Length;
-        }
-        net.sync_gradients();
-        var groupNorms = GroupGradNorms();
-        double gradNorm = net.clip_grad_norm_(Settings.MaxGradNorm);
-        double lr = Optimizer.param_groups[0].lr;
-        net.step(Optimizer);
-        Scheduler.step();
-        net.zero_grad(Optimizer);
-        Step++;
-        var means = MeanOverRanks([loss / acc, sigmaSum / samples, .. on.Values.Select(v => v / samples)]);
-        var rates = on.Keys.Select((k, i) => (k, means[2 + i])).ToDictionary(p => p.k, p => p.Item2);
-        return new HumanStepStats(Step, stage, means[0], gradNorm, lr, means[1], rates, groupNorms);
-    }
-
-    private Dictionary<string, double> GroupGradNorms()
-    {
-        using var scope = torch.NewScope();
-        var sq = new Dictionary<string, double>();
-        foreach (var (name, p) in Trainable)
-        {
-            var g = HumanTrainableParameters.Group(name);
-            sq[g] = sq.GetValueOrDefault(g) + (p.grad is { } grad ? grad.to(ScalarType.Float64).square().sum().item<double>() : 0);
-        }
-        return sq.ToDictionary(kv => kv.Key, kv => Math.Sqrt(kv.Value));
-    }
-
-    private double[] MeanOverRanks(double[] values)
-    {
-        if (group is null) return values;
-        using var scope = torch.NewScope();
-        var t = torch.tensor(values, values.Length);
-        group.all_reduce(t, ReduceOp.Avg);
-        return t.data<double>();
-    }
-
-    /// <summary>The trainable weights ("model.*"), the optimizer ("optimizer.*") and the generator state; the step goes
-    /// into the metadata.</summary>
-    public Dictionary<string, Tensor> StateDict()
-    {
-        var d = new Dictionary<string, Tensor>();
-        foreach (var (name, p) in Trainable) d["model." + name] = p.detach();
-        foreach (var (k, v) in Optimizer.state_dict()) d["optimizer." + k] = v;
-        d["rng_state"] = rng.get_state();
-        return d;
-    }
-
-    /// <summary>Restores <see cref="StateDict"/> written after step <paramref name="step"/> (the frozen weights must be the
-    /// run's own).</summary>
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, int step, string? source = null)
-    {
-        string where = source ?? "omnihuman trainer state";
-        var missing = Trainable.Where(t => !state.ContainsKey("model." + t.name)).Select(t => t.name).ToList();
-        if (missing.Count > 0) throw new InvalidDataException($"{where}: trainable tensors missing: {string.Join(", ", missing.Take(8))}");
-        if (!state.TryGetValue("rng_state", out var rs)) throw new InvalidDataException($"{where}: no rng_state");
-        using (torch.no_grad())
-            foreach (var (name, p) in Trainable)
-            {
-                var t = state["model." + name];
-                if (!t.shape.SequenceEqual(p.shape))
-                    throw new InvalidDataException($"{where}: model.{name} is [{string.Join(", ", t.shape)}], the model has [{string.Join(", ", p.shape)}]");
-                p.copy_(t);
-            }
-        Optimizer.load_state_dict(state.Where(kv => kv.Key.StartsWith("optimizer.", StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key["optimizer.".Length..], kv => kv.Value), where);
-        Scheduler.load_state_dict(new LRSchedulerState(step, Scheduler.base_lrs.ToArray()));
-        rng.set_state(rs.contiguous());
-        Step = step;
-    }
-
-    /// <summary>Writes the checkpoint of the current step from rank 0 (atomically); every rank waits. Returns its path.</summary>
-    public string SaveCheckpoint(string directory)
-    {
-        var path = Checkpoints.PathFor(directory, CheckpointPrefix, Step);
-        DistributedRun.OnMainProcess(group, () =>
-        {
-            using var scope = torch.NewScope();
-            Directory.CreateDirectory(directory);
-            Checkpoints.Save(directory, CheckpointPrefix, Step, StateDict(),
-                new Dictionary<string, string> { ["world_size"] = WorldSize.ToString(CultureInfo.InvariantCulture), ["stage"] = Settings.StageAt(Math.Max(0, Step - 1)).ToString(CultureInfo.InvariantCulture) });
+            return output.Loss;
         });
-        return path;
+        var means = Run.MeanOverRanks([r.Loss, sigmaSum / samples, .. on.Select(v => v / samples)]);
+        var rates = Conditions.Select((k, i) => (k, v: means[2 + i])).ToDictionary(p => p.k, p => p.v);
+        return new HumanStepStats(Step, stage, means[0], r.GradNorm, r.Lr, means[1], rates, r.GroupGradNorms);
     }
+
+    /// <summary>The whole model under its official names in the master dtype (float32 masters for the trained tensors,
+    /// the frozen ones as they are), or in <paramref name="dtype"/>: a collective under fsdp (rank 0 gets the dict).</summary>
+    public Dictionary<string, Tensor> Weights(ScalarType? dtype = null) => Wrapped.state_dict(dtype);
+
+    /// <summary><see cref="FineTuning.StateDict"/>.</summary>
+    public Dictionary<string, Tensor> StateDict() => Run.StateDict();
+
+    /// <summary><see cref="FineTuning.LoadStateDict"/> (the frozen weights must be the run's own).</summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, int step, string? source = null) => Run.LoadStateDict(state, step, source);
+
+    /// <summary>Writes the checkpoint of the current step from rank 0 (atomically, with the stage of the last step in
+    /// its metadata); every rank waits. Returns its path.</summary>
+    public string SaveCheckpoint(string directory) => Run.SaveCheckpoint(directory,
+        new Dictionary<string, string> { ["stage"] = Settings.StageAt(Math.Max(0, Step - 1)).ToString(CultureInfo.InvariantCulture) });
 
     /// <summary>Continues from the newest checkpoint in <paramref name="directory"/> (rank 0's choice); returns its step or null.</summary>
-    public int? ResumeLatest(string directory)
-    {
-        var latest = Checkpoints.Latest(directory, CheckpointPrefix);
-        if (group is not null) latest = DistributedRun.BroadcastString(group, group.IsMainProcess ? latest ?? "" : null) is { Length: > 0 } s ? s : null;
-        if (latest is null) return null;
-        using var state = Safetensors.Load(latest);
-        int step = int.Parse(state.Metadata["step"], CultureInfo.InvariantCulture);
-        LoadStateDict(state, step, latest);
-        return step;
-    }
+    public int? ResumeLatest(string directory) => Run.ResumeLatest(directory);
 
-    /// <summary>Largest |difference| of the trainable parameters between this rank and rank 0 (0 without a group).</summary>
-    public double MaxDeviationFromRankZero()
-    {
-        if (group is null) return 0;
-        using var scope = torch.NewScope();
-        using var _ = torch.no_grad();
-        var flat = torch.cat(Trainable.Select(t => t.parameter.detach().reshape(-1).to(ScalarType.Float64)).ToArray());
-        var reference = flat.clone();
-        group.broadcast(reference, 0);
-        var dev = (flat - reference).abs().max().reshape(1);
-        group.all_reduce(dev, ReduceOp.Max);
-        return dev.item<double>();
-    }
+    /// <summary><see cref="FineTuning.MaxDeviationFromRankZero"/>.</summary>
+    public double? MaxDeviationFromRankZero() => Run.MaxDeviationFromRankZero();
 
-    public void Dispose()
-    {
-        net.Dispose();
-        Optimizer.Dispose();
-        rng.Dispose();
-    }
+    public void Dispose() => Run.Dispose();
 }

@@ -35,7 +35,7 @@ internal sealed class FlatParameter : IDisposable
 
     /// <summary>Per member: whether a backward ever gave it a gradient. A whole-model optimizer keeps state only for
     /// those (it skips parameters without a gradient), so the consolidated optimizer state lists exactly them. The
-    /// same on every rank (the graph is).</summary>
+    /// same on every rank when the graph is; optimizer_state_dict ORs it over the ranks.</summary>
     public bool[] HadGradient { get; }
 
     private readonly ProcessGroup group;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using AptLab.Torch.Distributed;
 using AptLab.Torch.optim;
 
 namespace AptLab.Training;
@@ -83,6 +84,7 @@ public sealed partial class FullyShardedDataParallel
         if (optimizer.param_groups.Count != 1 || optimizer.param_groups[0].@params.Count != trainable.Length ||
             optimizer.param_groups[0].@params.Where((p, i) => !ReferenceEquals(p, trainable[i].Shard)).Any())
             throw new ArgumentException("FullyShardedDataParallel: the optimizer must have one parameter group over parameters(), in order");
+        AgreeOnGradientMembers();
         var d = new Dictionary<string, Tensor>();
         var values = new Dictionary<(string state, string member), Tensor>();
         var steps = new Dictionary<string, long>();
@@ -113,6 +115,22 @@ public sealed partial class FullyShardedDataParallel
                 if (values.TryGetValue((n, name), out var t)) d[$"state.{i}.{n}"] = t;
         }
         return d;
+    }
+
+    // A member can get a gradient on one rank and none on another (OmniHuman: a condition present in one rank's rows
+    // only, its module skipped on the others); a whole-model optimizer over the global batch saw that gradient, so the
+    // consolidated state lists every member that had one on ANY rank (one all-reduce; every rank calls this).
+    private void AgreeOnGradientMembers()
+    {
+        var flags = trainable.SelectMany(f => f.HadGradient).Select(b => b ? 1L : 0L).ToArray();
+        if (flags.Length == 0 || group.world_size == 1) return;
+        using var scope = torch.NewScope();
+        var t = torch.tensor(flags, flags.Length);
+        group.all_reduce(t, ReduceOp.Max);
+        var any = t.data<long>();
+        int i = 0;
+        foreach (var f in trainable)
+            for (int j = 0; j < f.HadGradient.Length; j++) f.HadGradient[j] = any[i++] != 0;
     }
 
     public void load_optimizer_state_dict(Optimizer optimizer, IReadOnlyDictionary<string, Tensor> state, string? source = null)
