@@ -43,8 +43,10 @@ public static class AvatarFinetuneExperiment
         torch.manual_seed(cfg.Seed);
         var (dit, lora) = AvatarFinetuneModels.BuildDit(a, cfg.Seed, log);
         using var _dit = dit;
+        var device = Device.Parse(cfg.Device);
+        if (cfg.ParallelMode == ParallelMode.Ddp) dit.to(device);                       // fsdp: the host until sharded, shards on the device
         using var own = cfg.ParallelMode == ParallelMode.Fsdp && group is null ? ParallelModules.GroupOfOne() : null;   // fsdp in one process
-        using var trainer = new OmniAvatarTrainer(dit, a.Settings(), cfg.Seed, group ?? own, cfg.TrainingPrecision, cfg.ParallelMode);
+        using var trainer = new OmniAvatarTrainer(dit, a.Settings(), cfg.Seed, group ?? own, cfg.TrainingPrecision, cfg.ParallelMode, device);
         trainer.NonFinite = new NonFiniteGuard("avatar", cfg.Nonfinite, cfg.MaxNonfiniteSkips, group, log);
         log.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Run.TrainableElements} of {trainer.Run.ModelElements} parameters; " +
                       $"effective batch {a.MicroBatch} x {a.Accumulation} x {trainer.WorldSize} ranks");

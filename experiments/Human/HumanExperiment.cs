@@ -53,7 +53,8 @@ public static class HumanExperiment
         var settings = h.Train.Settings(h.Model.GradientCheckpointing);
         var (dit, _) = HumanModels.Dit(h, arch, cfg.Seed, settings.Train == "lora", ctx.Out);
         using var _dit = dit;
-        using var trainer = new OmniHumanTrainer(dit, settings, dataset, cfg.Seed + Seeds.HumanTrainer, ctx.TrainingGroup, ctx.Precision, ctx.Parallel);
+        dit.to(ctx.WholeModelDevice);                                                   // ddp: the device; fsdp: the host until sharded
+        using var trainer = new OmniHumanTrainer(dit, settings, dataset, cfg.Seed + Seeds.HumanTrainer, ctx.TrainingGroup, ctx.Precision, ctx.Parallel, ctx.Device);
         trainer.NonFinite = ctx.NonFinite("omnihuman");
         ctx.Out.WriteLine($"[train] {trainer.Trainable.Count} trainable tensors, {trainer.Run.TrainableElements:N0} of {trainer.Run.ModelElements:N0} parameters; " +
                           $"effective batch {settings.MicroBatch} x {settings.Accumulation} x {trainer.WorldSize} rank(s); stages {string.Join(" + ", settings.Stages.Select(s => s.Steps))} steps; " +

@@ -19,6 +19,22 @@ public sealed record HumanBatch(Tensor Latents, Tensor Context, HumanConditions 
         return this;
     }
 
+    /// <summary>Every tensor on <paramref name="device"/> (the batch is built on the host; a no-op there).</summary>
+    public HumanBatch To(Device device)
+    {
+        var c = Conditions;
+        Tensor? M(Tensor? t) => t?.to(device);
+        return this with
+        {
+            Latents = Latents.to(device), Context = Context.to(device),
+            Conditions = c with
+            {
+                Reference = M(c.Reference), Motion = M(c.Motion), Audio = M(c.Audio), Pose = M(c.Pose),
+                ReferenceOn = M(c.ReferenceOn), MotionOn = M(c.MotionOn), AudioOn = M(c.AudioOn), PoseOn = M(c.PoseOn),
+            },
+        };
+    }
+
     /// <summary>The first <paramref name="latentFrames"/> latent frames (a view): the latents, and the audio windows and
     /// pose heatmaps of their 1 + 4(F - 1) video frames (e.g. one latent frame = an image for APT's image phase).</summary>
     public HumanBatch FirstFrames(int latentFrames, int vaeTemporal = 4)

@@ -59,6 +59,8 @@ public sealed class OmniHumanTrainer : IDisposable
     public int Step => Run.Step;
     public int Rank => Run.Rank;
     public int WorldSize => Run.WorldSize;
+    /// <summary>Where training computes.</summary>
+    public Device Device { get; }
     /// <summary>The stage (1-based) of the next step.</summary>
     public int Stage => Settings.StageAt(Step);
     /// <summary>The divergence check of each step (docs/reliability.md#7-diverged-runs).</summary>
@@ -66,9 +68,12 @@ public sealed class OmniHumanTrainer : IDisposable
 
     /// <param name="group">the data-parallel ranks (ddp: null for one process; fsdp: required, a group of one for one
     /// process)</param>
+    /// <param name="device">where training computes (ddp: the model's device; fsdp: where the shards and the gathered
+    /// block live); default: the model's device. Batches and draws are made on the host and moved there.</param>
     public OmniHumanTrainer(OmniHumanModel model, HumanTrainerSettings settings, HumanCachedDataset data, ulong seed, ProcessGroup? group = null,
-        Precision precision = Precision.Fp32, ParallelMode parallel = ParallelMode.Ddp)
+        Precision precision = Precision.Fp32, ParallelMode parallel = ParallelMode.Ddp, Device? device = null)
     {
+        Device = device ?? model.parameters().First().device;
         Settings = settings.Validate();
         (Model, Data) = (model, data);
         Sampler = data.Sampler();
@@ -77,7 +82,7 @@ public sealed class OmniHumanTrainer : IDisposable
         var trainable = HumanTrainableParameters.Apply(model, settings.Train);
         model.GradientCheckpointing = settings.GradientCheckpointing || parallel == ParallelMode.Fsdp;   // FSDP regathers a block for its backward
         model.train();
-        Run = new FineTuning(CheckpointPrefix, model, trainable, settings, seed, group, precision, parallel, HumanTrainableParameters.Group);
+        Run = new FineTuning(CheckpointPrefix, model, trainable, settings, seed, group, precision, parallel, HumanTrainableParameters.Group, device);
     }
 
     /// <summary>This rank's micro-batch and its noise levels [b] and noise, drawn for the global micro-batch.</summary>
@@ -93,8 +98,8 @@ public sealed class OmniHumanTrainer : IDisposable
         var shape = batch.Latents.shape.ToArray();
         shape[0] = global;
         var noise = torch.randn(shape, ScalarType.Float32, generator: rng);                 // [B_global, 16, F, h, w]
-        batch.KeepIn(scope);
-        return (batch, scope.Keep(Interleaved.Rows(sigma, Rank, WorldSize)), scope.Keep(Interleaved.Rows(noise, Rank, WorldSize)));
+        batch = batch.To(Device).KeepIn(scope);
+        return (batch, scope.Keep(Interleaved.Rows(sigma, Rank, WorldSize).to(Device)), scope.Keep(Interleaved.Rows(noise, Rank, WorldSize).to(Device)));
     }
 
     private static readonly string[] Conditions = ["text", "reference", "audio", "pose", "motion"];
