@@ -91,7 +91,9 @@ public static class AvatarMemoryBench
         var sw = Stopwatch.StartNew();
         using var models = AvatarModels.Build(cfg);
         var pipeline = models.Pipeline(cfg);
+        long peakModels = PeakRssKib();
         var samples = Avatar.Audio.AudioFile.ReadMono(audio, cfg.SampleRate);
+        long peakRead = PeakRssKib();
         long audioSamples = samples.Length;
         AvatarRun run;
         long peakBeforeChunks = 0;
@@ -103,6 +105,11 @@ public static class AvatarMemoryBench
                 if (p.Step != 0) return;
                 if (p.Chunk == 1) peakBeforeChunks = PeakRssKib();
                 chunkRss.Add(RssKib());
+                if (Environment.GetEnvironmentVariable("APTLAB_MEMTRACE") is not null)
+                {
+                    var m = MallInfo();
+                    Console.Error.WriteLine($"chunk {p.Chunk} rss {RssKib() / 1024.0:F1} hwm {PeakRssKib() / 1024.0:F1} gcheap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1} gccommit {GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:F1} malloc_used {m.uordblks / 1048576.0:F1} malloc_free {m.fordblks / 1048576.0:F1} mmap {m.hblkhd / 1048576.0:F1} arena {m.arena / 1048576.0:F1}");
+                }
             });
             samples = [];
             writer.Finish(audio, cfg.SilenceDurationS);
@@ -117,6 +124,8 @@ public static class AvatarMemoryBench
             ["seconds"] = Math.Round(sw.Elapsed.TotalSeconds, 1),
             ["peak_rss_mib"] = Math.Round(PeakRssKib() / 1024.0, 1),
             // where the peak comes from: models and audio features (before the first chunk), then the chunk loop
+            ["peak_rss_mib_models"] = Math.Round(peakModels / 1024.0, 1),
+            ["peak_rss_mib_audio_read"] = Math.Round(peakRead / 1024.0, 1),
             ["peak_rss_mib_before_chunks"] = Math.Round(peakBeforeChunks / 1024.0, 1),
             ["rss_mib_first_chunk"] = Math.Round(chunkRss[0] / 1024.0, 1),
             ["rss_mib_last_chunk"] = Math.Round(chunkRss[^1] / 1024.0, 1),
@@ -130,6 +139,10 @@ public static class AvatarMemoryBench
 
     // VmRSS: the resident set now.
     private static long RssKib() => Status("VmRSS:");
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct MallInfo2 { public nuint arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost; }
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallinfo2")] private static extern MallInfo2 MallInfo();
 
     private static long Status(string key) =>
         long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith(key))[key.Length..].Trim().Split(' ')[0]);
