@@ -105,11 +105,6 @@ public static class AvatarMemoryBench
                 if (p.Step != 0) return;
                 if (p.Chunk == 1) peakBeforeChunks = PeakRssKib();
                 chunkRss.Add(RssKib());
-                if (Environment.GetEnvironmentVariable("APTLAB_MEMTRACE") is not null)
-                {
-                    var m = MallInfo();
-                    Console.Error.WriteLine($"chunk {p.Chunk} rss {RssKib() / 1024.0:F1} hwm {PeakRssKib() / 1024.0:F1} gcheap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:F1} gccommit {GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:F1} malloc_used {m.uordblks / 1048576.0:F1} malloc_free {m.fordblks / 1048576.0:F1} mmap {m.hblkhd / 1048576.0:F1} arena {m.arena / 1048576.0:F1}");
-                }
             });
             samples = [];
             writer.Finish(audio, cfg.SilenceDurationS);
@@ -139,10 +134,6 @@ public static class AvatarMemoryBench
 
     // VmRSS: the resident set now.
     private static long RssKib() => Status("VmRSS:");
-
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
-    private struct MallInfo2 { public nuint arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost; }
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallinfo2")] private static extern MallInfo2 MallInfo();
 
     private static long Status(string key) =>
         long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith(key))[key.Length..].Trim().Split(' ')[0]);

@@ -112,6 +112,7 @@ public sealed class OmniAvatarAudioEncoder
         var result = torch.empty([seq_len, EmbeddingDim], interp.dtype, interp.device);
         for (int a = 0; a < seq_len; a += window)
         {
+            torch.native_heap_trim();                         // the last window's freed activations back to the OS
             using var inner = torch.NewScope();
             int b = Math.Min(seq_len, a + window), lo = Math.Max(0, a - context), hi = Math.Min(seq_len, b + context);
             using var output = Model.forward_conv_features(interp.narrow(1, lo, hi - lo));

@@ -99,6 +99,7 @@ public sealed class Wav2Vec2FeatureEncoder : Module<Tensor, Tensor>
         using var stats = torch.NewScope();
         for (long u0 = 0; u0 < frames0; u0 += window0)
         {
+            torch.native_heap_trim();                         // the last window's freed activations back to the OS
             using var scope = torch.NewScope();
             long u1 = Math.Min(frames0, u0 + window0);
             var slice = input.Slice(u0 * s0, (u1 - 1) * s0 + k0 - u0 * s0).to(weight);
@@ -131,6 +132,7 @@ public sealed class Wav2Vec2FeatureEncoder : Module<Tensor, Tensor>
         var result = stats.Keep(torch.empty([batch, config.conv_dim[^1], frames], dtype, weight.device));
         for (long t0 = 0; t0 < frames; t0 += window)
         {
+            torch.native_heap_trim();
             using var scope = torch.NewScope();
             long t1 = Math.Min(frames, t0 + window);
             var slice = input.Slice(t0 * stride, (t1 - 1) * stride + field - t0 * stride).to(weight);
