@@ -91,12 +91,21 @@ public static class AvatarMemoryBench
         var sw = Stopwatch.StartNew();
         using var models = AvatarModels.Build(cfg);
         var pipeline = models.Pipeline(cfg);
+        long peakModels = PeakRssKib();
         var samples = Avatar.Audio.AudioFile.ReadMono(audio, cfg.SampleRate);
+        long peakRead = PeakRssKib();
         long audioSamples = samples.Length;
         AvatarRun run;
+        long peakBeforeChunks = 0;
+        var chunkRss = new List<long>();                    // the resident set as each chunk starts
         using (var writer = new AvatarVideoWriter(output, cfg.Fps))
         {
-            run = pipeline.Generate(Ffmpeg.ReadImage(image), samples, "a talking head", cfg.Video, writer.Write);
+            run = pipeline.Generate(Ffmpeg.ReadImage(image), samples, "a talking head", cfg.Video, writer.Write, p =>
+            {
+                if (p.Step != 0) return;
+                if (p.Chunk == 1) peakBeforeChunks = PeakRssKib();
+                chunkRss.Add(RssKib());
+            });
             samples = [];
             writer.Finish(audio, cfg.SilenceDurationS);
         }
@@ -109,13 +118,25 @@ public static class AvatarMemoryBench
             ["frames_in_mp4"] = frames,
             ["seconds"] = Math.Round(sw.Elapsed.TotalSeconds, 1),
             ["peak_rss_mib"] = Math.Round(PeakRssKib() / 1024.0, 1),
+            // where the peak comes from: models and audio features (before the first chunk), then the chunk loop
+            ["peak_rss_mib_models"] = Math.Round(peakModels / 1024.0, 1),
+            ["peak_rss_mib_audio_read"] = Math.Round(peakRead / 1024.0, 1),
+            ["peak_rss_mib_before_chunks"] = Math.Round(peakBeforeChunks / 1024.0, 1),
+            ["rss_mib_first_chunk"] = Math.Round(chunkRss[0] / 1024.0, 1),
+            ["rss_mib_last_chunk"] = Math.Round(chunkRss[^1] / 1024.0, 1),
+            ["rss_growth_kib_per_chunk"] = chunkRss.Count > 2 ? Math.Round((chunkRss[^1] - chunkRss[1]) / (double)(chunkRss.Count - 2), 1) : 0,
         }.ToJsonString());
         return 0;
     }
 
     // VmHWM of /proc/self/status: the peak resident set of this process.
-    private static long PeakRssKib() =>
-        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:"))["VmHWM:".Length..].Trim().Split(' ')[0]);
+    private static long PeakRssKib() => Status("VmHWM:");
+
+    // VmRSS: the resident set now.
+    private static long RssKib() => Status("VmRSS:");
+
+    private static long Status(string key) =>
+        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith(key))[key.Length..].Trim().Split(' ')[0]);
 
     private static string FindRepo()
     {

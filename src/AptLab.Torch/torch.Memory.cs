@@ -18,4 +18,18 @@ public static partial class torch
 
     /// <summary>Restarts the peak of <see cref="cpu_max_memory_allocated"/> at the current figure.</summary>
     public static void cpu_reset_peak_memory_stats() => Native.apt_cpu_reset_peak_memory_stats();
+
+    /// <summary>
+    /// Returns the free memory of the native C heap to the operating system (glibc <c>malloc_trim(0)</c>; nothing where
+    /// the C library has no such call). glibc keeps freed tensor storage in its heap for reuse: without this the
+    /// resident set of a long loop of equal steps creeps up as that free space fragments (docs/omniavatar.md#long-audio).
+    /// The live tensors are untouched. Returns true when memory was released.
+    /// </summary>
+    public static bool native_heap_trim()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try { return Native.malloc_trim(0) != 0; }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; }
+    }
 }
+

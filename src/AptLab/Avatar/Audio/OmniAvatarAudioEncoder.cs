@@ -90,21 +90,29 @@ public sealed class OmniAvatarAudioEncoder
     /// </summary>
     public Tensor EmbedWindowed(Tensor input_values, int seq_len)
     {
-        int window = Options.window_frames, context = Options.context_frames;
-        if (seq_len <= window + 2 * context) return Embed(input_values, seq_len);
+        if (FitsOneWindow(seq_len)) return Embed(input_values, seq_len);
         if (input_values.dim() != 2 || input_values.size(0) != 1)
             throw new ArgumentException($"OmniAvatar embeds one clip: input_values must be [1, samples], got [{string.Join(", ", input_values.shape)}]");
+        return EmbedWindowed(new TensorWaveform(input_values), seq_len);
+    }
+
+    /// <summary><see cref="EmbedWindowed(Tensor, int)"/> on a waveform read slice by slice (one row), for clips longer
+    /// than one window with its context.</summary>
+    public Tensor EmbedWindowed<TWave>(TWave input, int seq_len) where TWave : IWaveformWindows, allows ref struct
+    {
+        int window = Options.window_frames, context = Options.context_frames;
         using var scope = torch.NewScope();
         using var _ = torch.no_grad();
-        var x = input_values.to(Model.feature_projection.projection.weight);
         long convWindow = Math.Max(1, (long)window * Options.SamplesPerFrame / Model.config.TotalStride);
-        var conv = Model.feature_extractor.forward_windowed(x, convWindow);                     // [1, C, Tf]
+        var conv = Model.feature_extractor.forward_windowed(input, convWindow);                 // [1, C, Tf]
+        if (conv.size(0) != 1) throw new ArgumentException($"OmniAvatar embeds one clip, got a batch of {conv.size(0)}");
         Tensor interp;                                                                           // [1, seq_len, C]
         using (var timeMajor = conv.transpose(1, 2)) interp = linear_interpolation(timeMajor, seq_len);
         conv.Dispose();                                                                          // the views too: storage freed
         var result = torch.empty([seq_len, EmbeddingDim], interp.dtype, interp.device);
         for (int a = 0; a < seq_len; a += window)
         {
+            torch.native_heap_trim();                         // the last window's freed activations back to the OS
             using var inner = torch.NewScope();
             int b = Math.Min(seq_len, a + window), lo = Math.Max(0, a - context), hi = Math.Min(seq_len, b + context);
             using var output = Model.forward_conv_features(interp.narrow(1, lo, hi - lo));
@@ -113,29 +121,50 @@ public sealed class OmniAvatarAudioEncoder
         return scope.Keep(result);
     }
 
-    /// <summary>Steps 1–2: the normalised, zero-padded waveform (length <c>audio_len · 640</c>) and the frame counts.</summary>
-    public (float[] input_values, int ori_audio_len, int audio_len) Prepare(ReadOnlySpan<float> samples, AudioChunking? chunking = null)
+    /// <summary>Whether <paramref name="seq_len"/> frames are embedded in one pass (at most window_frames + 2 ·
+    /// context_frames).</summary>
+    public bool FitsOneWindow(int seq_len) => seq_len <= Options.window_frames + 2 * Options.context_frames;
+
+    /// <summary>Step 2's frame counts for <paramref name="samples"/> clip samples: ori_audio_len and audio_len (padded to
+    /// whole chunks when <paramref name="chunking"/> is given), and the waveform's length, audio_len · 640.</summary>
+    public (int ori_audio_len, int audio_len, long input_length) Frames(int samples, AudioChunking? chunking = null)
     {
-        if (samples.Length == 0) throw new ArgumentException("the audio has no samples");
-        int n = Options.SilenceSamples + samples.Length;
+        if (samples == 0) throw new ArgumentException("the audio has no samples");
+        int n = Options.SilenceSamples + samples;
         int ori = Options.VideoFrames(n);
         int len = chunking?.PaddedLength(ori) ?? ori;
         long total = (long)len * Options.SamplesPerFrame;
         if (total < n)
             throw new InvalidOperationException($"{len} frames × {Options.SamplesPerFrame} samples is shorter than the clip ({n} samples)");
+        return (ori, len, total);
+    }
+
+    /// <summary>Steps 1–2: the normalised, zero-padded waveform (length <c>audio_len · 640</c>) and the frame counts.</summary>
+    public (float[] input_values, int ori_audio_len, int audio_len) Prepare(ReadOnlySpan<float> samples, AudioChunking? chunking = null)
+    {
+        var (ori, len, total) = Frames(samples.Length, chunking);
+        int n = Options.SilenceSamples + samples.Length;
         var padded = new float[total];                              // one copy of the clip: silence, samples, zero padding
         samples.CopyTo(padded.AsSpan(Options.SilenceSamples));
         Wav2Vec2Preprocessor.normalize_(padded.AsSpan(0, n), Options.norm_eps);   // the padding stays exact zeros
         return (padded, ori, len);
     }
 
-    /// <summary>The whole pipeline on mono samples at <c>Options.sample_rate</c>.</summary>
+    /// <summary>The whole pipeline on mono samples at <c>Options.sample_rate</c>. A clip longer than one window with its
+    /// context is never copied: each conv window's input is computed from <paramref name="samples"/>
+    /// (<see cref="NormalizedWaveform"/>), equal bit for bit to the same range of <see cref="Prepare"/>'s waveform.</summary>
     public AudioFeatures EncodeSamples(ReadOnlySpan<float> samples, AudioChunking? chunking = null)
     {
-        var (input, ori, len) = Prepare(samples, chunking);
+        var (ori, len, total) = Frames(samples.Length, chunking);
         using var scope = torch.NewScope();
-        var x = torch.tensor(input, 1, input.Length);               // [1, A·640]
-        return new AudioFeatures(scope.Keep(EmbedWindowed(x, len)), ori, len);
+        if (FitsOneWindow(len))
+        {
+            var (input, _, _) = Prepare(samples, chunking);
+            var x = torch.tensor(input, 1, input.Length);           // [1, A·640]
+            return new AudioFeatures(scope.Keep(Embed(x, len)), ori, len);
+        }
+        var wave = new NormalizedWaveform(samples, Options.SilenceSamples, total, Options.norm_eps);
+        return new AudioFeatures(scope.Keep(EmbedWindowed(wave, len)), ori, len);
     }
 
     /// <summary>The whole pipeline on an audio file (any format ffmpeg decodes). Unreadable or empty files raise a

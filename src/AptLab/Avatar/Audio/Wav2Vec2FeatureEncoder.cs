@@ -73,21 +73,38 @@ public sealed class Wav2Vec2FeatureEncoder : Module<Tensor, Tensor>
     {
         if (input_values.dim() != 2)
             throw new ArgumentException($"wav2vec2 feature extractor expects input_values [B, samples], got [{string.Join(", ", input_values.shape)}]");
+        return forward_windowed(new TensorWaveform(input_values), window);
+    }
+
+    /// <summary><see cref="forward_windowed(Tensor, long)"/> on a waveform read slice by slice (each slice cast to the
+    /// weights' dtype and device), which need never exist whole (<see cref="NormalizedWaveform"/>). The result depends
+    /// only on the samples, not on how they are held.</summary>
+    public Tensor forward_windowed<TWave>(TWave input, long window) where TWave : IWaveformWindows, allows ref struct
+    {
         if (window < 1) throw new ArgumentException($"conv window must be at least 1 frame, got {window}");
-        long n = input_values.size(1), frames = config.ConvFrames(n);
-        if (frames <= window) return forward(input_values);
+        long n = input.Length, frames = config.ConvFrames(n);
+        var weight = conv_layers[0].conv.weight;
+        if (frames <= window)
+        {
+            using var all = input.Slice(0, n);
+            using var x = all.to(weight);
+            return forward(x);
+        }
         var first = conv_layers[0];
         long k0 = config.conv_kernel[0], s0 = config.conv_stride[0], stride = config.TotalStride, field = MinSamples(config);
         // pass 1: layer 0's per-channel mean and M2 over the whole clip
         long frames0 = (n - k0) / s0 + 1, window0 = window * (stride / s0);
         Tensor? mean = null, m2 = null;
-        long count = 0;
+        long count = 0, batch = 0;
         using var stats = torch.NewScope();
         for (long u0 = 0; u0 < frames0; u0 += window0)
         {
+            torch.native_heap_trim();                         // the last window's freed activations back to the OS
             using var scope = torch.NewScope();
             long u1 = Math.Min(frames0, u0 + window0);
-            var h = first.conv.forward(input_values.narrow(1, u0 * s0, (u1 - 1) * s0 + k0 - u0 * s0).unsqueeze(1)).to(ScalarType.Float64);   // [B, C, u1 − u0]
+            var slice = input.Slice(u0 * s0, (u1 - 1) * s0 + k0 - u0 * s0).to(weight);
+            batch = slice.size(0);
+            var h = first.conv.forward(slice.unsqueeze(1)).to(ScalarType.Float64);             // [B, C, u1 − u0]
             var m = h.mean(2, keepdim: true);
             var q = (h - m).square().sum(2, keepdim: true);
             long nb = u1 - u0;
@@ -101,7 +118,7 @@ public sealed class Wav2Vec2FeatureEncoder : Module<Tensor, Tensor>
             scope.Keep(mean); scope.Keep(m2!);
         }
         // pass 2: the stack window by window, layer 0 normalised with the clip's statistics
-        var dtype = input_values.dtype;
+        var dtype = weight.dtype;
         var norm = first.layer_norm;
         Tensor? shift = null, scale = null;
         if (norm is not null)
@@ -112,12 +129,14 @@ public sealed class Wav2Vec2FeatureEncoder : Module<Tensor, Tensor>
             var s = (m2! / (double)count + norm.eps).rsqrt() * w;                               // [B, C, 1]
             (scale, shift) = (s.to(dtype), (b - mean! * s).to(dtype));
         }
-        var result = stats.Keep(torch.empty([input_values.size(0), config.conv_dim[^1], frames], dtype, input_values.device));
+        var result = stats.Keep(torch.empty([batch, config.conv_dim[^1], frames], dtype, weight.device));
         for (long t0 = 0; t0 < frames; t0 += window)
         {
+            torch.native_heap_trim();
             using var scope = torch.NewScope();
             long t1 = Math.Min(frames, t0 + window);
-            var h = first.conv.forward(input_values.narrow(1, t0 * stride, (t1 - 1) * stride + field - t0 * stride).unsqueeze(1));
+            var slice = input.Slice(t0 * stride, (t1 - 1) * stride + field - t0 * stride).to(weight);
+            var h = first.conv.forward(slice.unsqueeze(1));
             if (norm is not null) h = h * scale! + shift!;
             h = F.gelu(h);
             for (int i = 1; i < conv_layers.Count; i++) h = conv_layers[i].forward(h);

@@ -27,16 +27,30 @@ public static class Wav2Vec2Preprocessor
     public static void normalize_(Span<float> samples, double eps = Eps)
     {
         if (samples.Length == 0) throw new ArgumentException("cannot normalise an empty waveform (0 samples)");
+        var (mean, inv) = Moments(0, samples, eps);
+        for (int i = 0; i < samples.Length; i++) samples[i] = (float)((samples[i] - mean) * inv);
+    }
+
+    /// <summary>
+    /// The normalisation of <paramref name="leadingZeros"/> zeros followed by <paramref name="samples"/>, without
+    /// building that waveform: its mean and <c>1 / √(var + eps)</c>, accumulated in float64 in sample order (zeros
+    /// first), so a value normalises to <c>(float)((v − mean) · inv)</c> exactly as <see cref="normalize_"/> gives it.
+    /// </summary>
+    public static (double mean, double inv) Moments(int leadingZeros, ReadOnlySpan<float> samples, double eps = Eps)
+    {
+        if (leadingZeros < 0) throw new ArgumentException($"leading zeros must be non-negative, got {leadingZeros}");
+        long n = (long)leadingZeros + samples.Length;
+        if (n == 0) throw new ArgumentException("cannot normalise an empty waveform (0 samples)");
         if (!(eps >= 0)) throw new ArgumentException($"eps must be non-negative, got {eps}");
-        double sum = 0;
+        double sum = 0;                                  // the zeros add nothing
         foreach (var v in samples)
         {
             if (!float.IsFinite(v)) throw new ArgumentException("the waveform contains NaN or infinite samples");
             sum += v;
         }
-        double mean = sum / samples.Length, ss = 0;
+        double mean = sum / n, ss = 0;
+        for (int i = 0; i < leadingZeros; i++) ss += (0f - mean) * (0f - mean);
         foreach (var v in samples) ss += (v - mean) * (v - mean);
-        double inv = 1 / Math.Sqrt(ss / samples.Length + eps);
-        for (int i = 0; i < samples.Length; i++) samples[i] = (float)((samples[i] - mean) * inv);
+        return (mean, 1 / Math.Sqrt(ss / n + eps));
     }
 }

@@ -45,10 +45,16 @@ public sealed class AvatarVideoWriter(string outputPath, int fps) : IDisposable
         if (frames.dim() != 4 || frames.size(1) != 3) throw new ArgumentException($"frames must be [N, 3, H, W], got [{string.Join(", ", frames.shape)}]");
         using var scope = torch.NewScope();
         var bytes = (frames.to(ScalarType.Float32).clamp(0, 1) * 255.0).to(ScalarType.UInt8).permute(0, 2, 3, 1).contiguous();   // [N, H, W, 3]
-        var all = bytes.data<byte>();
         int n = (int)frames.size(0), h = (int)frames.size(2), w = (int)frames.size(3), size = h * w * 3;
         var images = new List<RgbImage>(n);
-        for (int i = 0; i < n; i++) images.Add(new RgbImage(w, h, 3, all.AsSpan(i * size, size).ToArray()));
+        // each frame copied straight into its own array: no array of the whole chunk, which would be a large-object
+        // allocation per chunk left to pile up until a full collection (docs/omniavatar.md#long-audio)
+        for (int i = 0; i < n; i++)
+        {
+            var pixels = new byte[size];
+            bytes.select(0, i).CopyTo<byte>(pixels);
+            images.Add(new RgbImage(w, h, 3, pixels));
+        }
         return images;
     }
 

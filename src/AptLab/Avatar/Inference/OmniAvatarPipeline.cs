@@ -97,6 +97,9 @@ public sealed class OmniAvatarPipeline(OmniAvatarModel dit, WanVAE vae, UmT5Text
         int calls = 0, skipped = 0, generated = 0, written = 0;
         foreach (var chunk in plan.Chunks)
         {
+            // the audio encoding's and the last chunk's freed storage back to the OS: the resident set stays flat
+            // over a long video instead of creeping up as the C heap's free space fragments (docs/omniavatar.md#long-audio)
+            torch.native_heap_trim();
             using var chunkScope = torch.NewScope();
             progress?.Invoke(new AvatarProgress(chunk.Index + 1, plan.Chunks.Count, 0, sampling.NumSteps));
             if (chunk.Index > 0) y.narrow(1, 16, 1).narrow(2, 0, chunk.PrefixLatentFrames).zero_();   // persists for later chunks

@@ -18,9 +18,11 @@ public static partial class Ffmpeg
         int channels = Math.Max(1, audio.Channels);
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("f32le decoding assumes a little-endian host");
         // mixed down while reading (a long clip is held once, as mono floats): the mean of each frame's channels as
-        // AudioClip.ToMono computes it; a torn last frame is dropped
+        // AudioClip.ToMono computes it; a torn last frame is dropped. The array is sized by the probed duration, exact
+        // for PCM, so it is returned without the trimming copy (which would hold the clip twice); a stream longer than
+        // its duration says grows it, one shorter is trimmed.
         double? seconds = audio.DurationSeconds ?? info.DurationSeconds;
-        var mono = new float[seconds is > 0 and < 1e6 ? (int)Math.Min(int.MaxValue / 2, seconds.Value * sampleRate + sampleRate) : 1 << 16];
+        var mono = new float[seconds is > 0 and < 1e6 ? (int)Math.Min(int.MaxValue / 2, Math.Round(seconds.Value * sampleRate)) : 1 << 16];
         int count = 0;
         RunFfmpeg(["-i", path, "-map", "0:a:0", "-ac", channels.ToString(), "-ar", sampleRate.ToString(), "-f", "f32le", "-"], path,
             readStdout: stream =>
@@ -32,7 +34,7 @@ public static partial class Ffmpeg
                 {
                     have += got;
                     int frames = have / frameBytes;
-                    if (count + frames > mono.Length) Array.Resize(ref mono, Math.Max(mono.Length * 2, count + frames));
+                    if (count + frames > mono.Length) Array.Resize(ref mono, Math.Max(mono.Length + Math.Max(mono.Length / 8, sampleRate), count + frames));
                     var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(buffer.AsSpan(0, frames * frameBytes));
                     for (int f = 0; f < frames; f++)
                     {
@@ -44,7 +46,7 @@ public static partial class Ffmpeg
                     have -= frames * frameBytes;
                 }
             }, timeout: timeout);
-        Array.Resize(ref mono, count);
+        if (count != mono.Length) Array.Resize(ref mono, count);
         return mono;
     }
 

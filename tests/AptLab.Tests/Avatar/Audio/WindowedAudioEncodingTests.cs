@@ -94,4 +94,49 @@ public sealed class WindowedAudioEncodingTests(ITestOutputHelper output)
         var direct = new OmniAvatarAudioEncoder(model).Embed(torch.tensor(input, 1, input.Length), len);
         Assert.True(BitEqual(a.audio_embeddings, direct));
     }
+
+    [Fact]
+    public void The_normalised_waveform_slices_equal_the_prepared_waveform_bit_for_bit()
+    {
+        using var model = LoadReferenceModel();
+        var encoder = new OmniAvatarAudioEncoder(model);                             // 0.3 s of silence in front
+        var clip = Clip(2.5);
+        var chunking = new AudioChunking(21, 13);
+        var (input, _, _) = encoder.Prepare(clip, chunking);
+        var (_, _, length) = encoder.Frames(clip.Length, chunking);
+        Assert.Equal(input.Length, length);
+        int silence = encoder.Options.SilenceSamples, end = silence + clip.Length;
+        Assert.True(input.Length > end);                                             // zero padding after the clip
+        var wave = new NormalizedWaveform(clip, silence, length);
+        using var scope = torch.NewScope();
+        // the whole waveform, then slices across the silence/clip and clip/padding borders and inside each part
+        foreach (var (start, count) in new (long, long)[] { (0, length), (0, 100), (silence - 7, 30), (1000, 20000), (end - 5, 9), (end + 3, length - end - 3) })
+            Assert.Equal(input.AsSpan((int)start, (int)count).ToArray(), wave.Slice(start, count).data<float>());
+    }
+
+    [Fact]
+    public void A_long_clip_encoded_from_its_samples_equals_the_encoding_of_the_prepared_waveform_bit_for_bit()
+    {
+        using var model = LoadReferenceModel();
+        int reach = model.config.num_conv_pos_embeddings / 2;
+        // 20 s with silence and chunk padding, in windows of 60 frames with the defaults' 2:1 context: the conv stack
+        // runs in 6 windows, the transformer in 9
+        var encoder = new OmniAvatarAudioEncoder(model, new OmniAvatarAudioOptions(window_frames: 60, context_frames: 4 * reach));
+        var clip = Clip(20);
+        var chunking = new AudioChunking(21, 13);
+        using var scope = torch.NewScope();
+        using var streamed = encoder.EncodeSamples(clip, chunking);                  // slices built from the samples
+        var (input, ori, len) = encoder.Prepare(clip, chunking);                     // the whole waveform, then windows
+        Assert.False(encoder.FitsOneWindow(len));
+        var whole = encoder.EmbedWindowed(torch.tensor(input, 1, input.Length), len);
+        Assert.Equal((ori, len), (streamed.ori_audio_len, streamed.audio_len));
+        Assert.True(BitEqual(streamed.audio_embeddings, whole));
+        // and the conv stack alone, on the same windows
+        var x = torch.tensor(input, 1, input.Length);
+        var fromTensor = model.feature_extractor.forward_windowed(x, 120);
+        var fromSamples = model.feature_extractor.forward_windowed(
+            new NormalizedWaveform(clip, encoder.Options.SilenceSamples, input.Length), 120);
+        Assert.True(fromTensor.size(2) > 3 * 120);
+        Assert.True(BitEqual(fromSamples, fromTensor));
+    }
 }
