@@ -79,8 +79,8 @@ public static class HumanStudy
         return path;
     }
 
-    /// <summary>Trains the study's VAE on frames and 5-frame windows of the training clips, then fits the latent
-    /// statistics (per-channel mean and std of image latents).</summary>
+    /// <summary>Trains the study's VAE on frames and study.vae_frames-frame windows of the training clips (a clip batch
+    /// every study.vae_video_every steps), then fits the latent statistics (per-channel mean and std of image latents).</summary>
     public static void TrainVae(RunContext ctx, HumanEncoders enc, HumanStudyConfig study)
     {
         var spec = ctx.Config.Human!.Data.Spec(ctx.Config.Human.Model.MotionFrames);
@@ -97,7 +97,8 @@ public static class HumanStudy
                     Array.Copy(clips[idx[i]], (c * t + start[i]) * s * s, b, ((i * 3 + c) * frames) * s * s, frames * s * s);
             return torch.tensor(b, batch, 3, frames, s, s);
         }
-        VaeStage.Train(ctx, enc.Vae, study.Vae, true, (video, batch, rng) => Window(rng, batch, video ? 5 : 1));
+        if (study.VaeFrames > t) throw new ArgumentException($"human.study.vae_frames {study.VaeFrames} exceeds the clips' {t} frames");
+        VaeStage.Train(ctx, enc.Vae, study.Vae, true, (video, batch, rng) => Window(rng, batch, video ? study.VaeFrames : 1), study.VaeVideoEvery);
         using var _ = torch.no_grad();
         using var scope = torch.NewScope();
         using var g = new Generator(ctx.Config.Seed + Seeds.Vae + 1);
