@@ -26,10 +26,12 @@ public static class VaeStage
     /// <summary>A batch of pixels [B, 3, T, H, W] in [-1, 1]: clips when <c>video</c>, else images (T = 1), drawn with the generator.</summary>
     public delegate Tensor PixelSource(bool video, int batch, Generator rng);
 
-    /// <summary>cfg.steps AdamW steps of <paramref name="vae"/> on reconstruction MSE + kl_weight · KL; every third step a
-    /// clip batch (half the batch size) when <paramref name="videos"/>. Leaves the VAE in eval mode.</summary>
-    public static void Train(RunContext ctx, WanVAE vae, VaeStageConfig cfg, bool videos, PixelSource batches)
+    /// <summary>cfg.steps AdamW steps of <paramref name="vae"/> on reconstruction MSE + kl_weight · KL; every
+    /// <paramref name="videoEvery"/>-th step a clip batch (half the batch size) when <paramref name="videos"/>. Leaves the
+    /// VAE in eval mode.</summary>
+    public static void Train(RunContext ctx, WanVAE vae, VaeStageConfig cfg, bool videos, PixelSource batches, int videoEvery = 3)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(videoEvery, 1);
         using var opt = new AdamW(vae.parameters(), lr: cfg.Lr, weight_decay: 0);
         var progress = new ProgressReporter("vae", cfg.Steps, ctx.Out, every: 25);
         using var rng = new Generator(ctx.Config.Seed + Seeds.Vae);
@@ -38,7 +40,7 @@ public static class VaeStage
         for (int step = 1; step <= cfg.Steps; step++)
         {
             using var scope = torch.NewScope();
-            bool video = videos && step % 3 == 0;                                           // clips are 5x the work of images
+            bool video = videos && step % videoEvery == 0;                                  // clips are several times the work of images
             int batch = video ? Math.Max(1, cfg.Batch / 2) : cfg.Batch;
             var x = batches(video, batch, rng).to(ctx.Device);
             // The diffusion models see the posterior mean (encode_moments' mu), so the decoder is trained on mu:

@@ -47,6 +47,11 @@ public sealed class HumanStudyConfig : IValidatable
     /// <summary>Share of clips that come with head keypoints.</summary>
     public double WithPose { get; set; } = 0.5;
     public VaeStageConfig Vae { get; set; } = new();
+    /// <summary>Frames (1 + 4k) of the clip windows the VAE trains on: the segment length lets it learn to carry the
+    /// frame-to-frame mouth motion through the causal chunks it encodes segments with.</summary>
+    public int VaeFrames { get; set; } = 5;
+    /// <summary>Every how many VAE steps a clip batch (the others single frames).</summary>
+    public int VaeVideoEvery { get; set; } = 3;
     public HumanEvalConfig Eval { get; set; } = new();
 
     public void Validate(string key, string? file)
@@ -54,6 +59,8 @@ public sealed class HumanStudyConfig : IValidatable
         if (Clips < 2) throw ConfigException.For(file, key + ".clips", "must be >= 2");
         if (!(AudioQualified > 0 && AudioQualified <= 1)) throw ConfigException.For(file, key + ".audio_qualified", "must lie in (0, 1]");
         if (!(WithPose >= 0 && WithPose <= 1)) throw ConfigException.For(file, key + ".with_pose", "must lie in [0, 1]");
+        if (VaeFrames < 1 || (VaeFrames - 1) % 4 != 0) throw ConfigException.For(file, key + ".vae_frames", $"{VaeFrames} is not 1 + 4k");
+        if (VaeVideoEvery < 1) throw ConfigException.For(file, key + ".vae_video_every", $"must be >= 1, got {VaeVideoEvery}");
     }
 }
 

@@ -79,8 +79,8 @@ public static class HumanStudy
         return path;
     }
 
-    /// <summary>Trains the study's VAE on frames and 5-frame windows of the training clips, then fits the latent
-    /// statistics (per-channel mean and std of image latents).</summary>
+    /// <summary>Trains the study's VAE on frames and study.vae_frames-frame windows of the training clips (a clip batch
+    /// every study.vae_video_every steps), then fits the latent statistics (per-channel mean and std of image latents).</summary>
     public static void TrainVae(RunContext ctx, HumanEncoders enc, HumanStudyConfig study)
     {
         var spec = ctx.Config.Human!.Data.Spec(ctx.Config.Human.Model.MotionFrames);
@@ -97,7 +97,8 @@ public static class HumanStudy
                     Array.Copy(clips[idx[i]], (c * t + start[i]) * s * s, b, ((i * 3 + c) * frames) * s * s, frames * s * s);
             return torch.tensor(b, batch, 3, frames, s, s);
         }
-        VaeStage.Train(ctx, enc.Vae, study.Vae, true, (video, batch, rng) => Window(rng, batch, video ? 5 : 1));
+        if (study.VaeFrames > t) throw new ArgumentException($"human.study.vae_frames {study.VaeFrames} exceeds the clips' {t} frames");
+        VaeStage.Train(ctx, enc.Vae, study.Vae, true, (video, batch, rng) => Window(rng, batch, video ? study.VaeFrames : 1), study.VaeVideoEvery);
         using var _ = torch.no_grad();
         using var scope = torch.NewScope();
         using var g = new Generator(ctx.Config.Seed + Seeds.Vae + 1);
@@ -244,6 +245,7 @@ public static class HumanStudy
         }
         var real = Measure(set.Real, set);
         var shuffled = Measure(set.Real, set, envelopeShift: 1);
+        var throughVae = RoundTrip(enc, set.Real, set);
         var floor = ComparisonReport.Score([new ComparisonMethod("real", 0, 0, 0, set.RealB)], set.RealA)[0];
         var samplesDir = ctx.Run.File("samples");
         var methodsForSheet = new List<ComparisonMethod> { new("real", 0, 0, 0, set.Real) };
@@ -251,7 +253,7 @@ public static class HumanStudy
         var outputs = ComparisonReport.WriteSheets(samplesDir, methodsForSheet, set.Captions, new ComparisonOptions(MaxPrompts: 6, FrameSheetClips: 3, Fps: spec.Fps / 2.0));
         foreach (var m in sheets) m.Samples.Dispose();
         WriteCsv(ctx.Run.File("eval.csv"), rows);
-        var readme = Readme(title, h, spec, rows, real, shuffled, floor.FrechetDistance, floor.Sharpness, eval.Samples, eval.RealSamples);
+        var readme = Readme(title, h, spec, rows, real, shuffled, throughVae, floor.FrechetDistance, floor.Sharpness, eval.Samples, eval.RealSamples);
         RunDirectory.WriteAtomic(ctx.Run.File("README.md"), readme);
         ctx.Out.WriteLine(readme);
         ctx.Out.WriteLine($"[eval] {ctx.Run.File("README.md")}, {ctx.Run.File("eval.csv")}, {outputs.SheetPath}");
@@ -271,6 +273,15 @@ public static class HumanStudy
             parts.Add(s.Generate(noise.narrow(0, i, n), context.narrow(0, i, n), c.Rows(i, n)));
         }
         return scope.Keep(torch.cat(parts, 0));
+    }
+
+    /// <summary>The measures of real clips [N, 3, L, S, S] encoded and decoded by the VAE: the ceiling of what generated
+    /// latents can show (the VAE compresses 4 frames into one latent frame).</summary>
+    public static Measures RoundTrip(HumanEncoders enc, Tensor real, EvalSet set)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewScope();
+        return Measure(Decode(enc, enc.Vae.encode(real)), set);
     }
 
     private static Tensor Decode(HumanEncoders enc, Tensor latents)
@@ -299,7 +310,7 @@ public static class HumanStudy
     }
 
     private static string Readme(string title, HumanConfig h, HumanClipSpec spec, List<EvalRow> rows, Measures real, Measures shuffled,
-        double fdFloor, double realSharpness, int samples, int realSamples)
+        Measures throughVae, double fdFloor, double realSharpness, int samples, int realSamples)
     {
         var sb = new StringBuilder();
         var seeds = rows.Select(r => r.Seed).Distinct().ToList();
@@ -318,6 +329,7 @@ public static class HumanStudy
             sb.AppendLine($"| {g.Key.Method} | {g.Key.Setting} | {g.First().Nfe} | {c:F3} ± {cs:F3} | {p:F2} ± {ps:F2} | {fd:F2} ± {fds:F2} | {sh:F4} ± {shs:F4} |");
         }
         sb.AppendLine($"| real clips | own envelope / own pose | | {real.Correlation:F3} | {real.PoseError:F2} | {fdFloor:F2} (real vs real, {realSamples} each) | {realSharpness:F4} |");
+        sb.AppendLine($"| real clips through the VAE | own envelope / own pose (ceiling of generated clips) | | {throughVae.Correlation:F3} | {throughVae.PoseError:F2} | | |");
         sb.AppendLine($"| real clips | another clip's envelope (noise floor) | | {shuffled.Correlation:F3} ± {shuffled.CorrelationStd / Math.Sqrt(samples):F3} (s.e.) | | | |");
         sb.AppendLine();
         sb.AppendLine("Lip-sync r: Pearson correlation over a segment's frames between the mouth opening measured in the frames and the clip's " +

@@ -102,6 +102,7 @@ public class HumanExperimentTests
         var readme = File.ReadAllText(Path.Combine(run.Root, "README.md"));
         Assert.Contains("audio dropped", readme);
         Assert.Contains("noise floor", readme);
+        Assert.Contains("real clips through the VAE", readme);
 
         var apt = Load("apt-omnihuman-tiny.yaml", tmp.Path);
         apt.Human = cfg.Human;
