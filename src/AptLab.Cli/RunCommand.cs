@@ -22,7 +22,7 @@ public static class RunCommand
         var runId = new Option<string?>("--run-id") { Description = "name of the run folder (default: a UTC timestamp)" };
         var allowChange = new Option<bool>("--allow-config-change") { Description = "with --resume: continue with a config that differs from the run's config.yaml (recorded there and in config-changes.txt)" };
         var check = new Option<bool>("--check") { Description = "validate the config and resolve its inputs, print the resolved config, create nothing" };
-        var cmd = new Command("run", "Run an experiment config (demo, teacher, distill, apt, apt-omniavatar, compare, sample)");
+        var cmd = new Command("run", $"Run an experiment config (experiment: {string.Join(", ", AptLab.Experiments.ExperimentKinds.Names)})");
         cmd.Arguments.Add(config);
         cmd.Options.Add(resume);
         cmd.Options.Add(runId);
