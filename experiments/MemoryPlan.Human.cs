@@ -76,8 +76,8 @@ public sealed partial class MemoryPlan
         string name = h.Model.Preset == "custom" ? $"custom{(h.Model.RandomWeights ? " (random_weights)" : "")}" : h.Model.Preset;
         string mode = h.Train.Mode == "lora" ? $"LoRA rank {h.Model.LoraRank} + added parts" : "full fine-tune";
         string title = $"OmniHuman {name} (dim {c.Dim}, {c.NumLayers} blocks, {mode})";
-        string host = $"Wan VAE, umT5 and wav2vec2 held for the run ({Gb(counts.EncoderHostBytes)})" +
-                      (fsdp ? $" + the whole DiT in {h.Model.Dtype} the shards are cut from" : "");
+        string host = $"Wan VAE, umT5 and wav2vec2 held for the run: {Gb(counts.EncoderHostBytes)}" +
+                      (fsdp ? $"; the whole DiT in {h.Model.Dtype} the shards are cut from" : "");
         return (c, h.Model.ModelDtype, counts, Shape, h.Model.GradientCheckpointing || fsdp, title, host);
     }
 
