@@ -39,10 +39,11 @@ public sealed partial class MemoryPlan
         (m.RandomWeights ? T5EncoderConfig.Tiny : T5EncoderConfig.UmT5Xxl).Dim, m.TextLen,
         HumanAudioEncoder.FeatureWidth(m.RandomWeights ? Wav2Vec2Config.Tiny : Wav2Vec2Config.Base960h));
 
-    /// <summary>Bytes per video token the audio cross-attention of one block keeps for its backward: the query
-    /// projection's cast input and output, norm_q's float32 input and output, the attention's query and output (compute
-    /// dtype); the 20 audio tokens per latent frame are negligible beside a frame's h·w.</summary>
-    public static long AudioCrossAttentionBytesPerToken(WanConfig c, int computeBytes = 2) => 2L * 4 * c.Dim + 4L * computeBytes * c.Dim;
+    /// <summary>Bytes per video token the audio cross-attention of one block keeps for its backward: 3 float32 and 4
+    /// compute-dtype [tokens, dim] tensors (by the code: the query projection's cast input and output, norm_q's float32
+    /// input and output, the attention's query and output; the allocator shows one float32 tensor more, 1.30-1.33 x the
+    /// 2 + 4 count, MemoryPlanHumanTests); the 20 audio tokens per latent frame are negligible beside a frame's h·w.</summary>
+    public static long AudioCrossAttentionBytesPerToken(WanConfig c, int computeBytes = 2) => 3L * 4 * c.Dim + 4L * computeBytes * c.Dim;
 
     /// <summary>A pose stage's device bytes outside the DiT: the float32 heatmaps [b, 26, frames, H, W] and what the
     /// trained pose guider keeps (compute dtype): its first conv's input (frame 0 repeated VaeTemporal - 1 times in

@@ -19,6 +19,8 @@ namespace AptLab.Tests.Experiments;
 /// <see cref="OmniHumanConfig.AddedParameters"/>, the docs/omnihuman.md table's figures; the lines are count x dtype
 /// size (ddp: whole float32 masters, gradients, two AdamW states, bf16 copies; fsdp: 1/N) and the activation line the
 /// per-token formulas at the config's frames x resolution (video, reference and motion tokens);</item>
+/// <item>the audio cross-attention's per-token figure against the allocator (one block's, as the difference of 5- and
+/// 4-block DiTs with and without audio: 1.04-1.07 of it);</item>
 /// <item>the release configs fit on the clusters their comments name, the 14B one not on one GPU: `--gpus 1` exits 3
 /// with the reason and the smallest number of GPUs that fits.</item>
 /// </list>
@@ -109,7 +111,7 @@ public class MemoryPlanHumanTests(ITestOutputHelper output)
         var c = arch.Wan;
         long perFrame = h.Data.Height / 16 * (h.Data.Width / 16);
         long video = ((h.Data.Frames - 1) / 4 + 1) * perFrame, tokens = video + 3 * perFrame;
-        long inner = tokens * (17L * 4 * c.Dim + 17L * 2 * c.Dim + 2L * 2 * c.FfnDim) + video * (2L * 4 * c.Dim + 4L * 2 * c.Dim);
+        long inner = tokens * (17L * 4 * c.Dim + 17L * 2 * c.Dim + 2L * 2 * c.FfnDim) + video * (3L * 4 * c.Dim + 4L * 2 * c.Dim);
         var dit = stage3.Lines[^1];
         Assert.Equal(c.NumLayers * tokens * 4L * c.Dim + inner, dit.Bytes);
         Assert.Equal(c.NumLayers * inner, dit.BytesWithoutCheckpointing);
@@ -149,5 +151,49 @@ public class MemoryPlanHumanTests(ITestOutputHelper output)
         Assert.InRange(smallest!.Value, 2, n);
         Assert.Contains($"smallest number of GPUs that fits: {smallest}", one.Stdout);
         Assert.True(plan.WithGpus(smallest.Value).Fits(Gpu80) && !plan.WithGpus(smallest.Value - 1).Fits(Gpu80));
+    }
+
+    // Live bytes after a forward with gradients (graph alive) of a bf16 OmniHuman DiT of `layers` blocks, with or
+    // without audio, on b clips of f x h x w latent tokens (no checkpointing: every block keeps what it saves).
+    private static long ForwardBytes(int layers, bool audio, int dim, int ffn, int b, int f, int h, int w)
+    {
+        using var scope = torch.NewScope();
+        using var g = new Generator(1);
+        var arch = new OmniHumanConfig
+        {
+            Wan = new WanConfig
+            {
+                ModelType = "t2v", InDim = 16 + 3 * 4, Dim = dim, FfnDim = ffn, FreqDim = 16, TextDim = 32, OutDim = 16,
+                NumHeads = 2, NumLayers = layers, TextLen = 8, Eps = 1e-6,
+            },
+            AudioInDim = 24, PoseChannels = 4, PoseGuiderWidths = [8, 8, 8],
+        };
+        using var dit = new OmniHumanModel(arch, ScalarType.BFloat16, generator: g);
+        dit.train();
+        var x = torch.randn([b, 16, f, 2 * h, 2 * w], generator: g).to(ScalarType.BFloat16);
+        var ctx = torch.randn([b, 8, 32], generator: g).to(ScalarType.BFloat16);
+        var t = torch.full([b], 500.0);
+        var c = audio
+            ? new HumanConditions { Audio = torch.randn([b, 4 * (f - 1) + 1, arch.AudioTokensPerFrame, 24], generator: g), AudioOn = torch.ones(b) }
+            : HumanConditions.None;
+        long before = torch.cpu_memory_allocated();
+        var o = dit.forward(x, t, ctx, c);
+        long after = torch.cpu_memory_allocated();
+        o.to(ScalarType.Float32).sum().backward();                                                // the graph was real
+        return after - before;
+    }
+
+    [Theory]
+    [InlineData(96, 256, 2, 8, 8)]      // 2 clips x 2 x 8 x 8 = 256 video tokens per clip pair
+    [InlineData(192, 512, 3, 8, 8)]     // 384 tokens
+    public void Audio_cross_attention_bytes_match_the_allocator(int dim, int ffn, int f, int h, int w)
+    {
+        int b = 2;
+        long Block(bool audio) => ForwardBytes(5, audio, dim, ffn, b, f, h, w) - ForwardBytes(4, audio, dim, ffn, b, f, h, w);
+        long extra = Block(true) - Block(false);
+        long tokens = (long)b * f * h * w;
+        double r = (double)extra / (tokens * MemoryPlan.AudioCrossAttentionBytesPerToken(new WanConfig { Dim = dim, FfnDim = ffn }));
+        output.WriteLine($"dim {dim}, {tokens} video tokens: one block's audio cross-attention keeps {extra} bytes ({r:F3} x the plan's figure)");
+        Assert.InRange(r, 0.95, 1.15);                                                      // measured 1.04-1.07
     }
 }
