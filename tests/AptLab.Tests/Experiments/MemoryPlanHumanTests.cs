@@ -21,6 +21,7 @@ namespace AptLab.Tests.Experiments;
 /// per-token formulas at the config's frames x resolution (video, reference and motion tokens);</item>
 /// <item>the audio cross-attention's per-token figure against the allocator (one block's, as the difference of 5- and
 /// 4-block DiTs with and without audio: 1.04-1.07 of it);</item>
+/// <item>the pose guider's figure against the allocator (heatmaps excluded: 1.000 of it);</item>
 /// <item>the release configs fit on the clusters their comments name, the 14B one not on one GPU: `--gpus 1` exits 3
 /// with the reason and the smallest number of GPUs that fits.</item>
 /// </list>
@@ -195,5 +196,28 @@ public class MemoryPlanHumanTests(ITestOutputHelper output)
         double r = (double)extra / (tokens * MemoryPlan.AudioCrossAttentionBytesPerToken(new WanConfig { Dim = dim, FfnDim = ffn }));
         output.WriteLine($"dim {dim}, {tokens} video tokens: one block's audio cross-attention keeps {extra} bytes ({r:F3} x the plan's figure)");
         Assert.InRange(r, 0.95, 1.15);                                                      // measured 1.04-1.07
+    }
+
+    [Theory]
+    [InlineData(9, 64, 64)]
+    [InlineData(13, 48, 80)]
+    public void Pose_guider_bytes_match_the_allocator(int frames, int height, int width)
+    {
+        using var scope = torch.NewScope();
+        using var g = new Generator(1);
+        var arch = new OmniHumanConfig { PoseChannels = 4, PoseGuiderWidths = [8, 16, 32] };        // x8 space, x4 time
+        using var guider = new PoseGuider(arch, ScalarType.BFloat16);
+        guider.train();
+        const int b = 2;
+        var heat = torch.rand([b, arch.PoseHeatmapChannels, frames, height, width], generator: g);   // float32, as rendered
+        long before = torch.cpu_memory_allocated();
+        var y = guider.forward(heat);
+        long after = torch.cpu_memory_allocated();
+        y.to(ScalarType.Float32).sum().backward();                                                  // the graph was real
+        Assert.NotNull(guider.layers[0].weight.grad);
+        long planned = MemoryPlan.PoseBytes(arch, b, frames, height, width, 2) - 4L * b * arch.PoseHeatmapChannels * frames * height * width;
+        double r = (double)(after - before) / planned;
+        output.WriteLine($"{b} x {frames} x {height}x{width}: the guider keeps {after - before} bytes ({r:F3} x the plan's figure)");
+        Assert.InRange(r, 0.9, 1.15);                                                      // measured 1.000 (both cases)
     }
 }
