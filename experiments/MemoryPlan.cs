@@ -31,7 +31,7 @@ namespace AptLab.Experiments;
 public sealed partial class MemoryPlan
 {
     /// <summary>The experiment kinds the planner covers.</summary>
-    public static readonly string[] Kinds = ["apt-wan", "apt-omniavatar", "omniavatar-finetune"];
+    public static readonly string[] Kinds = ["apt-wan", "apt-omniavatar", "omniavatar-finetune", "omnihuman"];
 
     /// <summary>A network's size: the root unit (embeddings, head, read-out) and equal blocks.</summary>
     public sealed record Network(string Name, long Root, long Block, int Blocks)
@@ -49,7 +49,8 @@ public sealed partial class MemoryPlan
     }
 
     // What the meta-device build counted; a plan at another world size reuses it.
-    private sealed record Counts(Network Generator, Network? Discriminator, int DBlocksRun, long TextEncoder, Network? Trainable);
+    // EncoderHostBytes: encoders a run keeps whole on the host while it trains (omnihuman: Wan VAE, umT5, wav2vec2).
+    private sealed record Counts(Network Generator, Network? Discriminator, int DBlocksRun, long TextEncoder, Network? Trainable, long EncoderHostBytes = 0);
 
     public ExperimentConfig Config { get; }
     public int Gpus { get; }
@@ -122,6 +123,10 @@ public sealed partial class MemoryPlan
                 (net, dtype, counts, latentShape, Checkpointing, title, hostNote) = AvatarAptSetup(cfg, counted);
                 AvatarAptPhases();
                 break;
+            case "omnihuman":
+                (net, dtype, counts, latentShape, Checkpointing, title, hostNote) = HumanSetup(cfg, counted);
+                HumanPhases();
+                break;
             default:
                 (net, dtype, counts, latentShape, Checkpointing, title, hostNote) = AvatarFinetuneSetup(cfg, counted);
                 Phases.Add(Finetune());
@@ -130,13 +135,15 @@ public sealed partial class MemoryPlan
         sizes = Trainable is { } t
             ? $"DiT {Generator.Total:N0} parameters (root {Generator.Root:N0} + {Generator.Blocks} blocks x {Generator.Block:N0}): " +
               $"trained {t.Total:N0} (root {t.Root:N0} + {t.Blocks} blocks x {t.Block:N0}), frozen {Generator.Total - t.Total:N0}; " +
-              $"encoders (Wan VAE, {TextEncoder}, wav2vec2) on the host before training, for clips missing from the latent cache"
+              (cfg.Experiment == "omnihuman"
+                  ? $"encoders (Wan VAE, {TextEncoder}, wav2vec2) held on the host for the whole run ({Gb(counts.EncoderHostBytes)})"
+                  : $"encoders (Wan VAE, {TextEncoder}, wav2vec2) on the host before training, for clips missing from the latent cache")
             : $"G {Generator.Total:N0} parameters (root {Generator.Root:N0} + {Generator.Blocks} blocks x {Generator.Block:N0}); " +
               $"D {Discriminator!.Total:N0} (runs {DBlocksRun} blocks); {TextEncoder} (host, once)";
         long release = Bytes(dtype);
-        HostBytes = !fsdp ? 0
+        HostBytes = counts.EncoderHostBytes + (!fsdp ? 0
             : Trainable is null ? (Generator.Total + Discriminator!.Total + Generator.Total) * release
-            : Generator.Total * release;
+            : Generator.Total * release);
     }
 
     private string TextEncoder => TextEncoderParameters > 0 ? $"umT5 text encoder {TextEncoderParameters:N0}" : "a tiny random umT5 or a precomputed negative";
