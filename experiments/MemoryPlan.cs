@@ -135,7 +135,7 @@ public sealed partial class MemoryPlan
         sizes = Trainable is { } t
             ? $"DiT {Generator.Total:N0} parameters (root {Generator.Root:N0} + {Generator.Blocks} blocks x {Generator.Block:N0}): " +
               $"trained {t.Total:N0} (root {t.Root:N0} + {t.Blocks} blocks x {t.Block:N0}), frozen {Generator.Total - t.Total:N0}; " +
-              (cfg.Experiment == "omnihuman"
+              (counts.EncoderHostBytes > 0
                   ? $"encoders (Wan VAE, {TextEncoder}, wav2vec2) held on the host for the whole run ({Gb(counts.EncoderHostBytes)})"
                   : $"encoders (Wan VAE, {TextEncoder}, wav2vec2) on the host before training, for clips missing from the latent cache")
             : $"G {Generator.Total:N0} parameters (root {Generator.Root:N0} + {Generator.Blocks} blocks x {Generator.Block:N0}); " +

@@ -22,6 +22,9 @@ public static class TestPaths
         return p;
     }
 
+    /// <summary>A config of the repository's configs/ folder.</summary>
+    public static string Config(string name) => Path.Combine(Repo, "configs", name);
+
     /// <summary>Small fixtures committed with the tests (tests/AptLab.Tests/Fixtures).</summary>
     public static string Fixture(string name) => Path.Combine(Repo, "tests", "AptLab.Tests", "Fixtures", name);
 

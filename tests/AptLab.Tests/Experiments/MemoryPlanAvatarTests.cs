@@ -33,8 +33,7 @@ public class MemoryPlanAvatarTests(ITestOutputHelper output)
 {
     private const long Gpu80 = 80_000_000_000L;
 
-    private static string ConfigPath(string name) => Path.Combine(TestPaths.Repo, "configs", name);
-    private static ExperimentConfig Load(string name) => ConfigLoader.Load<ExperimentConfig>(ConfigPath(name));
+    private static ExperimentConfig Load(string name) => ConfigLoader.Load<ExperimentConfig>(TestPaths.Config(name));
     private static long Count(Torch.nn.Module m) => m.parameters().Sum(p => p.numel());
     // the parameters of block 0 (of the backbone's blocks; the read-out heads are root)
     private static long CountBlocks(Torch.nn.Module m, Func<string, bool> where)
@@ -179,10 +178,10 @@ public class MemoryPlanAvatarTests(ITestOutputHelper output)
     [Fact]
     public void One_gpu_is_refused_with_the_reason_and_the_cli_exit_codes()
     {
-        var config = ConfigPath("apt-omniavatar-1.3b.yaml");
+        var config = TestPaths.Config("apt-omniavatar-1.3b.yaml");
         using var fits = RankProcess.Start(["plan", config, "--gpus", "8", "--gpu-memory", "80"], new Dictionary<string, string?>());
         using var one = RankProcess.Start(["plan", config, "--gpus", "1", "--gpu-memory", "80"], new Dictionary<string, string?>());
-        using var other = RankProcess.Start(["plan", ConfigPath("demo.yaml")], new Dictionary<string, string?>());
+        using var other = RankProcess.Start(["plan", TestPaths.Config("demo.yaml")], new Dictionary<string, string?>());
         using var zero = RankProcess.Start(["plan", config, "--gpus", "0"], new Dictionary<string, string?>());
         foreach (var p in new[] { fits, one, other, zero }) Assert.True(p.WaitForExit(TimeSpan.FromSeconds(120)), p.Describe("plan"));
         output.WriteLine(one.Stdout);
@@ -219,7 +218,7 @@ public class MemoryPlanAvatarTests(ITestOutputHelper output)
     [Fact]
     public void Finetune_preset_is_validated()
     {
-        var yaml = File.ReadAllText(ConfigPath("omniavatar-1.3b-train.yaml"));
+        var yaml = File.ReadAllText(TestPaths.Config("omniavatar-1.3b-train.yaml"));
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse<ExperimentConfig>(yaml.Replace("preset: omniavatar-1.3b", "preset: omniavatar-7b"), "x.yaml"));
         Assert.Contains("avatar.preset", e.Message);
         var none = ConfigLoader.Parse<ExperimentConfig>(yaml.Replace("preset: omniavatar-1.3b", "preset: \"\""), "y.yaml");

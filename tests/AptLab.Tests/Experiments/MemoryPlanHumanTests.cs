@@ -30,15 +30,14 @@ public class MemoryPlanHumanTests(ITestOutputHelper output)
 {
     private const long Gpu80 = 80_000_000_000L;
 
-    private static string ConfigPath(string name) => Path.Combine(TestPaths.Repo, "configs", name);
-    private static ExperimentConfig Load(string name) => ConfigLoader.Load<ExperimentConfig>(ConfigPath(name));
+    private static ExperimentConfig Load(string name) => ConfigLoader.Load<ExperimentConfig>(TestPaths.Config(name));
     private static long BlockZero(Torch.nn.Module m, Func<string, bool> where) =>
         m.named_parameters().Where(p => where(p.name) && p.name.StartsWith("blocks.0.", StringComparison.Ordinal)).Sum(p => p.parameter.numel());
 
     // the cluster a release config's comment names: "N ranks"
     private static int Ranks(string name)
     {
-        var m = Regex.Match(File.ReadAllText(ConfigPath(name)), @"\((\d+) ranks\)|(\d+) x 80 GB GPUs, whole replicas");
+        var m = Regex.Match(File.ReadAllText(TestPaths.Config(name)), @"\((\d+) ranks\)|(\d+) x 80 GB GPUs, whole replicas");
         Assert.True(m.Success, $"{name}: the comment names no cluster");
         return int.Parse(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value);
     }
@@ -136,8 +135,8 @@ public class MemoryPlanHumanTests(ITestOutputHelper output)
     {
         var name = "omnihuman-wan2.1-14b.yaml";
         int n = Ranks(name);
-        using var one = RankProcess.Start(["plan", ConfigPath(name), "--gpus", "1", "--gpu-memory", "80"], new Dictionary<string, string?>());
-        using var cluster = RankProcess.Start(["plan", ConfigPath(name), "--gpus", n.ToString(), "--gpu-memory", "80"], new Dictionary<string, string?>());
+        using var one = RankProcess.Start(["plan", TestPaths.Config(name), "--gpus", "1", "--gpu-memory", "80"], new Dictionary<string, string?>());
+        using var cluster = RankProcess.Start(["plan", TestPaths.Config(name), "--gpus", n.ToString(), "--gpu-memory", "80"], new Dictionary<string, string?>());
         foreach (var p in new[] { one, cluster }) Assert.True(p.WaitForExit(TimeSpan.FromSeconds(180)), p.Describe("plan"));
         output.WriteLine(one.Stdout);
         Assert.True(cluster.ExitCode == 0, cluster.Describe($"plan --gpus {n}"));
