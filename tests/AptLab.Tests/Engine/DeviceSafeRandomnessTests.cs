@@ -12,20 +12,35 @@ namespace AptLab.Tests.Engine;
 /// </summary>
 public class DeviceSafeRandomnessTests
 {
+    /// <summary>Values computed from the draws by float32 arithmetic, with their tolerance (absolute, or relative above
+    /// 1): their last bits follow the CPU's BLAS kernels (kernels for other instruction sets sum in other orders; measured 5e-7
+    /// relative between the recording machine and an AVX2 EPYC). The generator's parameter sums after two RMSprop updates get more: the first RMSprop steps are
+    /// about lr sqrt(10) sign(g) per element (docs/precision-and-parallelism.md), so an element whose gradient is near
+    /// zero moves 3e-3 either way with the summation order (measured up to 1.2e-4 on a sum). A changed draw moves the
+    /// losses and logits of <c>apt_updates</c> by far more than 1e-5. Every other entry is a draw or a draw's exact
+    /// function: to the bit.</summary>
+    private static readonly Dictionary<string, double> Computed = new() { ["cd_loss"] = 1e-5, ["apt_updates"] = 1e-5, ["apt_generator_sums"] = 1e-3 };
+
     [Fact]
     public void Cpu_draws_are_bit_identical_to_the_values_recorded_before_the_change()
     {
         var recorded = JsonSerializer.Deserialize<Dictionary<string, string[]>>(File.ReadAllText(TestPaths.Fixture("rng_draws.json")))!;
         var now = RandomDraws.Compute();
         Assert.Equal(recorded.Keys.OrderBy(k => k, StringComparer.Ordinal), now.Keys);
+        var wrong = new List<string>();
         foreach (var (name, values) in now)
         {
             var want = recorded[name].Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
             Assert.True(want.Length == values.Length, $"{name}: {values.Length} values, recorded {want.Length}");
             for (int i = 0; i < want.Length; i++)
-                Assert.True(BitConverter.DoubleToInt64Bits(want[i]) == BitConverter.DoubleToInt64Bits(values[i]),
-                    $"{name}[{i}]: {values[i]:R}, recorded {want[i]:R}");
+            {
+                bool same = Computed.TryGetValue(name, out var tol)
+                    ? Math.Abs(values[i] - want[i]) <= tol * Math.Max(1.0, Math.Abs(want[i]))
+                    : BitConverter.DoubleToInt64Bits(want[i]) == BitConverter.DoubleToInt64Bits(values[i]);
+                if (!same) wrong.Add($"{name}[{i}]: {values[i]:R}, recorded {want[i]:R}");
+            }
         }
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
     }
 
     private static double StateSum(Generator g)
