@@ -40,7 +40,7 @@ public class WanDiTReferenceTests(ITestOutputHelper log)
             rc.Check("dbg.text_embedding", model.EmbedContext(F.pad(context, [0, 0, 0, cfg.TextLen - context.size(0)]).unsqueeze(0), null));
         if (i2v) rc.Check("dbg.img_emb", model.img_emb!.forward(clip!));
         rc.Check("dbg.head_out", model.head.forward(result.Hidden[^1], e));
-        rc.Unchecked("out_attn_bf16qkv", "compared loosely (1e-2) by Bf16_attention_is_close_to_the_bf16_qkv_variant");
+        rc.Unchecked("out_attn_bf16qkv", "compared loosely (5e-2) by Bf16_attention_is_close_to_the_bf16_qkv_variant");
         rc.AssertAllAccountedFor();
     }
 
@@ -56,8 +56,10 @@ public class WanDiTReferenceTests(ITestOutputHelper log)
         bool i2v = model.config.IsI2V;
         var outs = model.forward([rc.Io["x"]], rc.Io["t"], [rc.Io["context"]], rc.Json.GetProperty("seq_len").GetInt64(),
             i2v ? rc.Io["clip_fea"] : null, i2v ? [rc.Io["y"]] : null).Outputs;
-        // README: the variant only approximates the GPU kernel; compare loosely (1e-2).
-        rc.Check("out_attn_bf16qkv", outs[0], 1e-2);
+        // README: the variant only approximates the GPU kernel; compare loosely. bf16 attention sums in the CPU kernels'
+        // order: 1e-2 held on the recording machine, an AVX2 EPYC measured 3.3e-2 on the i2v case (bf16's 2^-8 step
+        // through 2 blocks); 5e-2 still fails a float32-vs-bf16 mix-up of q/k/v (~1e-1 and more).
+        rc.Check("out_attn_bf16qkv", outs[0], 5e-2);
     }
 
     [Fact]
