@@ -49,7 +49,8 @@ public sealed partial class MemoryPlan
     }
 
     // What the meta-device build counted; a plan at another world size reuses it.
-    // EncoderHostBytes: encoders a run keeps whole on the host while it trains (omnihuman: Wan VAE, umT5, wav2vec2).
+    // EncoderHostBytes: encoders a run keeps whole on the host while it trains (omnihuman, apt-omnihuman with a trained
+    // teacher: Wan VAE, umT5, wav2vec2).
     private sealed record Counts(Network Generator, Network? Discriminator, int DBlocksRun, long TextEncoder, Network? Trainable, long EncoderHostBytes = 0);
 
     public ExperimentConfig Config { get; }
