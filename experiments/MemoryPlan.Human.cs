@@ -1,6 +1,8 @@
 using AptLab.Avatar.Audio;
 using AptLab.Experiments.Human;
+using AptLab.Apt;
 using AptLab.Human;
+using AptLab.Human.Apt;
 using AptLab.Human.Audio;
 using AptLab.Human.Training;
 using AptLab.Torch.nn;
@@ -30,6 +32,13 @@ namespace AptLab.Experiments;
 /// <item>host: the encoders the run keeps for its whole length (Wan VAE and wav2vec2 in float32, umT5 in the model
 /// dtype), and under fsdp the whole DiT the shards are cut from.</item>
 /// </list>
+/// <c>experiment: apt-omnihuman</c> (experiments/Human/HumanAptExperiment.cs) is planned with the APT phases of the
+/// Wan plan (CD, image phase, video phase) over the OmniHuman DiT: G a copy of the teacher, D another with read-out
+/// heads after <c>apt.head_layers</c>, both on the meta device; the architecture is <c>human.model</c>'s (the run reads
+/// the teacher file's: keep them equal), the clips <c>human.data</c>'s (the run reads the teacher run's data); the
+/// conditions <c>human.apt_conditions</c> can turn on add their tokens, audio cross-attention and pose inputs as in a
+/// stage, the pose guider once per graph with gradients (D's in each D graph of the D step, G's in the G step); the
+/// encoders are held on the host when the teacher is a trained one (<c>human.from</c>, <c>human.model.weights</c>).
 /// </summary>
 public sealed partial class MemoryPlan
 {
@@ -45,12 +54,19 @@ public sealed partial class MemoryPlan
     /// 2 + 4 count, MemoryPlanHumanTests); the 20 audio tokens per latent frame are negligible beside a frame's h·w.</summary>
     public static long AudioCrossAttentionBytesPerToken(WanConfig c, int computeBytes = 2) => 3L * 4 * c.Dim + 4L * computeBytes * c.Dim;
 
-    /// <summary>A pose stage's device bytes outside the DiT: the float32 heatmaps [b, 26, frames, H, W] and what the
-    /// trained pose guider keeps (compute dtype): its first conv's input (frame 0 repeated VaeTemporal - 1 times in
-    /// front), and each strided conv's output and its SiLU's.</summary>
-    public static long PoseBytes(OmniHumanConfig a, long b, long frames, long height, long width, int computeBytes)
+    /// <summary>A pose stage's device bytes outside the DiT: the float32 heatmaps and what the trained pose guider keeps
+    /// (<see cref="PoseHeatmapBytes"/> + <see cref="PoseGuiderBytes"/>).</summary>
+    public static long PoseBytes(OmniHumanConfig a, long b, long frames, long height, long width, int computeBytes) =>
+        PoseHeatmapBytes(a, b, frames, height, width) + PoseGuiderBytes(a, b, frames, height, width, computeBytes);
+
+    /// <summary>The float32 heatmaps [b, 26, frames, H, W] on the device.</summary>
+    public static long PoseHeatmapBytes(OmniHumanConfig a, long b, long frames, long height, long width) =>
+        b * a.PoseHeatmapChannels * frames * height * width * 4;
+
+    /// <summary>What one graph of the pose guider keeps for its backward (compute dtype): its first conv's input (frame 0
+    /// repeated VaeTemporal - 1 times in front), and each strided conv's output and its SiLU's.</summary>
+    public static long PoseGuiderBytes(OmniHumanConfig a, long b, long frames, long height, long width, int computeBytes)
     {
-        long heat = b * a.PoseHeatmapChannels * frames * height * width * 4;
         long t = frames + a.VaeTemporal - 1, y = height, x = width;
         long saved = b * a.PoseHeatmapChannels * t * y * x;
         int steps = a.PoseGuiderWidths.Length, spatial = System.Numerics.BitOperations.Log2((uint)a.VaeSpatial),
@@ -61,16 +77,55 @@ public sealed partial class MemoryPlan
             (t, y, x) = ((t - 1) / ts + 1, (y - 1) / ss + 1, (x - 1) / ss + 1);
             saved += 2 * b * a.PoseGuiderWidths[i] * t * y * x;
         }
-        return heat + saved * computeBytes;
+        return saved * computeBytes;
+    }
+
+    /// <summary>What a batch of an OmniHuman DiT can carry beside the video latents: the conditions with ratio &gt; 0
+    /// (a batch carries a condition's tokens or inputs when any of its samples has it on).</summary>
+    private sealed record HumanInputs(bool Reference, bool Motion, bool Audio, bool Pose)
+    {
+        public static HumanInputs Of(HumanStageConfig s) => new(s.Reference > 0, s.Motion > 0, s.Audio > 0, s.Pose > 0);
+    }
+
+    /// <summary>[16, F, H/s, W/s]: the latents of <c>human.data</c>'s segment (video) or of its first frame.</summary>
+    private static long[] HumanLatents(HumanConfig h, OmniHumanConfig arch, bool video)
+    {
+        var d = h.Data;
+        int s = h.Model.VaeSpatialFactor;
+        return [arch.LatentChannels, video ? (d.Frames - 1) / arch.VaeTemporal + 1 : 1, d.Height / s, d.Width / s];
+    }
+
+    /// <summary>One sample through the DiT's blocks: the tokens of every block's self-attention (the video's F·h·w, and
+    /// under OmniHuman the reference's h·w and the motion frames' M·h·w when on), those the audio cross-attention
+    /// reads (the video's, when audio is on) and their description.</summary>
+    private (long Tokens, long Audio, string Text) DitInput(bool video, HumanInputs? x)
+    {
+        long v = Tokens(video);
+        if (x is null) return (v, 0, $"{v} tokens");
+        var s = latentShape(video);                                                // [16, F, H, W]
+        long perFrame = s[2] / net.PatchSize.H * (s[3] / net.PatchSize.W);
+        long all = v + ((x.Reference ? 1 : 0) + (x.Motion ? HumanArchitecture(Config.Human!.Model).MotionLatentFrames : 0)) * perFrame;
+        return (all, x.Audio ? v : 0,
+            $"{all} tokens ({v} video{(all > v ? $" + {all - v} reference/motion" : "")}{(x.Audio ? ", audio cross-attention" : "")})");
+    }
+
+    /// <summary>The pose inputs of a step with <paramref name="graphs"/> pose-guider graphs alive (those of the networks
+    /// trained in it), when pose is on: the heatmaps once, each graph's saved tensors.</summary>
+    private Line? PoseLine(long b, bool video, int graphs, HumanInputs? x)
+    {
+        if (x is not { Pose: true }) return null;
+        var d = Config.Human!.Data;
+        var a = HumanArchitecture(Config.Human.Model);
+        long frames = video ? d.Frames : 1;
+        long bytes = PoseHeatmapBytes(a, b, frames, d.Height, d.Width) + graphs * PoseGuiderBytes(a, b, frames, d.Height, d.Width, (int)ComputeBytes);
+        return Same($"activations: pose heatmaps (float32) and {(graphs > 1 ? $"{graphs} graphs of the " : "")}pose guider on {b} clip(s) of {frames} x {d.Height}x{d.Width}", bytes);
     }
 
     private static (WanConfig, ScalarType, Counts, Func<bool, long[]>, bool, string, string) HumanSetup(ExperimentConfig cfg, Counts? counted)
     {
         var h = cfg.Human ?? throw new ArgumentException("aptlab plan: experiment omnihuman needs its human section");
         var arch = HumanArchitecture(h.Model);
-        var d = h.Data;
-        int s = h.Model.VaeSpatialFactor;
-        long[] Shape(bool _) => [arch.LatentChannels, (d.Frames - 1) / arch.VaeTemporal + 1, d.Height / s, d.Width / s];
+        long[] Shape(bool _) => HumanLatents(h, arch, video: true);
         var counts = counted ?? CountHuman(h, arch);
         var c = arch.Wan;
         bool fsdp = cfg.ParallelMode == ParallelMode.Fsdp;
@@ -93,7 +148,15 @@ public sealed partial class MemoryPlan
             dit = Count("DiT", model);
             trained = Count("trained", model, n => HumanTrainableParameters.IsTrainable(n, h.Train.Mode));
         }
-        // the encoders as HumanModels.Encoders holds them: umT5 in the model dtype (tiny: float32), VAE and wav2vec2 float32
+        var (text, host) = HumanEncoderBytes(h);
+        return new Counts(dit, null, 0, text, trained, host);
+    }
+
+    /// <summary>The encoders as HumanModels.Encoders holds them on the host: umT5's parameters and the bytes of all three
+    /// (umT5 in the model dtype, tiny: float32; the Wan VAE and wav2vec2 in float32).</summary>
+    private static (long TextParameters, long HostBytes) HumanEncoderBytes(HumanConfig h)
+    {
+        var m = h.Model;
         long text;
         using (var t5 = new T5Encoder(m.RandomWeights ? T5EncoderConfig.Tiny : T5EncoderConfig.UmT5Xxl,
                    m.RandomWeights ? ScalarType.Float32 : m.ModelDtype, Device.Meta))
@@ -105,7 +168,7 @@ public sealed partial class MemoryPlan
         long vae, audio;
         using (var e = new WanVAE(vaeConfig)) vae = e.parameters().Sum(p => p.numel());                  // no meta constructor: built on the host
         using (var w = new Wav2Vec2Model(m.RandomWeights ? Wav2Vec2Config.Tiny : Wav2Vec2Config.Base960h)) audio = w.parameters().Sum(p => p.numel());
-        return new Counts(dit, null, 0, text, trained, textBytes + 4 * (vae + audio));
+        return (text, textBytes + 4 * (vae + audio));
     }
 
     private void HumanPhases()
@@ -120,32 +183,67 @@ public sealed partial class MemoryPlan
     private Phase HumanStage(int k, HumanStageConfig s)
     {
         var h = Config.Human!;
-        var arch = HumanArchitecture(h.Model);
         var t = Trainable!;
         var frozen = new Network("frozen base", Generator.Root - t.Root, Generator.Block - t.Block, Generator.Blocks);
         bool fsdp = Parallel == ParallelMode.Fsdp;
         long b = h.Train.MicroBatch;
-        var shape = latentShape(true);
-        long perFrame = shape[2] / net.PatchSize.H * (shape[3] / net.PatchSize.W);
-        long video = Tokens(video: true);
-        bool reference = s.Reference > 0, motion = s.Motion > 0, audio = s.Audio > 0, pose = s.Pose > 0;
-        long tokens = video + ((reference ? 1 : 0) + (motion ? arch.MotionLatentFrames : 0)) * perFrame;
+        var x = HumanInputs.Of(s);
+        var input = DitInput(video: true, x);
         var lines = Trained([t with { Name = "trained" }], 2, "AdamW").ToList();
         if (frozen.Total > 0)
             lines.Add(fsdp
                 ? Same($"frozen base (1/{Gpus} + its root and one block gathered, compute dtype)", (Share(frozen.Total) + frozen.Root + frozen.Block) * ComputeBytes)
                 : Same($"frozen base (whole, {DtypeName(dtype)})", frozen.Total * Bytes(dtype)));
-        if (pose)
-            lines.Add(Same($"activations: pose heatmaps (float32) and pose guider on {b} clip(s) of {h.Data.Frames} x {h.Data.Height}x{h.Data.Width}",
-                PoseBytes(arch, b, h.Data.Frames, h.Data.Height, h.Data.Width, (int)ComputeBytes)));
-        long ckpt = b * tokens * CheckpointBytesPerToken(net);
-        long inner = b * tokens * BlockIntermediateBytesPerToken(net, (int)ComputeBytes)
-                     + (audio ? b * video * AudioCrossAttentionBytesPerToken(net, (int)ComputeBytes) : 0);
-        lines.Add(new Line($"activations: DiT on {b} clip(s) x {tokens} tokens ({video} video{(tokens > video ? $" + {tokens - video} reference/motion" : "")}" +
-                           $"{(audio ? ", audio cross-attention" : "")})", Generator.Blocks * ckpt + inner, Generator.Blocks * inner));
+        if (PoseLine(b, video: true, 1, x) is { } pose) lines.Add(pose);
+        lines.Add(Activations($"activations: DiT on {b} clip(s) x {input.Text}", b, input.Tokens, Generator.Blocks, input.Audio));
         var on = new[] { ("text", s.Text), ("reference", s.Reference), ("audio", s.Audio), ("pose", s.Pose), ("motion", s.Motion) }
             .Where(p => p.Item2 > 0).Select(p => p.Item1);
         return new Phase($"stage {k}", $"clips {Latents(video: true)} ({h.Data.Frames} frames of {h.Data.Height}x{h.Data.Width}); " +
                                        $"{string.Join(" + ", on)}; micro-batch {b} per GPU", lines);
+    }
+
+    // ---- apt-omnihuman: the one-step student (experiments/Human/HumanAptExperiment.cs) ----
+
+    private static (WanConfig, ScalarType, Counts, Func<bool, long[]>, bool, string, string) HumanAptSetup(ExperimentConfig cfg, Counts? counted)
+    {
+        var h = cfg.Human ?? throw new ArgumentException("aptlab plan: experiment apt-omnihuman needs its human section");
+        bool trained = h.From.Length > 0 || h.Model.Weights.Length > 0;          // else a tiny random teacher
+        if (trained && string.IsNullOrWhiteSpace(h.Model.Preset))
+            throw new ArgumentException("aptlab plan: apt-omnihuman needs human.model.preset (wan2.1-1.3b, wan2.1-14b, or custom with its dims): " +
+                                        "the run reads the teacher's architecture from human.from / human.model.weights, which the plan does not open");
+        var arch = trained ? HumanArchitecture(h.Model) : HumanAptExperiment.RandomTeacher(h.Model);
+        var counts = counted ?? CountHumanApt(h, arch, cfg.Apt.HeadLayers, encoders: trained);
+        var c = arch.Wan;
+        bool fsdp = cfg.ParallelMode == ParallelMode.Fsdp;
+        string teacher = h.From.Length > 0 ? $"teacher {h.From}, planned as" : trained ? "teacher human.model.weights, planned as" : "tiny random teacher,";
+        string title = $"APT OmniHuman, {teacher} {h.Model.Preset} (dim {c.Dim}, {c.NumLayers} blocks)";
+        string host = (trained ? $"Wan VAE, umT5 and wav2vec2 held for the run: {Gb(counts.EncoderHostBytes)}; " : "") +
+                      (fsdp ? $"whole teacher, G and D templates in {h.Model.Dtype}; the shards are cut from them" : "");
+        return (c, h.Model.ModelDtype, counts, video => HumanLatents(h, arch, video), h.Model.GradientCheckpointing || fsdp, title, host.TrimEnd(' ', ';'));
+    }
+
+    // G: a LoRA-free copy of the teacher (OmniHumanFlowModel.Copy); D: another with read-out heads after apt.head_layers
+    // (AptStage.Phase); the encoders when the run holds them (a teacher from human.from or human.model.weights)
+    private static Counts CountHumanApt(HumanConfig h, OmniHumanConfig arch, IReadOnlyList<int> headLayers, bool encoders)
+    {
+        var layers = headLayers.Count > 0 ? headLayers.ToArray() : null;
+        Network g, d;
+        int run;
+        using (var m = new OmniHumanFlowModel(new OmniHumanModel(arch, h.Model.ModelDtype, Device.Meta)))
+            g = Count("G", m.Module);
+        using (var m = new Discriminator(new OmniHumanFlowModel(new OmniHumanModel(arch, h.Model.ModelDtype, Device.Meta)), layers))
+            (d, run) = (Count("D", m), m.Layers.Max() + 1);
+        var (text, host) = encoders ? HumanEncoderBytes(h) : (0, 0);
+        return new Counts(g, d, run, text, null, host);
+    }
+
+    // CD (its segment steps, the larger: segments on even steps, single frames on odd ones), the image phase (one latent
+    // frame), the video phase, under the conditions human.apt_conditions can turn on
+    private void HumanAptPhases()
+    {
+        var x = HumanInputs.Of(Config.Human!.AptConditions);
+        if (Config.Distill.Steps > 0) Phases.Add(Cd(video: true, " on even steps (single frames on odd steps)", x));
+        Phases.Add(Apt(video: false, x));
+        Phases.Add(Apt(video: true, x));
     }
 }

@@ -31,7 +31,7 @@ namespace AptLab.Experiments;
 public sealed partial class MemoryPlan
 {
     /// <summary>The experiment kinds the planner covers.</summary>
-    public static readonly string[] Kinds = ["apt-wan", "apt-omniavatar", "omniavatar-finetune", "omnihuman"];
+    public static readonly string[] Kinds = ["apt-wan", "apt-omniavatar", "omniavatar-finetune", "omnihuman", "apt-omnihuman"];
 
     /// <summary>A network's size: the root unit (embeddings, head, read-out) and equal blocks.</summary>
     public sealed record Network(string Name, long Root, long Block, int Blocks)
@@ -49,7 +49,8 @@ public sealed partial class MemoryPlan
     }
 
     // What the meta-device build counted; a plan at another world size reuses it.
-    // EncoderHostBytes: encoders a run keeps whole on the host while it trains (omnihuman: Wan VAE, umT5, wav2vec2).
+    // EncoderHostBytes: encoders a run keeps whole on the host while it trains (omnihuman, apt-omnihuman with a trained
+    // teacher: Wan VAE, umT5, wav2vec2).
     private sealed record Counts(Network Generator, Network? Discriminator, int DBlocksRun, long TextEncoder, Network? Trainable, long EncoderHostBytes = 0);
 
     public ExperimentConfig Config { get; }
@@ -127,6 +128,10 @@ public sealed partial class MemoryPlan
                 (net, dtype, counts, latentShape, Checkpointing, title, hostNote) = HumanSetup(cfg, counted);
                 HumanPhases();
                 break;
+            case "apt-omnihuman":
+                (net, dtype, counts, latentShape, Checkpointing, title, hostNote) = HumanAptSetup(cfg, counted);
+                HumanAptPhases();
+                break;
             default:
                 (net, dtype, counts, latentShape, Checkpointing, title, hostNote) = AvatarFinetuneSetup(cfg, counted);
                 Phases.Add(Finetune());
@@ -139,7 +144,11 @@ public sealed partial class MemoryPlan
                   ? $"encoders (Wan VAE, {TextEncoder}, wav2vec2) held on the host for the whole run ({Gb(counts.EncoderHostBytes)})"
                   : $"encoders (Wan VAE, {TextEncoder}, wav2vec2) on the host before training, for clips missing from the latent cache")
             : $"G {Generator.Total:N0} parameters (root {Generator.Root:N0} + {Generator.Blocks} blocks x {Generator.Block:N0}); " +
-              $"D {Discriminator!.Total:N0} (runs {DBlocksRun} blocks); {TextEncoder} (host, once)";
+              $"D {Discriminator!.Total:N0} (runs {DBlocksRun} blocks); " +
+              (counts.EncoderHostBytes > 0
+                  ? $"encoders (Wan VAE, {TextEncoder}, wav2vec2) held on the host for the whole run ({Gb(counts.EncoderHostBytes)})"
+                  : Config.Experiment == "apt-omnihuman" ? "no encoders (the random cache holds the conditions; CD's negative is a zero context)"
+                  : $"{TextEncoder} (host, once)");
         long release = Bytes(dtype);
         HostBytes = counts.EncoderHostBytes + (!fsdp ? 0
             : Trainable is null ? (Generator.Total + Discriminator!.Total + Generator.Total) * release
@@ -213,11 +222,13 @@ public sealed partial class MemoryPlan
 
     private static Line Same(string item, long bytes) => new(item, bytes, bytes);
 
-    // activations of graphs alive at once (`blocks` blocks in all), at b samples of L tokens
-    private Line Activations(string item, long b, long tokens, int blocks)
+    // activations of graphs alive at once (`blocks` blocks in all), at b samples of L tokens; an OmniHuman block's audio
+    // cross-attention adds its own on the sample's `audioTokens` video tokens
+    private Line Activations(string item, long b, long tokens, int blocks, long audioTokens = 0)
     {
         long ckpt = b * tokens * CheckpointBytesPerToken(net);
-        long inner = b * tokens * BlockIntermediateBytesPerToken(net, (int)ComputeBytes);
+        long inner = b * tokens * BlockIntermediateBytesPerToken(net, (int)ComputeBytes)
+                     + b * audioTokens * AudioCrossAttentionBytesPerToken(net, (int)ComputeBytes);
         return new Line(item, blocks * ckpt + inner, blocks * inner);
     }
 
@@ -229,33 +240,39 @@ public sealed partial class MemoryPlan
 
     private string Latents(bool video) => string.Join("x", latentShape(video));
 
-    private Phase Cd(bool video, string note)
+    // x: an OmniHuman DiT's extra inputs (MemoryPlan.Human.cs), null for Wan and OmniAvatar
+    private Phase Cd(bool video, string note, HumanInputs? x = null)
     {
         var d = Config.Distill;
         long b = (d.Batch + Gpus - 1) / Gpus;
         if (d.Batch % Gpus != 0) Problems.Add($"distill.batch {d.Batch} does not split over {Gpus} GPUs (it is the global CD batch)");
-        long tokens = Tokens(video);
+        var input = DitInput(video, x);
         var lines = Trained([Generator with { Name = "student" }], 2, "AdamW").ToList();
         lines.Add(Same($"frozen teacher ({(Parallel == ParallelMode.Fsdp ? $"1/{Gpus} + its root gathered" : "whole")}, compute dtype)",
             (Share(Generator.Total) + (Parallel == ParallelMode.Fsdp ? Generator.Root : 0)) * ComputeBytes));
-        lines.Add(Activations($"activations: student on {b} sample(s) x {tokens} tokens", b, tokens, Generator.Blocks));
+        if (PoseLine(b, video, 1, x) is { } pose) lines.Add(pose);
+        lines.Add(Activations($"activations: student on {b} sample(s) x {input.Text}", b, input.Tokens, Generator.Blocks, input.Audio));
         return new Phase("distill (CD)", $"{(video ? "clips" : "images")} {Latents(video)}{note}, {b} per GPU", lines);
     }
 
-    private Phase Apt(bool video)
+    private Phase Apt(bool video, HumanInputs? x = null)
     {
         var s = video ? Config.Apt.Video : Config.Apt.Image;
-        long b = s.MicroBatch, tokens = Tokens(video);
+        long b = s.MicroBatch;
+        var input = DitInput(video, x);
         var lines = Trained([Generator, Discriminator!], 1, "RMSprop").ToList();
         lines.Add(Same($"EMA of G ({How})", Share(Generator.Total) * MasterBytes));
         if (Parallel == ParallelMode.Ddp)                                          // under fsdp they are on the host
             lines.Add(Same($"outside the trainer: teacher + CD student{(video ? " + image EMA" : "")} (whole, {DtypeName(dtype)})",
                 (video ? 3 : 2) * Generator.Total * Bytes(dtype)));
         int dGraphs = 2 + (s.R1Lambda > 0 ? 1 : 0) + (s.R2Lambda > 0 ? 1 : 0);
-        var dStep = Activations("", b, tokens, dGraphs * DBlocksRun);
-        var gStep = Activations("", b, tokens, Generator.Blocks + DBlocksRun);
-        var worst = dStep.Bytes >= gStep.Bytes ? ("D step", dStep, $"{dGraphs} D graphs") : ("G step", gStep, "G + D graphs");
-        lines.Add(worst.Item2 with { Item = $"activations: {worst.Item1} ({worst.Item3}, {b} sample(s) x {tokens} tokens)" });
+        var dStep = Activations("", b, input.Tokens, dGraphs * DBlocksRun, input.Audio);
+        var gStep = Activations("", b, input.Tokens, Generator.Blocks + DBlocksRun, input.Audio);
+        var (dPose, gPose) = (PoseLine(b, video, dGraphs, x), PoseLine(b, video, 1, x));     // the G step differentiates through a frozen D
+        var worst = dStep.Bytes + (dPose?.Bytes ?? 0) >= gStep.Bytes + (gPose?.Bytes ?? 0)
+            ? ("D step", dStep, dPose, $"{dGraphs} D graphs") : ("G step", gStep, gPose, "G + D graphs");
+        if (worst.Item3 is { } pose) lines.Add(pose);
+        lines.Add(worst.Item2 with { Item = $"activations: {worst.Item1} ({worst.Item4}, {b} sample(s) x {input.Text})" });
         return new Phase(video ? "APT video phase" : "APT image phase", $"{Latents(video)} latents, micro-batch {b} per GPU", lines);
     }
 

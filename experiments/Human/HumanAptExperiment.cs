@@ -128,8 +128,8 @@ public static class HumanAptExperiment
         var spec2 = h.Data.Spec(h.Model.MotionFrames);
         if (h.Model.RandomWeights && h.Model.Weights.Length == 0)
         {
-            const int textDim = 32, audioDim = 12;
-            var arch = h.Model.Architecture(textDim, h.Model.TextLen, audioDim);
+            var arch = RandomTeacher(h.Model);
+            int textDim = arch.Wan.TextDim, audioDim = arch.AudioInDim;
             torch.manual_seed(ctx.Config.Seed);
             using var g = new Generator(ctx.Config.Seed);
             var net = new OmniHumanModel(arch, h.Model.ModelDtype, ctx.Device, g);
@@ -148,6 +148,10 @@ public static class HumanAptExperiment
         var ds = new HumanCachedDataset(LatentCache.Open(h.Data.Cache), enc2.Stats, spec2, model.config, h.Data.PoseSigma);
         return new TeacherSide { Config = h, Teacher = Frozen(model, h), Data = ds, Encoders = enc2 };
     }
+
+    /// <summary>The tiny random teacher's architecture (random_weights without human.from or human.model.weights): text
+    /// width 32 and audio features of width 12, the random cache's.</summary>
+    public static OmniHumanConfig RandomTeacher(HumanModelConfig m) => m.Architecture(32, m.TextLen, 12);
 
     private static OmniHumanFlowModel Frozen(OmniHumanModel net, HumanConfig h)
     {

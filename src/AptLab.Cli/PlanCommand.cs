@@ -11,7 +11,7 @@ public static class PlanCommand
 {
     public static Command Create()
     {
-        var config = new Argument<string>("config") { Description = "experiment config (YAML, experiment: apt-wan, apt-omniavatar, omniavatar-finetune or omnihuman)" };
+        var config = new Argument<string>("config") { Description = "experiment config (YAML, experiment: apt-wan, apt-omniavatar, omniavatar-finetune, omnihuman or apt-omnihuman)" };
         var gpus = new Option<int?>("--gpus") { Description = "number of GPUs (ranks; default: the config's apt.world_size)" };
         var memory = new Option<double>("--gpu-memory") { Description = "memory of one GPU in GB (1e9 bytes)", DefaultValueFactory = _ => 80 };
         var cmd = new Command("plan", "Per-GPU memory of a training config (meta-device build): parameters, gradients, optimizer, EMA, frozen models, activations");
