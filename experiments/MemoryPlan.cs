@@ -147,7 +147,6 @@ public sealed partial class MemoryPlan
               $"D {Discriminator!.Total:N0} (runs {DBlocksRun} blocks); " +
               (counts.EncoderHostBytes > 0
                   ? $"encoders (Wan VAE, {TextEncoder}, wav2vec2) held on the host for the whole run ({Gb(counts.EncoderHostBytes)})"
-                  : Config.Experiment == "apt-omnihuman" ? "no encoders (the random cache holds the conditions; CD's negative is a zero context)"
                   : $"{TextEncoder} (host, once)");
         long release = Bytes(dtype);
         HostBytes = counts.EncoderHostBytes + (!fsdp ? 0
