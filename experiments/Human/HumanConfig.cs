@@ -29,6 +29,10 @@ public sealed class HumanConfig : IValidatable
 
     public void Validate(string key, string? file)
     {
+        // The encoders' files: a from-run brings its own (its recorded config names them).
+        if (From.Length == 0 && !Model.RandomWeights && string.IsNullOrWhiteSpace(Model.Weights))
+            foreach (var (k, v) in new[] { ("vae_path", Model.VaePath), ("text_encoder_path", Model.TextEncoderPath), ("wav2vec_path", Model.Wav2vecPath) })
+                if (string.IsNullOrWhiteSpace(v)) throw ConfigException.For(file, $"{key}.model.{k}", "is required unless random_weights is true or human.from names a run");
         if (Study is not null && !Model.RandomWeights)
             throw ConfigException.For(file, key + ".study", "the synthetic study trains tiny models from scratch: set model.random_weights: true");
         if (Study is not null && Data.Manifest.Length > 0)
@@ -148,9 +152,6 @@ public sealed class HumanModelConfig : IValidatable
         if (LoraRank < 1) throw Bad("lora_rank", "must be >= 1");
         if (!(LoraAlpha > 0)) throw Bad("lora_alpha", "must be positive");
         if (TextLen < 2) throw Bad("text_len", "must be >= 2");
-        if (!RandomWeights && string.IsNullOrWhiteSpace(Weights))
-            foreach (var (k, v) in new[] { ("vae_path", VaePath), ("text_encoder_path", TextEncoderPath), ("wav2vec_path", Wav2vecPath) })
-                if (string.IsNullOrWhiteSpace(v)) throw Bad(k, "is required unless random_weights is true");
         if (RandomWeights && string.IsNullOrWhiteSpace(TokenizerPath)) throw Bad("tokenizer_path", "random_weights needs a SentencePiece model (e.g. configs/demo/spiece.model)");
         try { Architecture(32, TextLen, 48).Validate(); }
         catch (ArgumentException e) { throw ConfigException.For(file, key, e.Message); }
