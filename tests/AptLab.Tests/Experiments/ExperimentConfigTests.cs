@@ -42,6 +42,8 @@ public class ExperimentConfigTests
     [InlineData("precision: fp16", "precision", "fp32, bf16-mixed or bf16")]
     [InlineData("parallel: zero3", "parallel", "ddp or fsdp")]
     [InlineData("experiment: apt-wan\nwan: {random_weights: true}", "wan.preset", "random_weights")]
+    [InlineData("experiment: omnihuman\nhuman: {model: {dtype: fp32}}", "human.model.vae_path", "human.from names a run")]
+    [InlineData("experiment: apt-omnihuman\nhuman: {model: {dtype: fp32, vae_path: v.pth}}", "human.model.text_encoder_path", "required")]
     public void Bad_values_name_the_file_and_key(string yaml, string key, string detail)
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse<ExperimentConfig>(yaml, "bad.yaml"));
@@ -59,6 +61,14 @@ public class ExperimentConfigTests
         foreach (var f in files)
             ConfigLoader.Load<ExperimentConfig>(f);
         Assert.Contains(files, f => f.EndsWith("apt-omniavatar-1.3b.yaml"));
+    }
+
+    [Fact]
+    public void An_apt_omnihuman_run_from_an_omnihuman_run_takes_that_runs_encoders()
+    {
+        var cfg = ConfigLoader.Parse<ExperimentConfig>("experiment: apt-omnihuman\nhuman:\n  from: results/omnihuman-demo/s0\n  model: {dtype: fp32}\n", "from.yaml");
+        Assert.Equal("results/omnihuman-demo/s0", cfg.Human!.From);
+        Assert.Equal("", cfg.Human.Model.VaePath);
     }
 
     [Fact]
