@@ -1,3 +1,4 @@
+using AptLab.Config;
 using AptLab.Avatar.Audio;
 using AptLab.Experiments.Human;
 using AptLab.Apt;
@@ -203,6 +204,27 @@ public sealed partial class MemoryPlan
     }
 
     // ---- apt-omnihuman: the one-step student (experiments/Human/HumanAptExperiment.cs) ----
+
+    /// <summary>When <c>human.from</c> names a finished omnihuman run on this machine (<c>latest</c> resolved as the run
+    /// does), plans the teacher that run trained: its recorded <c>human.model</c> (with this config's dtype and
+    /// checkpointing, which the run applies to the loaded teacher) and <c>human.data</c> replace this config's. Without
+    /// such a run (a cluster recipe planned before its teacher exists) the config's own preset and data stand.
+    /// Returns the recorded config.yaml used, or null.</summary>
+    public static string? AdoptTeacherRun(ExperimentConfig cfg)
+    {
+        if (cfg.Experiment != "apt-omnihuman" || cfg.Human is not { From.Length: > 0 } h) return null;
+        string dir;
+        try { dir = ExperimentKinds.ResolveLatest(h.From, "human.from", Path.GetFileNameWithoutExtension(HumanModels.DitFile)); }
+        catch (IOException) { return null; }                                  // no such run here
+        var recorded = Path.Combine(dir, "config.yaml");
+        if (!File.Exists(recorded)) return null;
+        var fh = ConfigLoader.Load<ExperimentConfig>(recorded).Human
+            ?? throw new InvalidDataException($"{recorded}: not an omnihuman run (no human: section)");
+        fh.Model.Dtype = h.Model.Dtype;
+        fh.Model.GradientCheckpointing = h.Model.GradientCheckpointing;
+        (h.Model, h.Data) = (fh.Model, fh.Data);
+        return recorded;
+    }
 
     private static (WanConfig, ScalarType, Counts, Func<bool, long[]>, bool, string, string) HumanAptSetup(ExperimentConfig cfg, Counts? counted)
     {

@@ -27,6 +27,8 @@ public static class PlanCommand
         try
         {
             var cfg = ConfigLoader.Load<ExperimentConfig>(configPath);
+            if (MemoryPlan.AdoptTeacherRun(cfg) is { } recorded)
+                output.WriteLine($"the teacher's architecture and segments: {recorded} (human.from)");
             int n = gpus ?? (cfg.Apt.WorldSize > 0 ? cfg.Apt.WorldSize : 1);
             if (gpuMemoryGb <= 0) throw new ArgumentException("aptlab plan: --gpu-memory must be > 0 (GB)");
             var plan = new MemoryPlan(cfg, n);

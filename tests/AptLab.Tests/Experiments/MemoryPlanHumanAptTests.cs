@@ -212,4 +212,39 @@ public class MemoryPlanHumanAptTests(ITestOutputHelper output)
         Assert.True(help.ExitCode == 0, help.Describe("plan --help"));
         Assert.All(MemoryPlan.Kinds, k => Assert.Contains(k, help.Stdout));
     }
+
+    /// <summary>human.from naming an omnihuman run that exists here (`latest` resolved as the run resolves it): the plan
+    /// is the teacher that run trained (its recorded model and segments, this config's dtype and checkpointing), counted
+    /// as that run's DiT; without such a run the config's own preset and data stand.</summary>
+    [Fact]
+    public void A_teacher_run_on_this_machine_is_planned_with_its_recorded_architecture_and_segments()
+    {
+        using var tmp = TestPaths.Temp();
+        var study = Load("omnihuman-demo.yaml");
+        var runs = tmp.File("omnihuman-demo");
+        var run = Path.Combine(runs, "s0");
+        Directory.CreateDirectory(Path.Combine(run, "checkpoints"));
+        File.WriteAllText(Path.Combine(run, "config.yaml"), ConfigLoader.ToYaml(study));
+        File.WriteAllText(Path.Combine(run, "checkpoints", HumanModels.DitFile), "");   // a finished run's product (not opened)
+
+        var absent = Load(Release);
+        absent.Human!.From = Path.Combine(runs, "none");
+        Assert.Null(MemoryPlan.AdoptTeacherRun(absent));
+        Assert.Equal(("wan2.1-1.3b", 480), (absent.Human.Model.Preset, absent.Human.Data.Height));
+
+        var cfg = Load(Release);
+        cfg.Human!.From = Path.Combine(runs, "latest");
+        Assert.Equal(Path.Combine(run, "config.yaml"), MemoryPlan.AdoptTeacherRun(cfg));
+        var (m, d) = (study.Human!.Model, study.Human.Data);
+        Assert.Equal((m.Preset, m.Dim, m.NumLayers, m.NumHeads, m.FfnDim), (cfg.Human.Model.Preset, cfg.Human.Model.Dim, cfg.Human.Model.NumLayers, cfg.Human.Model.NumHeads, cfg.Human.Model.FfnDim));
+        Assert.Equal((d.Height, d.Width, d.Frames), (cfg.Human.Data.Height, cfg.Human.Data.Width, cfg.Human.Data.Frames));
+        Assert.Equal(("bf16", true), (cfg.Human.Model.Dtype, cfg.Human.Model.GradientCheckpointing));   // the APT config's own
+        cfg.Apt.HeadLayers = [];                                                              // the 1.3B recipe's blocks 12, 21, 29 are not in 4
+        var plan = new MemoryPlan(cfg, 8);
+        var studyPlan = new MemoryPlan(Load("omnihuman-demo.yaml"), 1);
+        Assert.Equal(studyPlan.Generator.Total, plan.Generator.Total);                        // G = the DiT the study trains
+        Assert.Contains($"(dim {m.Dim}, {m.NumLayers} blocks)", plan.Render(80));
+        var frames = (d.Frames - 1) / 4 + 1;                                                   // the VAE's 4x temporal step
+        Assert.Contains($"{frames}x{d.Height / m.VaeSpatialFactor}x{d.Width / m.VaeSpatialFactor} latents", plan.Render(80));
+    }
 }
