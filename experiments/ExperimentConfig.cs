@@ -132,9 +132,13 @@ public sealed class VaeStageConfig : IValidatable
     public int Batch { get; set; } = 16;
     public double Lr { get; set; } = 2e-3;
     public double KlWeight { get; set; } = 1e-4;
+    /// <summary>constant, or cosine: the lr decays to 0 over the steps, so the weights kept are not those of one noisy
+    /// late step (the talking-face VAE's mouth detail depends on it).</summary>
+    public string LrSchedule { get; set; } = "constant";
 
     public void Validate(string key, string? file)
     {
+        if (LrSchedule is not ("constant" or "cosine")) throw ConfigException.For(file, key + ".lr_schedule", $"must be constant or cosine, got '{LrSchedule}'");
         if (DimMult.Count is < 3 or > 4 || DimMult.Count != TemporalDownsample.Count + 1)
             throw ConfigException.For(file, key + ".dim_mult", $"needs 3 or 4 levels (4x or 8x spatial compression) and one more entry than temporal_downsample ({TemporalDownsample.Count})");
         if (TemporalDownsample.Count(b => b) != 2)

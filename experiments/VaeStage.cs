@@ -26,13 +26,14 @@ public static class VaeStage
     /// <summary>A batch of pixels [B, 3, T, H, W] in [-1, 1]: clips when <c>video</c>, else images (T = 1), drawn with the generator.</summary>
     public delegate Tensor PixelSource(bool video, int batch, Generator rng);
 
-    /// <summary>cfg.steps AdamW steps of <paramref name="vae"/> on reconstruction MSE + kl_weight · KL; every
+    /// <summary>cfg.steps AdamW steps of <paramref name="vae"/> (cfg.lr, constant or cosine-decayed to 0) on reconstruction MSE + kl_weight · KL; every
     /// <paramref name="videoEvery"/>-th step a clip batch (half the batch size) when <paramref name="videos"/>. Leaves the
     /// VAE in eval mode.</summary>
     public static void Train(RunContext ctx, WanVAE vae, VaeStageConfig cfg, bool videos, PixelSource batches, int videoEvery = 3)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(videoEvery, 1);
         using var opt = new AdamW(vae.parameters(), lr: cfg.Lr, weight_decay: 0);
+        var schedule = cfg.LrSchedule == "cosine" ? new LRScheduler(opt, new LRSchedule.Cosine(0, Math.Max(1, cfg.Steps))) : null;
         var progress = new ProgressReporter("vae", cfg.Steps, ctx.Out, every: 25);
         using var rng = new Generator(ctx.Config.Seed + Seeds.Vae);
         var guard = ctx.NonFinite("vae");
@@ -55,10 +56,11 @@ public static class VaeStage
             if (guard.Allows(step, ("loss", loss.item<double>()), ("grad_norm", NonFiniteGuard.GradNorm(vae.parameters()))))
             {
                 opt.step();
-                ctx.Log.Scalars(step, new Dictionary<string, double> { ["vae/recon_mse"] = l, ["vae/kl"] = kl.item<double>() });
+                ctx.Log.Scalars(step, new Dictionary<string, double> { ["vae/recon_mse"] = l, ["vae/kl"] = kl.item<double>(), ["vae/lr"] = opt.param_groups[0].lr });
             }
             else ctx.Log.Scalar(step, "vae/skipped_steps", guard.Skipped);
             opt.zero_grad();
+            schedule?.step();
             progress.Report(step, new Dictionary<string, double> { ["mse"] = l }, batch);
         }
         vae.eval();

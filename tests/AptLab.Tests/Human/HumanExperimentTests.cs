@@ -81,6 +81,14 @@ public class HumanExperimentTests
             Assert.True(File.Exists(Path.Combine(run.Checkpoints, f + ".safetensors")), $"checkpoints/{f}.safetensors");
         var stages = cfg.Human!.Train.Stages;
         var m = MetricsCsv.Read(run.MetricsCsv);
+        var vae = cfg.Human!.Study!.Vae;                                                    // cosine from lr to 0 over the steps
+        var lr = m.Series("vae/lr").Values;
+        Assert.Equal(vae.Steps, lr.Length);
+        for (int k = 0; k < lr.Length; k++)
+            Assert.Equal(vae.Lr * 0.5 * (1 + Math.Cos(Math.PI * k / vae.Steps)), lr[k], 12);
+        Assert.Contains($"[vae] round trip of {HumanStudy.VaeCheckClips} held-out segments: lip-sync r", log.ToString());
+        Assert.True(double.IsFinite(Assert.Single(m.Series("vae/roundtrip_lipsync_r").Values)));
+        Assert.InRange(Assert.Single(m.Series("vae/roundtrip_pose_error_px").Values), 0, 32);
         var stage = m.Series("train/stage").Values;
         var audio = m.Series("train/on_audio").Values;
         var pose = m.Series("train/on_pose").Values;
