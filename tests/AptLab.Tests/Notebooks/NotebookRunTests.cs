@@ -95,7 +95,7 @@ public class NotebookRunTests(DemoSmokeRun demo)
         var lossD = run.Series("apt_image/loss_d");
         Assert.Equal([lossD.Values.Length.ToString(), lossD.Steps[^1].ToString(), DataFrameHtml.Number(lossD.Values[^1])],
                      rows.Single(r => r[0] == "apt_image/loss_d")[1..4]);
-        Assert.Contains(HtmlRows(Html(nb.Tagged("config-table"))), r => r[0] == "apt.image.updates" && r[1] == demo.Config.Apt.Image.Updates.ToString());
+        Assert.Contains(HtmlRows(Html(nb.Tagged("config-table"))), r => r[0] == "vae.steps" && r[1] == demo.Config.Vae.Steps.ToString());   // the table shows the first 60 keys
         var gaps = HtmlRows(Html(nb.Tagged("logit-table")));
         Assert.Equal(["apt_image", "apt_video", "apt_image/seed1000", "apt_video/seed1000"], gaps.Select(r => r[0]));   // per replicate
         double gap = run.Series("apt_video/logit_real").Values[^1] - run.Series("apt_video/logit_fake").Values[^1];
