@@ -121,22 +121,23 @@ public static class HumanStudy
     /// measures generated clips. A VAE that loses the mouth caps every lip-sync figure after it.</summary>
     public static Measures VaeRoundTrip(WanVAE vae, TalkingFaces faces, HumanClipSpec spec, Device device)
     {
-        int m = spec.MotionFrames, l = spec.Frames, s = spec.Height, t = spec.TotalFrames;
         using var _ = torch.no_grad();
         using var scope = torch.NewScope();
-        var env = new double[VaeCheckClips][]; var noses = new (double X, double Y)[VaeCheckClips][];
-        var real = new List<Tensor>();
-        for (int i = 0; i < VaeCheckClips; i++)
-        {
-            var clip = faces.Get(Seeds.HumanHeldout + i);
-            real.Add(torch.tensor(clip.Pixels, 3, t, s, s).narrow(1, m, l));                   // [3, L, S, S]
-            env[i] = clip.Envelope.Skip(m).Take(l).ToArray();
-            noses[i] = clip.Centre.Skip(m).Take(l).ToArray();
-        }
+        var segments = Enumerable.Range(0, VaeCheckClips).Select(i => HeldOut(faces, spec, i)).ToList();
         var rec = new List<Tensor>();
         for (int i = 0; i < VaeCheckClips; i += 16)
-            rec.Add(vae.decode(vae.encode(torch.stack(real.Skip(i).Take(16).ToList()).to(device))).to(Device.CPU));
-        return Measure(torch.cat(rec), env, noses);
+            rec.Add(vae.decode(vae.encode(torch.stack(segments.Skip(i).Take(16).Select(g => g.Pixels).ToList()).to(device))).to(Device.CPU));
+        return Measure(torch.cat(rec), segments.Select(g => g.Envelope).ToArray(), segments.Select(g => g.Noses).ToArray());
+    }
+
+    /// <summary>Held-out clip <paramref name="i"/> and its segment after the motion frames: the frames [3, L, S, S], the
+    /// loudness envelope [L] and the requested face centres [L] (px).</summary>
+    private static (TalkingFaces.Clip Clip, Tensor Pixels, double[] Envelope, (double X, double Y)[] Noses) HeldOut(TalkingFaces faces, HumanClipSpec spec, int i)
+    {
+        var clip = faces.Get(Seeds.HumanHeldout + i);
+        int m = spec.MotionFrames, l = spec.Frames;
+        return (clip, torch.tensor(clip.Pixels, 3, spec.TotalFrames, spec.Height, spec.Width).narrow(1, m, l),
+                clip.Envelope.Skip(m).Take(l).ToArray(), clip.Centre.Skip(m).Take(l).ToArray());
     }
 
     // ---- evaluation ----
@@ -173,14 +174,13 @@ public static class HumanStudy
         for (int i = 0; i < eval.Samples; i++)
         {
             using var inner = torch.NewScope();
-            var clip = faces.Get(Seeds.HumanHeldout + i);
-            var px = torch.tensor(clip.Pixels, 3, t, s, s).narrow(1, m, l);                 // [3, L, S, S]
+            var (clip, px, envelope, centres) = HeldOut(faces, spec, i);                      // px [3, L, S, S]
             real.Add(inner.Keep(px.contiguous()));
             refs.Add(inner.Keep(enc.Vae.encode(px.narrow(1, 0, 1).unsqueeze(0))));        // [1, 16, 1, h, w]: the segment's first frame
             windows.Add(inner.Keep(AudioWindows.Gather(audio.Encode(clip.Audio, t), m, l, h.Model.AudioWindow)));   // [1, L, 2n+1, C]
             kps.Add(inner.Keep(clip.Keypoints(s).ToTensor().narrow(0, m, l).unsqueeze(0)));  // [1, L, 133, 3]
-            env[i] = clip.Envelope.Skip(m).Take(l).ToArray();
-            noses[i] = clip.Centre.Skip(m).Take(l).ToArray();
+            env[i] = envelope;
+            noses[i] = centres;
             captions[i] = clip.Caption;
         }
         Tensor RealSet(long offset) => torch.stack(Enumerable.Range(0, eval.RealSamples)
