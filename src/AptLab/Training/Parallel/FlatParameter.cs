@@ -137,7 +137,8 @@ internal sealed class FlatParameter : IDisposable
         for (int i = 0; i < Members.Count; i++)
         {
             var m = Members[i];
-            if (m.Param.grad is not { } g) continue;
+            var g = m.Param.grad;
+            if (g is null) continue;
             flat.narrow(0, m.Offset, m.Numel).copy_(g.reshape(-1));
             m.Param.grad = null;
             HadGradient[i] = true;

@@ -105,7 +105,8 @@ public sealed partial class FullyShardedDataParallel : IParallelModule, ICheckpo
         int hooked = 0;
         foreach (var (_, m) in module.named_modules())
         {
-            if (m is not IModuleList list) continue;
+            var list = m as IModuleList;
+            if (list is null) continue;
             var map = new Dictionary<int, Unit>();
             for (int i = 0; i < list.Count; i++)
                 if (unitOf.TryGetValue(list.item(i), out var u)) map[i] = u;
@@ -288,7 +289,8 @@ public sealed partial class FullyShardedDataParallel : IParallelModule, ICheckpo
         var sq = new double[names.Count];
         foreach (var f in trainable)
         {
-            if (f.Shard.grad is not { } g) continue;
+            var g = f.Shard.grad;                 // (not a pattern variable: Stryker's mutants of it do not compile)
+            if (g is null) continue;
             long lo = group.rank * f.ShardNumel, hi = lo + f.ShardNumel;
             foreach (var m in f.Members)
             {
