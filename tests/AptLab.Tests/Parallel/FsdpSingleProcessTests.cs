@@ -138,6 +138,64 @@ public class FsdpSingleProcessTests
         Assert.Contains("truncated.safetensors", e.Message);
     }
 
+    /// <summary>Old ranks' files: <paramref name="flat"/> (the whole vector) padded to a multiple of
+    /// <paramref name="world"/> with junk (a reshard must never read the padding) and cut into equal shards.</summary>
+    private static List<Tensor> ShardsOf(Tensor flat, int world)
+    {
+        long n = flat.numel(), s = (n + world - 1) / world;
+        var padded = torch.cat([flat, torch.full([s * world - n], 7.0, flat.dtype)]);
+        return Enumerable.Range(0, world).Select(r => padded.narrow(0, r * s, s).clone()).ToList();
+    }
+
+    [Fact]
+    public void A_group_of_one_reshards_the_files_of_other_world_sizes_and_refuses_shards_that_do_not_hold_the_flat()
+    {
+        using var group = GroupOfOne();
+        using var m = Tiny(8);
+        using var fsdp = new FullyShardedDataParallel(m.Module, group);
+        using var scope = torch.NewScope();
+        var whole = fsdp.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var flats = fsdp.sharded_parameters().Select(p => (p.name, full: p.shard.detach().clone())).ToList();
+        Assert.True(flats.Count >= 2);
+        Assert.Contains(flats, f => f.full.numel() % 3 != 0);                               // the junk padding is read past
+        foreach (var (name, full) in flats)
+        {
+            foreach (int world in new[] { 2, 3, 5 })
+            {
+                var old = ShardsOf(full, world).Select(t => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { ["model." + name] = t }).ToList();
+                var mine = fsdp.reshard(name, old, "model." + name, $"{world} shards");
+                Assert.Equal(full.numel(), mine.numel());                                   // a group of one holds the whole flat, unpadded
+                Assert.Equal(full.data<double>(), mine.data<double>());
+            }
+            var uneven = new List<IReadOnlyDictionary<string, Tensor>>
+            {
+                new Dictionary<string, Tensor> { ["k"] = full.narrow(0, 0, 3) },
+                new Dictionary<string, Tensor> { ["k"] = full.narrow(0, 3, full.numel() - 3) },
+            };
+            var e = Assert.Throws<InvalidDataException>(() => fsdp.reshard(name, uneven, "k", "uneven.safetensors"));
+            Assert.Contains("uneven.safetensors", e.Message);
+            Assert.Contains($"3, {full.numel() - 3} elements", e.Message);
+            var shortOnes = ShardsOf(full.narrow(0, 0, full.numel() - 4), 2)
+                .Select(t => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { ["k"] = t }).ToList();
+            e = Assert.Throws<InvalidDataException>(() => fsdp.reshard(name, shortOnes, "k", "short.safetensors"));
+            Assert.Contains($"do not hold its {full.numel()} elements", e.Message);
+        }
+        // load_sharded puts the 3-rank files' values into the shards: the model comes back after its shards are zeroed
+        var files = Enumerable.Range(0, 3).Select(_ => new Dictionary<string, Tensor>()).ToList();
+        foreach (var (name, full) in flats)
+        {
+            var shards = ShardsOf(full, 3);
+            for (int r = 0; r < 3; r++) files[r]["model." + name] = shards[r];
+        }
+        using (torch.no_grad()) foreach (var (_, shard) in fsdp.sharded_parameters()) shard.zero_();
+        fsdp.load_sharded(files.Cast<IReadOnlyDictionary<string, Tensor>>().ToList(), "model.", "3 ranks");
+        foreach (var (k, v) in fsdp.state_dict()) Assert.Equal(whole[k].data<double>(), v.data<double>());
+        var missing = files.Select((f, r) => r == 1 ? f.Where(kv => kv.Key != "model." + flats[0].name).ToDictionary() : f)
+            .Cast<IReadOnlyDictionary<string, Tensor>>().ToList();
+        var e2 = Assert.Throws<InvalidDataException>(() => fsdp.load_sharded(missing, "model.", "run/step-3"));
+        Assert.Contains($"run/step-3: rank 1's shard file has no 'model.{flats[0].name}'", e2.Message);
+    }
+
     [Fact]
     public void A_block_run_with_gradients_but_without_checkpointing_is_refused()
     {
