@@ -9,7 +9,7 @@ namespace AptLab.Human.Data;
 /// dark mouth) on a dark background whose mouth opening follows the loudness of a synthetic speech-like track, while
 /// the face drifts along a smooth path. Every clip is a pure function of (seed, index):
 /// <list type="bullet">
-/// <item>audio: "syllables", raised-cosine bursts a(τ) = level·sin²(π(τ - s)/d) of 3-8 frames with 0.5-3 frame gaps,
+/// <item>audio: "syllables", raised-cosine bursts a(τ) = level·sin²(π(τ - s)/d) of 6-12 frames with 1-4 frame gaps,
 /// carrying a voiced tone (f0 120-300 Hz plus its second harmonic);</item>
 /// <item><see cref="Clip.Envelope"/>[f] = the mean of a(τ) over frame f, in [0, 1]; the mouth's height is
 /// 0.05 r + 0.5 r·envelope (r the face radius);</item>
@@ -96,7 +96,7 @@ public sealed class TalkingFaces
         double tau = rng.Uniform(-4, 0);
         while (tau < Frames)
         {
-            double gap = rng.Uniform(0.5, 3), len = rng.Uniform(3, 8), level = rng.Uniform(0.4, 1);
+            double gap = rng.Uniform(1, 4), len = rng.Uniform(6, 12), level = rng.Uniform(0.4, 1);
             list.Add((tau + gap, len, level));
             tau += gap + len;
         }
