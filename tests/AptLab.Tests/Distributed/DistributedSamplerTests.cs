@@ -56,5 +56,32 @@ public class DistributedSamplerTests
     {
         Assert.Contains("rank 2", Assert.Throws<ArgumentException>(() => new DistributedSampler(10, 2, 2)).Message);
         Assert.Contains("dataset length 0", Assert.Throws<ArgumentException>(() => new DistributedSampler(0, 2, 0)).Message);
+        Assert.Contains("numReplicas=0 must be at least 1", Assert.Throws<ArgumentException>(() => new DistributedSampler(4, 0, 0)).Message);
+        Assert.Contains("rank -1", Assert.Throws<ArgumentException>(() => new DistributedSampler(4, 2, -1)).Message);
+        Assert.Contains("dropLast with 2 samples leaves nothing for 3 replicas",
+            Assert.Throws<ArgumentException>(() => new DistributedSampler(2, 3, 0, dropLast: true)).Message);
+        Assert.Equal(1, new DistributedSampler(1, 1, 0).NumSamples);                      // the bounds themselves are fine
+        Assert.Equal(1, new DistributedSampler(3, 3, 2, dropLast: true).NumSamples);
+    }
+
+    /// <summary>torch.utils.data.DistributedSampler's lengths: ceil(N / R) padded by wrapping, or with drop_last
+    /// ceil((N - R) / R) when R does not divide N (the tail cut), N / R when it does.</summary>
+    [Theory]
+    [InlineData(10, 3, false, 4)]
+    [InlineData(10, 3, true, 3)]
+    [InlineData(9, 3, true, 3)]
+    [InlineData(9, 3, false, 3)]
+    [InlineData(11, 4, true, 2)]
+    [InlineData(1, 4, false, 1)]
+    public void Lengths_follow_pytorch_with_and_without_drop_last(int n, int replicas, bool dropLast, int perRank)
+    {
+        var shards = Enumerable.Range(0, replicas).Select(r => new DistributedSampler(n, replicas, r, shuffle: false, dropLast: dropLast)).ToArray();
+        Assert.All(shards, s => Assert.Equal(perRank, s.NumSamples));
+        Assert.All(shards, s => Assert.Equal((long)perRank * replicas, s.TotalSize));
+        var seen = shards.SelectMany(s => s.Indices()).ToArray();
+        Assert.Equal(perRank * replicas, seen.Length);
+        if (dropLast) Assert.Equal(seen.Length, seen.Distinct().Count());               // nothing repeated, the tail cut
+        Assert.Equal(new long[] { 0 }, DistributedSampler.For(null, n, shuffle: false).Indices().Take(1));
+        Assert.Equal(n, DistributedSampler.For(null, n, shuffle: false).NumSamples);    // no group: rank 0 of 1
     }
 }

@@ -42,6 +42,9 @@ public class NonFiniteTests
         Assert.Contains("[apt_image] step 5: loss_g is -inf; update skipped (2 of at most 2)", said.ToString());
         e = Assert.Throws<NonFiniteException>(() => skip.Allows(6, ("loss_d", double.NaN)));
         Assert.Contains("apt_image step 6: loss_d is nan; 3 non-finite steps skipped, more than max_nonfinite_skips (2)", e.Message);
+        Assert.Equal(0, new NonFiniteGuard("vae", NonFiniteMode.Skip, maxSkips: 0).MaxSkips);
+        var bad = Assert.Throws<ArgumentException>(() => new NonFiniteGuard("vae", NonFiniteMode.Skip, maxSkips: -1));
+        Assert.Equal("max_nonfinite_skips must be >= 0, got -1", bad.Message);
     }
 
     [Fact]

@@ -14,6 +14,10 @@ public class ProgressTests
     [InlineData(2 * 3600 + 5 * 60 + 10, "2 h 05 m")]                 // was printed as "05:10" (hours dropped)
     [InlineData(10 * 3600 + 59 * 60 + 50, "11 h 00 m")]
     [InlineData(27 * 3600 + 20 * 60, "1 d 03 h")]
+    [InlineData(60, "1 m 00 s")]                                      // each unit's first value, not the previous unit's last
+    [InlineData(3600, "1 h 00 m")]
+    [InlineData(24 * 3600, "1 d 00 h")]
+    [InlineData(-1, "?")]
     public void EtaKeepsHoursAndDays(double seconds, string expected) => Assert.Equal(expected, Eta.Format(TimeSpan.FromSeconds(seconds)));
 
     [Fact]
