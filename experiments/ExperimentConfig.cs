@@ -135,9 +135,14 @@ public sealed class VaeStageConfig : IValidatable
     /// <summary>constant, or cosine: the lr decays to 0 over the steps, so the weights kept are not those of one noisy
     /// late step (the talking-face VAE's mouth detail depends on it).</summary>
     public string LrSchedule { get; set; } = "constant";
+    /// <summary>Weight of the motion term on clip batches: the MSE of consecutive-frame differences, Δx̂ against Δx
+    /// (0: off). What moves in a clip is a small part of its pixels; this term gives it the weight a plain MSE does not.</summary>
+    public double TemporalWeight { get; set; }
 
     public void Validate(string key, string? file)
     {
+        if (!double.IsFinite(TemporalWeight) || TemporalWeight < 0)
+            throw ConfigException.For(file, key + ".temporal_weight", $"must be a finite number >= 0, got {ConfigException.Show(TemporalWeight)}");
         if (LrSchedule is not ("constant" or "cosine")) throw ConfigException.For(file, key + ".lr_schedule", $"must be constant or cosine, got '{LrSchedule}'");
         if (DimMult.Count is < 3 or > 4 || DimMult.Count != TemporalDownsample.Count + 1)
             throw ConfigException.For(file, key + ".dim_mult", $"needs 3 or 4 levels (4x or 8x spatial compression) and one more entry than temporal_downsample ({TemporalDownsample.Count})");

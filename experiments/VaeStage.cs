@@ -26,7 +26,8 @@ public static class VaeStage
     /// <summary>A batch of pixels [B, 3, T, H, W] in [-1, 1]: clips when <c>video</c>, else images (T = 1), drawn with the generator.</summary>
     public delegate Tensor PixelSource(bool video, int batch, Generator rng);
 
-    /// <summary>cfg.steps AdamW steps of <paramref name="vae"/> (cfg.lr, constant or cosine-decayed to 0) on reconstruction MSE + kl_weight · KL; every
+    /// <summary>cfg.steps AdamW steps of <paramref name="vae"/> (cfg.lr, constant or cosine-decayed to 0) on reconstruction MSE + kl_weight · KL
+    /// (+ temporal_weight · <see cref="MotionLoss"/> on clips); every
     /// <paramref name="videoEvery"/>-th step a clip batch (half the batch size) when <paramref name="videos"/>. Leaves the
     /// VAE in eval mode.</summary>
     public static void Train(RunContext ctx, WanVAE vae, VaeStageConfig cfg, bool videos, PixelSource batches, int videoEvery = 3)
@@ -51,6 +52,7 @@ public static class VaeStage
             var recon = F.mse_loss(rec, x);
             var kl = ((mu.square() + logVar.exp() - logVar - 1.0) * 0.5).mean();
             var loss = recon + kl * cfg.KlWeight;
+            if (cfg.TemporalWeight > 0 && x.size(2) > 1) loss = loss + MotionLoss(rec, x) * cfg.TemporalWeight;
             loss.backward();
             double l = recon.item<double>();
             if (guard.Allows(step, ("loss", loss.item<double>()), ("grad_norm", NonFiniteGuard.GradNorm(vae.parameters()))))
@@ -64,6 +66,15 @@ public static class VaeStage
             progress.Report(step, new Dictionary<string, double> { ["mse"] = l }, batch);
         }
         vae.eval();
+    }
+
+    /// <summary>The motion term: MSE between the consecutive-frame differences of the reconstruction and of the input,
+    /// mean over [B, 3, T - 1, H, W] (x̂[:, :, 1:] - x̂[:, :, :-1] against the same of x).</summary>
+    public static Tensor MotionLoss(Tensor rec, Tensor x)
+    {
+        long t = x.size(2);
+        Tensor Diff(Tensor v) => v.narrow(2, 1, t - 1) - v.narrow(2, 0, t - 1);
+        return F.mse_loss(Diff(rec), Diff(x));
     }
 
     /// <summary>The training reconstruction of <paramref name="x"/> [B, 3, T, H, W]: the decoded posterior mean, through

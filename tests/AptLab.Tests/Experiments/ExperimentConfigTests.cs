@@ -40,6 +40,7 @@ public class ExperimentConfigTests
     [InlineData("experiment: apt-wan\nwan: {checkpoint: w, image_data: d, video_frames: 48}", "wan.video_frames", "1 + 4k")]
     [InlineData("experiment: apt\nwan: {checkpoint: w, image_data: d}", "wan", "experiment: apt-wan")]
     [InlineData("vae: {lr_schedule: linear}", "vae.lr_schedule", "constant or cosine")]
+    [InlineData("vae: {temporal_weight: -1}", "vae.temporal_weight", "finite number >= 0")]
     [InlineData("precision: fp16", "precision", "fp32, bf16-mixed or bf16")]
     [InlineData("parallel: zero3", "parallel", "ddp or fsdp")]
     [InlineData("experiment: apt-wan\nwan: {random_weights: true}", "wan.preset", "random_weights")]
