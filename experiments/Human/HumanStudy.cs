@@ -75,7 +75,7 @@ public static class HumanStudy
         var s = h.Study!;
         var dir = ctx.Run.File("data");
         bool existed = File.Exists(Path.Combine(dir, TalkingFaces.ManifestName));
-        var path = Faces(ctx.Config.Seed, spec).Write(dir, s.Clips, s.AudioQualified, s.WithPose);
+        var path = Faces(ctx.Config.Seed, spec).Write(dir, s.Clips, s.AudioQualified, s.WithPose, workers: Math.Max(1, torch.get_num_threads()));
         ctx.Out.WriteLine(existed ? $"[data] {path} (existing)" : $"[data] generated {s.Clips} talking-face clips: {path}");
         return path;
     }

@@ -12,7 +12,7 @@ namespace AptLab.Human.Data;
 /// <item>audio: "syllables", raised-cosine bursts a(τ) = level·sin²(π(τ - s)/d) of 6-12 frames with 1-4 frame gaps,
 /// carrying a voiced tone (f0 120-300 Hz plus its second harmonic);</item>
 /// <item><see cref="Clip.Envelope"/>[f] = the mean of a(τ) over frame f, in [0, 1]; the mouth's height is
-/// 0.05 r + 0.5 r·envelope (r the face radius);</item>
+/// 0.05 r + 0.7 r·envelope and its half-width 0.5 r (r the face radius);</item>
 /// <item>the face centre moves as c0 + A sin(2π t / P + φ) per axis (A up to 0.1 of the frame);</item>
 /// <item>pose: COCO-WholeBody keypoints of the head (nose at the centre, eyes, ears; other points undetected), so the
 /// pose says where the face is but nothing about the mouth;</item>
@@ -141,7 +141,7 @@ public sealed class TalkingFaces
         for (int f = 0; f < t; f++)
         {
             var (cx, cy) = centre[f];
-            double mouthH = 0.05 * r + 0.5 * r * envelope[f], mouthW = 0.42 * r, mouthY = cy + 0.42 * r, eyeR = 0.13 * r;
+            double mouthH = 0.05 * r + 0.7 * r * envelope[f], mouthW = 0.5 * r, mouthY = cy + 0.42 * r, eyeR = 0.13 * r;
             for (int y = 0; y < s; y++)
                 for (int x = 0; x < s; x++)
                 {
@@ -202,15 +202,17 @@ public sealed class TalkingFaces
     /// <see cref="ManifestName"/> (columns video, audio, caption, pose, audio_qualified) into
     /// <paramref name="directory"/>, unless the manifest exists already; returns its path. A clip is audio-qualified with
     /// probability <paramref name="audioQualified"/> (else its audio follows another envelope) and has pose keypoints
-    /// with probability <paramref name="withPose"/>, both decided by (seed, index).
+    /// with probability <paramref name="withPose"/>, both decided by (seed, index). <paramref name="workers"/> clips are made at once.
     /// </summary>
-    public string Write(string directory, int count, double audioQualified, double withPose, int crf = 10)
+    public string Write(string directory, int count, double audioQualified, double withPose, int crf = 10, int workers = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
         var manifest = Path.Combine(directory, ManifestName);
         if (File.Exists(manifest)) return manifest;
         Directory.CreateDirectory(directory);
-        var lines = new List<string> { "video,audio,caption,pose,audio_qualified" };
-        for (int i = 0; i < count; i++)
+        var lines = new string[count];
+        // every clip is a pure function of its index: the workers (each waiting on its own ffmpeg) write in any order
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers }, i =>
         {
             var (sync, pose) = Qualification(i, audioQualified, withPose);
             var clip = Get(i, sync);
@@ -223,9 +225,9 @@ public sealed class TalkingFaces
                 poseFile = name + ".pose.json";
                 clip.Keypoints(Size).Save(Path.Combine(directory, poseFile));
             }
-            lines.Add($"{name}.mp4,{name}.wav,\"{clip.Caption}\",{poseFile},{(sync ? "true" : "false")}");
-        }
-        AptLab.Training.RunDirectory.WriteAtomic(manifest, string.Join("\n", lines) + "\n");
+            lines[i] = $"{name}.mp4,{name}.wav,\"{clip.Caption}\",{poseFile},{(sync ? "true" : "false")}";
+        });
+        AptLab.Training.RunDirectory.WriteAtomic(manifest, "video,audio,caption,pose,audio_qualified\n" + string.Join("\n", lines) + "\n");
         return manifest;
     }
 
