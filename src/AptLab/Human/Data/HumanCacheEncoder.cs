@@ -24,11 +24,14 @@ public sealed class HumanCacheEncoder(WanVAE vae, UmT5TextEncoder text, HumanAud
     public HumanClipSpec Spec { get; } = spec.Validate();
     public int Encoded { get; private set; }
 
-    public Dictionary<string, Tensor> Encode(HumanClip clip)
+    public Dictionary<string, Tensor> Encode(HumanClip clip) => Encode(clip, HumanClipReader.Decode(clip, Spec));
+
+    /// <summary>The cache tensors of <paramref name="clip"/> from its decoded <paramref name="media"/>.</summary>
+    public Dictionary<string, Tensor> Encode(HumanClip clip, HumanClipMedia media)
     {
         using var scope = torch.NewScope();
         using var _ = torch.no_grad();
-        using var d = HumanClipReader.Read(clip, Spec);
+        using var d = HumanClipReader.ToTensors(media, Spec);
         int m = Spec.MotionFrames;
         var (mu, _) = vae.encode_moments(d.Video.narrow(2, m, Spec.Frames));                 // [1, 16, F, h, w]
         var (motion, _) = vae.encode_moments(d.Video.narrow(2, 0, m));                        // [1, 16, Fm, h, w]
@@ -49,19 +52,41 @@ public sealed class HumanCacheEncoder(WanVAE vae, UmT5TextEncoder text, HumanAud
         return result;
     }
 
-    /// <summary>Encodes every clip of <paramref name="manifest"/> missing from <paramref name="cache"/>; returns how many.</summary>
-    public int EncodeAll(HumanManifest manifest, LatentCache cache, TextWriter? log = null)
+    /// <summary>Encodes every clip of <paramref name="manifest"/> missing from <paramref name="cache"/>; returns how many.
+    /// The next <paramref name="prefetch"/> clips are decoded by ffmpeg on worker threads while this one encodes; clips
+    /// are still encoded and stored in manifest order, and a clip's decoding error surfaces when its turn comes (the
+    /// clips before it are in the cache by then).</summary>
+    public int EncodeAll(HumanManifest manifest, LatentCache cache, TextWriter? log = null, int prefetch = 2)
     {
-        int n = 0;
-        foreach (var clip in manifest.Clips)
+        ArgumentOutOfRangeException.ThrowIfNegative(prefetch);
+        var todo = manifest.Clips.Where(c => !cache.Contains(c.Id)).ToList();
+        var pending = new Queue<Task<HumanClipMedia>>();
+        int next = 0, n = 0;
+        void Fill()
         {
-            if (cache.Contains(clip.Id)) continue;
-            var tensors = Encode(clip);
-            try { cache.Add(clip.Id, clip.Caption, tensors); }
-            finally { foreach (var t in tensors.Values) t.Dispose(); }
-            n++;
-            Encoded++;
-            if (log is not null && (n % 50 == 0 || n == 1)) log.WriteLine($"[encode] {n}: {Path.GetFileName(clip.Video)} -> {cache.Root}");
+            while (next < todo.Count && pending.Count <= prefetch)
+            {
+                var clip = todo[next++];
+                pending.Enqueue(Task.Run(() => HumanClipReader.Decode(clip, Spec)));
+            }
+        }
+        try
+        {
+            foreach (var clip in todo)
+            {
+                Fill();
+                var media = pending.Dequeue().GetAwaiter().GetResult();
+                var tensors = Encode(clip, media);
+                try { cache.Add(clip.Id, clip.Caption, tensors); }
+                finally { foreach (var t in tensors.Values) t.Dispose(); }
+                n++;
+                Encoded++;
+                if (log is not null && (n % 50 == 0 || n == 1)) log.WriteLine($"[encode] {n}: {Path.GetFileName(clip.Video)} -> {cache.Root}");
+            }
+        }
+        finally
+        {
+            foreach (var t in pending) try { t.Wait(); } catch (AggregateException) { }      // no ffmpeg left running behind an error
         }
         return n;
     }

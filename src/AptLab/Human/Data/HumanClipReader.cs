@@ -33,6 +33,10 @@ public sealed record HumanClipSpec(int Height, int Width, int Frames, int Motion
 
 /// <summary>A decoded clip: video [1, 3, M + L, H, W] and references [R, 3, 1, H, W] in [-1, 1], mono audio of exactly
 /// (M + L) frames, and the keypoints of those frames (cropped like the video) or null.</summary>
+/// <summary>One row's media before any tensor: the video's frames, the reference image (null: candidate frames), the
+/// audio of the clip's M + L frames and the keypoints in the crop's coordinates.</summary>
+public sealed record HumanClipMedia(VideoFrames Video, RgbImage? Image, float[] Audio, WholeBodyKeypoints? Keypoints);
+
 public sealed record DecodedHumanClip(Tensor Video, Tensor References, float[] Audio, WholeBodyKeypoints? Keypoints) : IDisposable
 {
     public void Dispose() { Video.Dispose(); References.Dispose(); }
@@ -46,7 +50,11 @@ public sealed record DecodedHumanClip(Tensor Video, Tensor References, float[] A
 /// </summary>
 public static class HumanClipReader
 {
-    public static DecodedHumanClip Read(HumanClip clip, HumanClipSpec spec)
+    public static DecodedHumanClip Read(HumanClip clip, HumanClipSpec spec) => ToTensors(Decode(clip, spec), spec);
+
+    /// <summary>The media of one row as ffmpeg gives it, checked against the spec (no tensors: safe on any thread, so
+    /// an encoder can decode the next clips while it encodes this one).</summary>
+    public static HumanClipMedia Decode(HumanClip clip, HumanClipSpec spec)
     {
         spec.Validate();
         int total = spec.TotalFrames;
@@ -55,17 +63,7 @@ public static class HumanClipReader
             throw new InvalidDataException($"{clip.Video} (manifest line {clip.Line}): {v.Frames.Count} frames, the config needs {total} ({spec.MotionFrames} motion + {spec.Frames})");
         if (Math.Abs(v.Fps - spec.Fps) > 0.01)
             throw new InvalidDataException($"{clip.Video} (manifest line {clip.Line}): {v.Fps:G4} fps, the config's fps is {spec.Fps} (re-encode the clip)");
-        using var scope = torch.NewScope();
-        var frames = torch.stack(v.Frames.Take(total).Select(f => TensorImages.ToTensor(f.ToRgb())).ToList());  // [T, 3, H0, W0] in [0, 1]
-        var video = ReferenceImage.ResizeCrop(frames, spec.Height, spec.Width) * 2.0 - 1.0;                      // [T, 3, H, W]
-        Tensor refs;
-        if (clip.Image is null)
-            refs = video.index_select(0, torch.tensor(spec.ReferenceFrames.Select(i => (long)i).ToArray(), spec.ReferenceCandidates)).unsqueeze(2);   // [R, 3, 1, H, W]
-        else
-        {
-            var img = TensorImages.ToTensor(Ffmpeg.ReadImage(clip.Image).ToRgb()).unsqueeze(0);
-            refs = (ReferenceImage.ResizeCrop(img, spec.Height, spec.Width) * 2.0 - 1.0).unsqueeze(2);         // [1, 3, 1, H, W]
-        }
+        var image = clip.Image is null ? null : Ffmpeg.ReadImage(clip.Image);
         var samples = Ffmpeg.ReadAudio(clip.Audio, spec.SampleRate);
         var audio = new float[total * spec.SamplesPerFrame];
         Array.Copy(samples, audio, Math.Min(samples.Length, audio.Length));
@@ -77,7 +75,25 @@ public static class HumanClipReader
                 throw new InvalidDataException($"{clip.Pose} (manifest line {clip.Line}): {all.Frames} keypoint frames, the clip needs {total}");
             kp = all.Slice(0, total).CoverCrop(v.Width, v.Height, spec.Width, spec.Height);
         }
+        return new HumanClipMedia(v, image, audio, kp);
+    }
+
+    /// <summary>The decoded media as the clip's tensors (video [1, 3, M + L, H, W] and references in [-1, 1]).</summary>
+    public static DecodedHumanClip ToTensors(HumanClipMedia media, HumanClipSpec spec)
+    {
+        int total = spec.TotalFrames;
+        using var scope = torch.NewScope();
+        var frames = torch.stack(media.Video.Frames.Take(total).Select(f => TensorImages.ToTensor(f.ToRgb())).ToList());  // [T, 3, H0, W0] in [0, 1]
+        var video = ReferenceImage.ResizeCrop(frames, spec.Height, spec.Width) * 2.0 - 1.0;                      // [T, 3, H, W]
+        Tensor refs;
+        if (media.Image is null)
+            refs = video.index_select(0, torch.tensor(spec.ReferenceFrames.Select(i => (long)i).ToArray(), spec.ReferenceCandidates)).unsqueeze(2);   // [R, 3, 1, H, W]
+        else
+        {
+            var img = TensorImages.ToTensor(media.Image.ToRgb()).unsqueeze(0);
+            refs = (ReferenceImage.ResizeCrop(img, spec.Height, spec.Width) * 2.0 - 1.0).unsqueeze(2);         // [1, 3, 1, H, W]
+        }
         var clipVideo = video.permute(1, 0, 2, 3).unsqueeze(0).contiguous();                                     // [1, 3, T, H, W]
-        return new DecodedHumanClip(scope.Keep(clipVideo), scope.Keep(refs.contiguous()), audio, kp);
+        return new DecodedHumanClip(scope.Keep(clipVideo), scope.Keep(refs.contiguous()), media.Audio, media.Keypoints);
     }
 }
