@@ -93,6 +93,31 @@ public class FfmpegTests
         Assert.Equal(0.25 / Math.Sqrt(2), Rms(Ffmpeg.ReadAudio(tmp.File("left.wav")).AsSpan(1000, 14000)), 2);
     }
 
+    /// <summary>A WAV at the requested rate is read in-process: the samples equal ffmpeg's decoding of the same audio in
+    /// a container only ffmpeg reads (Wave64, stream copied), for PCM16 mono, PCM16 stereo (the channels' mean) and
+    /// float32; a WAV at another rate still goes through ffmpeg's resampler.</summary>
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(2, true)]
+    public void WavAtTheRequestedRateReadsAsFfmpegDecodesIt(int channels, bool float32)
+    {
+        using var tmp = TestPaths.Temp();
+        var rng = new Random(channels * 10 + (float32 ? 1 : 0));
+        var x = Enumerable.Range(0, 3001 * channels).Select(_ => (float)(rng.NextDouble() * 1.8 - 0.9)).ToArray();
+        Wav.Write(tmp.File("a.wav"), x, 16000, channels, float32 ? WavSampleFormat.Float32 : WavSampleFormat.Pcm16);
+        ToolProcess.Run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", tmp.File("a.wav"), "-c", "copy", tmp.File("a.w64")], tmp.File("a.w64"));
+        var fast = Ffmpeg.ReadAudio(tmp.File("a.wav"));
+        var viaFfmpeg = Ffmpeg.ReadAudio(tmp.File("a.w64"));
+        Assert.Equal(3001, fast.Length);
+        Assert.Equal(viaFfmpeg.Take(3001), fast);                               // Wave64 pads its data chunk with silence
+        Assert.All(viaFfmpeg.Skip(3001), v => Assert.Equal(0f, v));
+        if (float32 && channels == 2) Assert.Equal((x[0] + x[1]) / 2, fast[0]);
+
+        Wav.Write(tmp.File("b.wav"), x, 8000, channels);                        // another rate: resampled to 16 kHz
+        Assert.InRange(Ffmpeg.ReadAudio(tmp.File("b.wav")).Length, 6000, 6004);
+    }
+
     [Fact]
     public void WriteAudioThroughFfmpegAndReadItBack()
     {
