@@ -31,12 +31,12 @@ public sealed record HumanClipSpec(int Height, int Width, int Frames, int Motion
         .Select(j => MotionFrames + (ReferenceCandidates == 1 ? 0 : (int)Math.Round(j * (Frames - 1.0) / (ReferenceCandidates - 1)))).ToArray();
 }
 
-/// <summary>A decoded clip: video [1, 3, M + L, H, W] and references [R, 3, 1, H, W] in [-1, 1], mono audio of exactly
-/// (M + L) frames, and the keypoints of those frames (cropped like the video) or null.</summary>
 /// <summary>One row's media before any tensor: the video's frames, the reference image (null: candidate frames), the
 /// audio of the clip's M + L frames and the keypoints in the crop's coordinates.</summary>
 public sealed record HumanClipMedia(VideoFrames Video, RgbImage? Image, float[] Audio, WholeBodyKeypoints? Keypoints);
 
+/// <summary>A decoded clip: video [1, 3, M + L, H, W] and references [R, 3, 1, H, W] in [-1, 1], mono audio of exactly
+/// (M + L) frames, and the keypoints of those frames (cropped like the video) or null.</summary>
 public sealed record DecodedHumanClip(Tensor Video, Tensor References, float[] Audio, WholeBodyKeypoints? Keypoints) : IDisposable
 {
     public void Dispose() { Video.Dispose(); References.Dispose(); }
