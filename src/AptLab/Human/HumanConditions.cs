@@ -17,6 +17,10 @@ public sealed record HumanConditions
     public Tensor? Audio { get; init; }
     /// <summary>[B, C_heat, L, H, W] pose heatmaps at pixel resolution (<see cref="Pose.PoseHeatmaps"/>).</summary>
     public Tensor? Pose { get; init; }
+    /// <summary>[B, (2n + 1) C_pose, F, h, w] the pose guider's stacked features of <see cref="Pose"/> under
+    /// <see cref="PoseOn"/> (<see cref="OmniHumanModel.PoseFeatures"/>), computed once by a sampler that reuses them at
+    /// every step (they do not depend on the noisy latent or the timestep); used instead of the heatmaps when present.</summary>
+    public Tensor? PoseFeatures { get; init; }
     public Tensor? ReferenceOn { get; init; }
     public Tensor? MotionOn { get; init; }
     public Tensor? AudioOn { get; init; }
@@ -34,7 +38,7 @@ public sealed record HumanConditions
         Tensor? R(Tensor? t) => t?.narrow(0, start, count);
         return new HumanConditions
         {
-            Reference = R(Reference), Motion = R(Motion), Audio = R(Audio), Pose = R(Pose),
+            Reference = R(Reference), Motion = R(Motion), Audio = R(Audio), Pose = R(Pose), PoseFeatures = R(PoseFeatures),
             ReferenceOn = R(ReferenceOn), MotionOn = R(MotionOn), AudioOn = R(AudioOn), PoseOn = R(PoseOn),
         };
     }
@@ -59,10 +63,33 @@ public sealed record HumanConditions
         return new HumanConditions
         {
             Reference = C(a.Reference, b.Reference, "reference"), Motion = C(a.Motion, b.Motion, "motion"),
-            Audio = C(a.Audio, b.Audio, "audio"), Pose = C(a.Pose, b.Pose, "pose"),
+            Audio = C(a.Audio, b.Audio, "audio"), Pose = C(a.Pose, b.Pose, "pose"), PoseFeatures = C(a.PoseFeatures, b.PoseFeatures, "pose features"),
             ReferenceOn = S(a.ReferenceOn, b.ReferenceOn), MotionOn = S(a.MotionOn, b.MotionOn),
             AudioOn = S(a.AudioOn, b.AudioOn), PoseOn = S(a.PoseOn, b.PoseOn),
         };
+    }
+
+    /// <summary>The indices of the rows whose switch <paramref name="on"/> ([B]) is not 0; every row when it is null.</summary>
+    public static long[] OnRows(Tensor? on, long batch)
+    {
+        if (on is null) return Enumerable.Range(0, (int)batch).Select(i => (long)i).ToArray();
+        var v = on.to(Device.CPU, ScalarType.Float32).contiguous().data<float>();
+        return Enumerable.Range(0, v.Length).Where(i => v[i] != 0).Select(i => (long)i).ToArray();
+    }
+
+    /// <summary>values [K, ...] of the rows <paramref name="rows"/> (K indices, ascending) placed in a batch of
+    /// <paramref name="batch"/> rows whose other rows are zero: <c>cat(0, values).index_select(0, map)</c>, so the
+    /// gradient flows to <paramref name="values"/>. Lets a condition's encoder run on the rows that use it only.</summary>
+    public static Tensor PlaceRows(Tensor values, long[] rows, long batch)
+    {
+        if (values.size(0) != rows.Length) throw new ArgumentException($"HumanConditions.PlaceRows: {values.size(0)} rows for {rows.Length} indices");
+        if (rows.Length == batch) return values.alias();
+        using var scope = torch.NewScope();
+        var map = new long[batch];                                                          // 0 = the zero row
+        for (int k = 0; k < rows.Length; k++) map[rows[k]] = k + 1;
+        var shape = values.shape.ToArray(); shape[0] = 1;
+        var padded = torch.cat([torch.zeros(shape, values.dtype, values.device), values], 0);
+        return scope.Keep(padded.index_select(0, torch.tensor(map, batch).to(values.device)));
     }
 
     /// <summary>The same conditions with audio switched off for every sample (audio CFG's unconditional branch).</summary>

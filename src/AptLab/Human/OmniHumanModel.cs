@@ -134,12 +134,19 @@ public sealed class OmniHumanModel : Module
         return scope.Keep(Forward(x, t, context, c).Output);
     }
 
-    /// <summary>The stacked pose features [B, (2n + 1) C_pose, F, h, w] (zeros without pose; zeroed for samples whose
-    /// pose is off).</summary>
+    /// <summary>The stacked pose features [B, (2n + 1) C_pose, F, h, w]: zeros without pose; otherwise the guider runs on
+    /// the rows whose pose is on only (the others are zero, as a switched-off pose adds nothing), each scaled by its
+    /// switch. <see cref="HumanConditions.PoseFeatures"/>, when present, is returned as it is.</summary>
     public Tensor PoseFeatures(HumanConditions c, Tensor x)
     {
         using var scope = torch.NewScope();
         long b = x.size(0), f = x.size(2), h = x.size(3), w = x.size(4);
+        if (c.PoseFeatures is { } given)
+        {
+            if (given.dim() != 5 || given.size(0) != b || given.size(1) != config.PoseInputChannels || given.size(2) != f || given.size(3) != h || given.size(4) != w)
+                throw new ArgumentException($"OmniHumanModel: pose features must be [{b}, {config.PoseInputChannels}, {f}, {h}, {w}], got [{Shape(given)}]");
+            return scope.Keep(given.alias());
+        }
         if (c.Pose is null) return scope.Keep(torch.zeros([b, config.PoseInputChannels, f, h, w], x.dtype, x.device));
         var p = c.Pose;
         long frames = config.VaeTemporal * (f - 1) + 1;
@@ -147,9 +154,16 @@ public sealed class OmniHumanModel : Module
             || p.size(3) != h * config.VaeSpatial || p.size(4) != w * config.VaeSpatial)
             throw new ArgumentException($"OmniHumanModel: pose heatmaps must be [{b}, {config.PoseHeatmapChannels}, {frames}, {h * config.VaeSpatial}, {w * config.VaeSpatial}] " +
                                         $"({frames} video frames at pixel resolution for {f} latent frames), got [{Shape(p)}]");
-        var feats = PoseGuider.Neighbours(pose_guider.forward(p), config.PoseNeighbours);   // [B, (2n+1) C, F, h, w]
-        if (c.PoseOn is not null) feats = feats * c.PoseOn.to(feats.device, feats.dtype).view(b, 1, 1, 1, 1);
-        return scope.Keep(feats);
+        var rows = HumanConditions.OnRows(c.PoseOn, b);
+        if (rows.Length == 0) return scope.Keep(torch.zeros([b, config.PoseInputChannels, f, h, w], x.dtype, x.device));
+        var index = rows.Length == b ? null : torch.tensor(rows, rows.Length).to(p.device);
+        var feats = PoseGuider.Neighbours(pose_guider.forward(index is null ? p : p.index_select(0, index)), config.PoseNeighbours);   // [K, (2n+1) C, F, h, w]
+        if (c.PoseOn is not null)
+        {
+            var on = c.PoseOn.to(feats.device, feats.dtype);
+            feats = feats * (index is null ? on : on.index_select(0, index)).view(rows.Length, 1, 1, 1, 1);
+        }
+        return scope.Keep(HumanConditions.PlaceRows(feats, rows, b));
     }
 
     /// <summary>

@@ -197,6 +197,40 @@ public class OmniHumanModelTests(ITestOutputHelper log)
         Assert.True(RelErr(on, off) > 1e-3);                                              // pose reaches the velocity
     }
 
+    /// <summary>The guider runs on the rows whose pose is on only: the features and the guider's gradients equal those
+    /// of the whole batch through the guider times the switch (a fractional switch scales its row), and with every row
+    /// off the features are zero. Catches a row placed at the wrong index, a dropped scale, a lost gradient.</summary>
+    [Fact]
+    public void Pose_guider_on_the_switched_on_rows_equals_the_whole_batch_times_the_switch()
+    {
+        using var _ = torch.NewScope();
+        using var m = Tiny(13);
+        m.train();
+        var (x, _, _, c) = Inputs(m, 4, 2, 2, 2, 14);
+        var on = torch.tensor(new float[] { 0, 1, 0, 0.5f });
+        using var gw = new Generator(15);
+        var weight = torch.randn([4, m.config.PoseInputChannels, 2, 2, 2], generator: gw);
+        (Tensor feats, Dictionary<string, Tensor> grads) Run(Func<Tensor> features)
+        {
+            foreach (var p in m.parameters()) p.grad = null;
+            var f = features();
+            (f * weight).sum().backward();
+            return (f.detach(), m.pose_guider.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone()));
+        }
+        var (got, gotGrads) = Run(() => m.PoseFeatures(c with { PoseOn = on }, x));
+        var (want, wantGrads) = Run(() => PoseGuider.Neighbours(m.pose_guider.forward(c.Pose!), m.config.PoseNeighbours) * on.view(4, 1, 1, 1, 1));
+        Assert.True(MaxAbs(got, want) < 1e-6, $"{MaxAbs(got, want)}");
+        Assert.Equal(0.0, got.narrow(0, 0, 1).abs().max().item<float>());
+        Assert.True(got.narrow(0, 3, 1).abs().max().item<float>() > 0);
+        foreach (var (k, g) in wantGrads)
+        {
+            Assert.True(g.abs().max().item<float>() > 0, k);
+            Assert.True(RelErr(gotGrads[k], g) < 1e-5, $"{k}: {RelErr(gotGrads[k], g)}");
+        }
+        using var ng = torch.no_grad();
+        Assert.Equal(0.0, m.PoseFeatures(c with { PoseOn = torch.zeros(4) }, x).abs().max().item<float>());
+    }
+
     /// <summary>The model's default heatmap channel count is what Pose/PoseHeatmaps draws (the root folder does not use
     /// Pose/, so the number is written twice and pinned here).</summary>
     [Fact]

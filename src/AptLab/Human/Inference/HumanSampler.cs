@@ -7,7 +7,7 @@ namespace AptLab.Human.Inference;
 /// docs/flow-matching.md#euler) over <see cref="FlowSampling"/>; at step k the branches of <see cref="HumanGuidance"/>
 /// run as ONE batched forward (their conditions stacked) and are combined with the annealed scales. "No text" is an
 /// all-zero context (as in training's dropout), "no audio" the audio switched off; reference, motion frames and pose
-/// are the same in every branch.
+/// are the same in every branch; the pose guider runs once (the features do not depend on the step).
 /// </summary>
 public static class HumanSampler
 {
@@ -32,6 +32,8 @@ public static class HumanSampler
         var conds = branches.Select(b => b.Audio ? c : c.WithoutAudio()).Aggregate(HumanConditions.Cat);
         int n = branches.Count;
         long b = noise.size(0);
+        if (conds.Pose is not null && conds.PoseFeatures is null)                              // the guider once, not at every step
+            conds = conds with { PoseFeatures = model.PoseFeatures(conds, torch.cat(Enumerable.Repeat(noise, n).ToList(), 0).to(model.Dtype)) };
         var x = FlowSampling.Sample(scheduler, noise, (i, xi) =>
         {
             var t = torch.full([n * b], scheduler.ModelTimestep(i), ScalarType.Float32, xi.device);

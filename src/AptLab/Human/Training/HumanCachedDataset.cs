@@ -80,7 +80,7 @@ public sealed class HumanCachedDataset
             Reference = Any(d => d.ReferenceOn) ? torch.stack(refs) : null,
             Motion = Any(d => d.MotionOn) ? torch.stack(motion) : null,
             Audio = Any(d => d.AudioOn) ? torch.stack(audio) : null,
-            Pose = Any(d => d.PoseOn) ? PoseHeatmaps.Render(torch.stack(kps), Spec.Height, Spec.Width, PoseSigma) : null,
+            Pose = Any(d => d.PoseOn) ? PoseOnRows(kps, draws) : null,
         };
         c = c with
         {
@@ -91,6 +91,16 @@ public sealed class HumanCachedDataset
         };
         var batch = new HumanBatch(torch.stack(lat), context, c, draws.ToArray());
         return batch.KeepIn(scope);
+    }
+
+    /// <summary>Heatmaps [B, C_heat, L, H, W] rendered for the samples whose pose is on; zero for the others (the model
+    /// reads no pose there).</summary>
+    private Tensor PoseOnRows(List<Tensor> kps, IReadOnlyList<ConditionDraw> draws)
+    {
+        using var scope = torch.NewScope();
+        var rows = Enumerable.Range(0, draws.Count).Where(i => draws[i].PoseOn).Select(i => (long)i).ToArray();
+        var maps = PoseHeatmaps.Render(torch.stack(rows.Select(i => kps[(int)i]).ToList()), Spec.Height, Spec.Width, PoseSigma);
+        return scope.Keep(HumanConditions.PlaceRows(maps, rows, draws.Count));
     }
 
     private Tensor Normalize(Tensor mu, string where)                                           // [z, F, h, w]
