@@ -24,12 +24,43 @@ public static class EventFileReader
         }
     }
 
-    /// <summary>The event files of one run directory (base name contains "tfevents"), in TensorBoard's order.</summary>
+    /// <summary>The event files of one run directory (base name contains "tfevents"), in the order they were created:
+    /// by name with runs of digits compared as numbers, so that two files of one process opened in the same second keep
+    /// their counter's order (".9" before ".10", which an ordinal sort reverses).</summary>
     public static IReadOnlyList<string> FindEventFiles(string runDir)
     {
         if (!Directory.Exists(runDir)) throw new DirectoryNotFoundException($"run directory not found: {runDir}");
         return Directory.GetFiles(runDir).Where(f => Path.GetFileName(f).Contains("tfevents"))
-                        .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList();
+                        .OrderBy(f => Path.GetFileName(f), NumericRuns.Instance).ToList();
+    }
+
+    /// <summary>Ordinal comparison except that maximal runs of ASCII digits compare by value (then by length).</summary>
+    public sealed class NumericRuns : IComparer<string>
+    {
+        public static readonly NumericRuns Instance = new();
+
+        public int Compare(string? a, string? b)
+        {
+            if (a is null || b is null) return a is null ? (b is null ? 0 : -1) : 1;
+            int i = 0, j = 0;
+            while (i < a.Length && j < b.Length)
+            {
+                if (char.IsAsciiDigit(a[i]) && char.IsAsciiDigit(b[j]))
+                {
+                    int si = i, sj = j;
+                    while (i < a.Length && char.IsAsciiDigit(a[i])) i++;
+                    while (j < b.Length && char.IsAsciiDigit(b[j])) j++;
+                    var x = a.AsSpan(si, i - si).TrimStart('0'); var y = b.AsSpan(sj, j - sj).TrimStart('0');
+                    int c = x.Length != y.Length ? x.Length.CompareTo(y.Length) : x.SequenceCompareTo(y);
+                    if (c != 0) return c;
+                    if ((i - si) != (j - sj)) return (i - si).CompareTo(j - sj);
+                    continue;
+                }
+                if (a[i] != b[j]) return a[i].CompareTo(b[j]);
+                i++; j++;
+            }
+            return (a.Length - i).CompareTo(b.Length - j);
+        }
     }
 
     /// <summary>All events of all event files in <paramref name="runDir"/>.</summary>

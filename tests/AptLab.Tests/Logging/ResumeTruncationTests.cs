@@ -77,6 +77,20 @@ public class ResumeTruncationTests
         Assert.DoesNotContain(Directory.GetFiles(dir.Path), AtomicFile.IsTempName);
     }
 
+    /// <summary>Event files are read in creation order: the second and the tenth file of one process opened in the same
+    /// second come as .1, .9, .10 (an ordinal sort puts .10 first and replays a resumed run's steps before the rest), and
+    /// a later second after both.</summary>
+    [Fact]
+    public void Event_files_of_one_second_are_ordered_by_their_counter_as_a_number()
+    {
+        using var dir = TestPaths.Temp();
+        string[] names = ["events.out.tfevents.1700000001.host.a.42.0", "events.out.tfevents.1700000000.host.a.42.10",
+                          "events.out.tfevents.1700000000.host.a.42.9", "events.out.tfevents.1700000000.host.a.42.1"];
+        foreach (var n in names) File.WriteAllBytes(dir.File(n), []);
+        var order = EventFileReader.FindEventFiles(dir.Path).Select(Path.GetFileName).ToArray();
+        Assert.Equal(new[] { names[3], names[2], names[1], names[0] }, order);
+    }
+
     [Fact]
     public void Run_logger_truncates_both_sinks_before_it_writes()
     {
